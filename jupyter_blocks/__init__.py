@@ -1,0 +1,20 @@
+"""jupyter-blocks: share and browse ipythonblocks grids inside Jupyter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from ._version import __version__
+except ImportError:  # running from a source checkout that was never built
+    __version__ = "0.0.0+unknown"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import BlocksApp
+
+    return [{"module": "jupyter_blocks", "app": BlocksApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-blocks"}]

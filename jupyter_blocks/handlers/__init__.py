@@ -1,0 +1,28 @@
+"""The routes of jupyter-blocks, relative to the server's base_url (ExtensionApp prefixes it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import GridHandler, GridsHandler, MeHandler, ThumbnailHandler
+from .base import ID, NAMESPACE
+from .compat import GetGridDataHandler, PostHandler, RandomHandler
+from .pages import GalleryPageHandler, GridPageHandler
+
+
+def routes() -> list[tuple[Any, ...]]:
+    """Specific paths first: `blocks/<id>` would match any single segment."""
+    at = f"{NAMESPACE}/"
+    return [
+        (rf"{at}api/me", MeHandler),
+        (rf"{at}api/grids", GridsHandler),
+        (rf"{at}api/grids/{ID}/thumbnail\.svg", ThumbnailHandler),
+        (rf"{at}api/grids/{ID}", GridHandler),
+        (rf"{at}post", PostHandler),
+        (rf"{at}random", RandomHandler),
+        (rf"{at}get/secret/{ID}", GetGridDataHandler, {"secret": True}),
+        (rf"{at}get/{ID}", GetGridDataHandler, {"secret": False}),
+        (rf"{at}secret/{ID}", GridPageHandler, {"secret": True}),
+        (rf"{NAMESPACE}/?", GalleryPageHandler),
+        (rf"{at}{ID}", GridPageHandler, {"secret": False}),
+    ]

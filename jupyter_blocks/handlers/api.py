@@ -1,0 +1,121 @@
+"""The JSON API under `blocks/api/`, for the JupyterLab panel and scripts."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .. import service
+from ..models import Grid
+from ..validation import FieldError
+from .base import ApiError, BlocksAPIHandler
+
+MAX_LIMIT = 100
+# Thumbnails of a grid never change: bump this when the drawing does, to refresh caches.
+THUMBNAIL_VERSION = 1
+
+
+class MeHandler(BlocksAPIHandler):
+    """`GET blocks/api/me`: who this server says posts and owns grids for the caller."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json({"author": self.author})
+
+
+class GridsHandler(BlocksAPIHandler):
+    """`GET blocks/api/grids`: public grids newest first; `POST`: store one (201)."""
+
+    def _limit(self) -> int:
+        raw = self.get_query_argument("limit", None)
+        if raw is None:
+            return min(self.blocks.page_size, MAX_LIMIT)
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            raise ApiError(
+                400,
+                "Invalid query",
+                [FieldError("limit", f"must be an integer from 1 to {MAX_LIMIT}")],
+            )
+        return int(raw)
+
+    def _cursor(self) -> int | None:
+        raw = self.get_query_argument("cursor", None)
+        if not raw:
+            return None
+        key = self.blocks.ids.decode(raw)
+        if key is None or key.secret:
+            raise ApiError(400, "Invalid query", [FieldError("cursor", "not a cursor we issued")])
+        return key.row_id
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        limit, before_id = self._limit(), self._cursor()
+        author = self.get_query_argument("author", None) or None
+        async with self.session() as session:
+            grids, more = await service.list_public(session, limit, before_id, author)
+        self.write_json(
+            {
+                "items": [self.summary(grid) for grid in grids],
+                "next": self.grid_id(grids[-1]) if more else None,
+            }
+        )
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        new = self.validate_payload(allow_title=True)
+        async with self.session() as session:
+            grid = await service.create_grid(session, new, self.author)
+        self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
+        self.write_json(self.record(grid), status=201)
+
+
+class GridHandler(BlocksAPIHandler):
+    """`GET blocks/api/grids/<id>`: the whole grid; `DELETE`: remove it (its author only)."""
+
+    async def _find(self, session: object, grid_id: str, with_data: bool) -> Grid:
+        grid = await service.find_grid(session, self.grid_key(grid_id), with_data)  # type: ignore[arg-type]
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        return grid
+
+    @web.authenticated
+    @authorized
+    async def get(self, grid_id: str) -> None:
+        async with self.session() as session:
+            grid = await self._find(session, grid_id, with_data=True)
+        self.write_json(self.record(grid))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, grid_id: str) -> None:
+        async with self.session() as session:
+            grid = await self._find(session, grid_id, with_data=False)
+            if grid.author != self.author:
+                raise ApiError(403, f"Only {grid.author} can delete this grid")
+            await service.delete_grid(session, grid)
+        self.set_status(204)
+        self.finish()
+
+
+class ThumbnailHandler(BlocksAPIHandler):
+    """`GET blocks/api/grids/<id>/thumbnail.svg`: a small image, cacheable by ETag."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, grid_id: str) -> None:
+        key = self.grid_key(grid_id)
+        etag = f'"{grid_id}-{THUMBNAIL_VERSION}"'
+        self.set_header("ETag", etag)
+        self.set_header("Cache-Control", "private, max-age=86400")
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        async with self.session() as session:
+            svg = await service.thumbnail(session, key)
+        if svg is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        self.finish(svg, set_content_type="image/svg+xml")

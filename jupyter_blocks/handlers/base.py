@@ -1,0 +1,140 @@
+"""What every jupyter-blocks handler shares: the app, request-scoped sessions, the author,
+id decoding, the JSON shape of grids, and one way to report errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from sqlalchemy.ext.asyncio import AsyncSession
+from tornado import web
+
+from ..db import session_context
+from ..ids import GridKey
+from ..models import Grid
+from ..validation import FieldError, InvalidPayload, NewGrid
+
+if TYPE_CHECKING:
+    from ..app import BlocksApp
+
+# The part of every URL after the server's base_url.
+NAMESPACE = "blocks"
+# Ids are hashids: letters and digits.
+ID = r"([A-Za-z0-9]{1,64})"
+
+
+class ApiError(web.HTTPError):
+    """An error answered as `{"message": ..., "errors": [...]}` with a 4xx status."""
+
+    def __init__(self, status: int, message: str, errors: list[FieldError] | None = None):
+        super().__init__(status, message)
+        self.message = message
+        self.errors = errors or []
+
+
+def as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class BlocksMixin(ExtensionHandlerMixin):
+    """Shared by the JSON, protocol and HTML handlers of jupyter-blocks."""
+
+    auth_resource = NAMESPACE
+
+    @property
+    def blocks(self) -> BlocksApp:
+        return self.extensionapp  # type: ignore[return-value]
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """This request's database session: commit on success, roll back on error, close."""
+        async with session_context(self.blocks.session_factory) as session:
+            yield session
+
+    @property
+    def author(self) -> str:
+        return self.blocks.author_for(self.current_user)  # type: ignore[attr-defined]
+
+    def grid_key(self, grid_id: str, secret: bool | None = None) -> GridKey:
+        """The key behind `grid_id`, or 404. `secret` restricts it to one kind of id."""
+        key = self.blocks.ids.decode(grid_id)
+        if key is None or (secret is not None and key.secret != secret):
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        return key
+
+    def grid_id(self, grid: Grid) -> str:
+        return self.blocks.ids.for_row(grid.id, grid.secret_nonce)
+
+    def blocks_path(self, *parts: str) -> str:
+        return url_path_join(self.base_url, NAMESPACE, *parts)  # type: ignore[attr-defined]
+
+    def page_path(self, grid: Grid) -> str:
+        grid_id = self.grid_id(grid)
+        return self.blocks_path("secret", grid_id) if grid.secret else self.blocks_path(grid_id)
+
+    def page_url(self, grid: Grid) -> str:
+        request = self.request  # type: ignore[attr-defined]
+        return f"{request.protocol}://{request.host}{self.page_path(grid)}"
+
+    def validate_payload(self, allow_title: bool) -> NewGrid:
+        """The request body as a valid grid, or a 400 (413 when too large) listing what is wrong."""
+        limit = self.blocks.limits.max_body_bytes
+        request = self.request  # type: ignore[attr-defined]
+        declared = request.headers.get("Content-Length", "0")
+        if (declared.isdigit() and int(declared) > limit) or len(request.body) > limit:
+            raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
+        try:
+            return self.blocks.validator.validate(request.body, allow_title=allow_title)
+        except InvalidPayload as err:
+            raise ApiError(400, err.message, err.errors) from err
+
+    def summary(self, grid: Grid) -> dict[str, Any]:
+        grid_id = self.grid_id(grid)
+        return {
+            "id": grid_id,
+            "secret": grid.secret,
+            "url": self.page_url(grid),
+            "thumbnail_url": self.blocks_path("api", "grids", grid_id, "thumbnail.svg"),
+            "author": grid.author,
+            "title": grid.title,
+            "created": as_utc(grid.created_at).isoformat(),
+            "ipb_class": grid.ipb_class,
+            "width": grid.width,
+            "height": grid.height,
+            "owned": grid.author == self.author,
+        }
+
+    def record(self, grid: Grid) -> dict[str, Any]:
+        return {
+            **self.summary(grid),
+            "grid_data": grid.grid_data,
+            "code_cells": grid.code_cells,
+            "ipb_version": grid.ipb_version,
+            "python_version": grid.python_version,
+        }
+
+
+class BlocksAPIHandler(BlocksMixin, APIHandler):
+    """A JSON handler whose errors are always `{"message", "errors"}`, never a traceback."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, ApiError):
+            message, errors = error.message, [e.to_json() for e in error.errors]
+        elif isinstance(error, web.HTTPError) and status_code < 500:
+            message, errors = error.log_message or self._reason, []
+        else:
+            message, errors = "Internal server error", []
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "errors": errors}))
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(value))

@@ -1,0 +1,52 @@
+"""The ipythonblocks.org protocol, as the stock `ipythonblocks` client speaks it."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .. import service
+from .base import ApiError, BlocksAPIHandler
+
+
+class PostHandler(BlocksAPIHandler):
+    """`POST blocks/post`: store a grid, answer `{"url": <its page>}` (ipythonblocks.org did)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        new = self.validate_payload(allow_title=False)
+        async with self.session() as session:
+            grid = await service.create_grid(session, new, self.author)
+        self.write_json({"url": self.page_url(grid)})
+
+
+class GetGridDataHandler(BlocksAPIHandler):
+    """`GET blocks/get/<id>` and `GET blocks/get/secret/<id>`: the stored `grid_data`."""
+
+    def initialize(self, secret: bool, **kwargs: object) -> None:
+        super().initialize(**kwargs)  # type: ignore[arg-type]
+        self.secret = secret
+
+    @web.authenticated
+    @authorized
+    async def get(self, grid_id: str) -> None:
+        key = self.grid_key(grid_id, secret=self.secret)
+        async with self.session() as session:
+            grid = await service.find_grid(session, key)
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        self.write_json(grid.grid_data)
+
+
+class RandomHandler(BlocksAPIHandler):
+    """`GET blocks/random`: 303 to a random public grid's page, 404 when there is none."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        async with self.session() as session:
+            row_id = await service.random_public_id(session)
+        if row_id is None:
+            raise ApiError(404, "No public grids have been posted yet")
+        self.redirect(self.blocks_path(self.blocks.ids.public(row_id)), status=303)

@@ -1,0 +1,95 @@
+"""HTML pages: one per grid, and the gallery. They work without JupyterLab."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin
+from tornado import httputil, web
+
+from .. import service
+from ..render import code_style, grid_table, highlighted_code
+from .base import ApiError, BlocksMixin, as_utc
+
+
+class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
+    """Renders jupyter-blocks templates; errors are pages too, with no server internals."""
+
+    def page(self, template: str, **namespace: Any) -> str:
+        return self.get_template(template).render(
+            gallery_url=self.blocks_path(""),
+            css_url=self.static_url("blocks.css"),
+            code_css=code_style(),
+            **namespace,
+        )
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, ApiError):
+            message = error.message
+        elif isinstance(error, web.HTTPError) and status_code < 500:
+            message = error.log_message or self._reason
+        else:
+            message = "Something went wrong on the server; the error has been logged."
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(self.page("blocks/error.html", status=status_code, message=message))
+
+
+class GridPageHandler(BlocksPageHandler):
+    """`GET blocks/<id>` and `GET blocks/secret/<id>`: the grid, its code, author and date."""
+
+    def initialize(self, secret: bool, **kwargs: Any) -> None:
+        super().initialize(**kwargs)
+        self.secret = secret
+
+    @web.authenticated
+    @authorized
+    async def get(self, grid_id: str) -> None:
+        key = self.grid_key(grid_id, secret=self.secret)
+        async with self.session() as session:
+            grid = await service.find_grid(session, key)
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        # A big grid is a big table: draw it off the event loop.
+        html = await asyncio.to_thread(
+            self.page,
+            "blocks/grid.html",
+            grid=grid,
+            grid_id=self.grid_id(grid),
+            created=as_utc(grid.created_at),
+            table=grid_table(grid.grid_data),
+            code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
+        )
+        self.finish(html)
+
+
+class GalleryPageHandler(BlocksPageHandler):
+    """`GET blocks/`: public grids newest first, `?author=` to filter, `?cursor=` to page on."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        author = self.get_query_argument("author", None) or None
+        cursor = self.get_query_argument("cursor", None)
+        key = self.blocks.ids.decode(cursor) if cursor else None
+        before_id = key.row_id if key and not key.secret else None
+        async with self.session() as session:
+            grids, more = await service.list_public(
+                session, self.blocks.page_size, before_id, author
+            )
+        older = None
+        if more:
+            query = {"cursor": self.grid_id(grids[-1]), **({"author": author} if author else {})}
+            older = httputil.url_concat(self.blocks_path(""), query)
+        self.finish(
+            self.page(
+                "blocks/gallery.html",
+                cards=[self.summary(grid) for grid in grids],
+                author=author,
+                older_url=older,
+                first_page=cursor is None,
+            )
+        )

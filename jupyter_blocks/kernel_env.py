@@ -1,0 +1,77 @@
+"""Tell kernels started by this Jupyter server where its jupyter-blocks endpoints are.
+
+The server extension calls `export_kernel_environment(serverapp)` at start-up. It puts the
+server's own local URL (with `base_url` and `blocks/`) and its token into the server process's
+environment; kernels started afterwards inherit that environment, so `jupyter_blocks.client.connect()`
+in a kernel finds this server with nothing typed by hand.
+
+Exporting the token leaks nothing new: kernels run as the same OS user as the server, who can
+already read the token from the server's runtime file (`jpserver-<pid>.json`, see
+`jupyter server list`). On JupyterHub the token is the single-user server's
+`JUPYTERHUB_API_TOKEN`, which the kernel inherits anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from jupyter_server.utils import urlencode_unix_socket_path
+
+if TYPE_CHECKING:  # importing the server application takes seconds; kernels import this module
+    from jupyter_server.serverapp import ServerApp
+
+ENV_URL = "JUPYTER_BLOCKS_URL"
+ENV_TOKEN = "JUPYTER_BLOCKS_TOKEN"
+
+
+def kernel_facing_url(ip: str, port: int, base_url: str, sock: str = "", secure: bool = False) -> str:
+    """The URL of `<base_url>blocks/` on a server, as a process on the same machine reaches it.
+
+    A wildcard or unset `ip` ("", "0.0.0.0", "::", "localhost") is reached through the loopback
+    address; a specific address is used as is, since the server listens only there. A server on
+    a UNIX socket gets an `http+unix://` URL (the client explains that ipythonblocks cannot use
+    it).
+    """
+    if sock:
+        return f"http+unix://{urlencode_unix_socket_path(sock)}{base_url}blocks/"
+    if ip in ("", "0.0.0.0", "localhost"):  # noqa: S104 (an address to connect to, not to bind)
+        host = "127.0.0.1"
+    elif ip == "::":
+        host = "[::1]"
+    elif ":" in ip:
+        host = f"[{ip}]"
+    else:
+        host = ip
+    scheme = "https" if secure else "http"
+    return f"{scheme}://{host}:{port}{base_url}blocks/"
+
+
+def export_kernel_environment(serverapp: ServerApp) -> None:
+    """Set JUPYTER_BLOCKS_URL and JUPYTER_BLOCKS_TOKEN in this (the server's) process.
+
+    Called while extensions load, when the server may not have bound its port yet (a busy
+    port makes it try the next ones, port 0 picks a free one): the variables are set now and
+    set again once the event loop runs, which is after the port is final and before any
+    request (hence any kernel start) is served.
+    """
+    _export(serverapp)
+    serverapp.io_loop.add_callback(_export, serverapp)
+
+
+def _export(serverapp: ServerApp) -> None:
+    url = kernel_facing_url(
+        serverapp.ip,
+        serverapp.port,
+        serverapp.base_url,
+        sock=serverapp.sock,
+        secure=bool(serverapp.certfile),
+    )
+    os.environ[ENV_URL] = url
+    token = serverapp.identity_provider.token
+    if token:
+        os.environ[ENV_TOKEN] = token
+    else:
+        # No token on this server; drop one inherited from a server that started this one.
+        os.environ.pop(ENV_TOKEN, None)
+    serverapp.log.debug("jupyter-blocks: kernels will reach this server at %s", url)

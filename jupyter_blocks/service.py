@@ -1,0 +1,86 @@
+"""All database access for grids. Knows SQL, not HTTP: handlers call these with their session."""
+
+from __future__ import annotations
+
+import random
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from .ids import GridKey, new_secret_nonce
+from .models import Grid
+from .render import thumbnail_svg
+from .validation import NewGrid
+
+# A listing never needs the (possibly megabytes of) grid data or code.
+_SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
+
+
+async def create_grid(session: AsyncSession, new: NewGrid, author: str) -> Grid:
+    grid = Grid(
+        secret=new.secret,
+        secret_nonce=new_secret_nonce() if new.secret else None,
+        author=author,
+        title=new.title,
+        ipb_class=new.ipb_class,
+        ipb_version=new.ipb_version,
+        python_version=new.python_version,
+        width=new.width,
+        height=new.height,
+        grid_data=new.grid_data,
+        code_cells=new.code_cells,
+        thumbnail_svg=thumbnail_svg(new.grid_data),
+    )
+    session.add(grid)
+    await session.flush()
+    return grid
+
+
+async def find_grid(session: AsyncSession, key: GridKey, with_data: bool = True) -> Grid | None:
+    """The grid behind a decoded id: a public id finds only public grids, a secret id only the
+    secret grid whose nonce it carries."""
+    query = sa.select(Grid).where(Grid.id == key.row_id)
+    if key.secret:
+        query = query.where(Grid.secret.is_(True), Grid.secret_nonce == key.nonce)
+    else:
+        query = query.where(Grid.secret.is_(False))
+    if not with_data:
+        query = query.options(defer(Grid.grid_data), defer(Grid.code_cells))
+    return await session.scalar(query)
+
+
+async def thumbnail(session: AsyncSession, key: GridKey) -> str | None:
+    grid = await find_grid(session, key, with_data=False)
+    return None if grid is None else grid.thumbnail_svg
+
+
+async def list_public(
+    session: AsyncSession, limit: int, before_id: int | None = None, author: str | None = None
+) -> tuple[list[Grid], bool]:
+    """Public grids newest first (keyset paging on the row id), and whether more follow."""
+    query = sa.select(Grid).options(*_SUMMARY_ONLY).where(Grid.secret.is_(False))
+    if author is not None:
+        query = query.where(Grid.author == author)
+    if before_id is not None:
+        query = query.where(Grid.id < before_id)
+    rows = list(await session.scalars(query.order_by(Grid.id.desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+async def random_public_id(session: AsyncSession) -> int | None:
+    """A random public grid's row id, without scanning the table: pick a point in the id range
+    and take the next public grid at or after it (or the first one, wrapping around)."""
+    public = sa.select(Grid.id).where(Grid.secret.is_(False))
+    low, high = (await session.execute(
+        sa.select(sa.func.min(Grid.id), sa.func.max(Grid.id)).where(Grid.secret.is_(False))
+    )).one()
+    if low is None:
+        return None
+    point = random.randint(low, high)
+    found = await session.scalar(public.where(Grid.id >= point).order_by(Grid.id).limit(1))
+    return found if found is not None else low
+
+
+async def delete_grid(session: AsyncSession, grid: Grid) -> None:
+    await session.execute(sa.delete(Grid).where(Grid.id == grid.id))
