@@ -1,0 +1,137 @@
+/**
+ * jupyter-blocks: the "Blocks gallery" panel for JupyterLab 4 and Notebook 7.
+ */
+import {
+  ILabShell,
+  ILayoutRestorer,
+  type JupyterFrontEnd,
+  type JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
+import { IMainMenu } from '@jupyterlab/mainmenu';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { launchIcon } from '@jupyterlab/ui-components';
+
+import { BlocksClient, type IGridSummary } from './api';
+import { GalleryPanel } from './gallery';
+import { GridTabs } from './gridtabs';
+import { blocksIcon } from './icon';
+
+const PLUGIN_ID = 'jupyter-blocks:plugin';
+
+namespace CommandIDs {
+  export const openGallery = 'jupyter-blocks:open-gallery';
+  export const openGrid = 'jupyter-blocks:open-grid';
+  export const openWebGallery = 'jupyter-blocks:open-web-gallery';
+}
+
+const PALETTE_CATEGORY = 'Blocks';
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'A gallery of the ipythonblocks grids shared on this Jupyter server.',
+  autoStart: true,
+  requires: [IEditorServices],
+  optional: [
+    ILabShell,
+    ILayoutRestorer,
+    ISettingRegistry,
+    ICommandPalette,
+    INotebookTracker,
+    IMainMenu
+  ],
+  activate: (
+    app: JupyterFrontEnd,
+    editorServices: IEditorServices,
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null,
+    mainMenu: IMainMenu | null
+  ) => {
+    const { commands, shell } = app;
+    const client = new BlocksClient(app.serviceManager.serverSettings);
+
+    // Grid tabs need a main area with tabs (JupyterLab); Notebook 7 opens the
+    // grid's own HTML page instead.
+    const tabs = labShell
+      ? new GridTabs({
+          shell,
+          client,
+          editorServices,
+          notebooks,
+          onDeleted: () => void gallery.refresh()
+        })
+      : null;
+    const openGrid = (summary: IGridSummary): void => {
+      if (tabs) {
+        void commands.execute(CommandIDs.openGrid, { id: summary.id });
+      } else {
+        window.open(summary.url, '_blank', 'noopener');
+      }
+    };
+
+    const gallery = new GalleryPanel({ client, openGrid });
+    shell.add(gallery, 'left', { rank: 700 });
+
+    commands.addCommand(CommandIDs.openGallery, {
+      label: 'Blocks gallery',
+      caption: 'Show the gallery of shared ipythonblocks grids',
+      icon: blocksIcon,
+      execute: () => shell.activateById(gallery.id)
+    });
+    commands.addCommand(CommandIDs.openWebGallery, {
+      label: 'Blocks gallery (web page)',
+      caption: 'Open the HTML gallery of shared grids in a new browser tab',
+      icon: launchIcon,
+      execute: () => void window.open(client.galleryPageURL(), '_blank', 'noopener')
+    });
+    if (tabs) {
+      commands.addCommand(CommandIDs.openGrid, {
+        label: args => `Open grid ${args.id ?? ''}`.trim(),
+        caption: 'Open a shared grid in a tab',
+        icon: blocksIcon,
+        execute: args => tabs.open(String(args.id))
+      });
+    }
+
+    palette?.addItem({ command: CommandIDs.openGallery, category: PALETTE_CATEGORY });
+    palette?.addItem({ command: CommandIDs.openWebGallery, category: PALETTE_CATEGORY });
+    mainMenu?.viewMenu.addGroup(
+      [{ command: CommandIDs.openGallery }, { command: CommandIDs.openWebGallery }],
+      100
+    );
+
+    if (restorer) {
+      restorer.add(gallery, gallery.id);
+      if (tabs) {
+        void restorer.restore(tabs.tracker, {
+          command: CommandIDs.openGrid,
+          args: tab => ({ id: tab.content.gridId }),
+          name: tab => tab.content.gridId
+        });
+      }
+    }
+
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          const apply = (): void => {
+            gallery.pageSize = settings.get('pageSize').composite as number;
+            gallery.autoRefresh = settings.get('autoRefresh').composite as boolean;
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(reason => {
+          console.error('jupyter-blocks: could not load the settings.', reason);
+        });
+    }
+  }
+};
+
+export default plugin;
