@@ -18,3 +18,10 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-blocks"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext jupyter_blocks` in a kernel: share grids with this kernel's Jupyter server."""
+    from .client import load_ipython_extension as load_client
+
+    load_client(ipython)

@@ -16,6 +16,7 @@ from traitlets import Bool, Int, Unicode, default
 from . import db
 from .handlers import routes
 from .ids import GridIds
+from .kernel_env import export_kernel_environment
 from .validation import Limits, PayloadValidator
 
 HERE = Path(__file__).parent
@@ -119,6 +120,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.engine = db.create_engine(self.db_url, pool_size=self.db_pool_size)
         self.session_factory = db.create_session_factory(self.engine)
         self.log.info("jupyter-blocks: grids are stored in %s", self.engine.url)
+        export_kernel_environment(self.serverapp)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())

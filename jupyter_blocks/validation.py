@@ -127,14 +127,24 @@ _StrictValidator = validators.extend(
         "integer", lambda _checker, value: type(value) is int
     ),
 )
-# jsonschema quotes the offending value in its messages; a value can be megabytes long.
-MAX_MESSAGE_CHARS = 300
+# jsonschema quotes the offending value in its messages, and a value can be megabytes long:
+# past this length, say what the rule is instead.
+MAX_MESSAGE_CHARS = 200
+_RULES = {
+    "maxItems": "must have at most {} items (too long)",
+    "maxLength": "must be at most {} characters (too long)",
+    "type": "must be of type {}",
+    "enum": "must be one of {}",
+    "minimum": "must be at least {} (minimum)",
+    "maximum": "must be at most {} (maximum)",
+}
 
 
-def _short(message: str) -> str:
-    if len(message) <= MAX_MESSAGE_CHARS:
-        return message
-    return message[: MAX_MESSAGE_CHARS - 1] + "…"
+def _message(error: Any) -> str:
+    if len(error.message) <= MAX_MESSAGE_CHARS:
+        return str(error.message)
+    rule = _RULES.get(error.validator, f"fails the {error.validator} rule {{}}")
+    return rule.format(json.dumps(error.validator_value))
 
 
 def _path(parts: Any) -> str:
@@ -208,7 +218,7 @@ class PayloadValidator:
         if schema_errors:
             raise InvalidPayload(
                 "Invalid grid payload",
-                [FieldError(_path(e.absolute_path), _short(e.message)) for e in schema_errors],
+                [FieldError(_path(e.absolute_path), _message(e)) for e in schema_errors],
             )
         grid_data = payload["grid_data"]
         width, height = grid_data["width"], grid_data["height"]

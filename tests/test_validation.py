@@ -1,0 +1,175 @@
+"""Bad payloads get a 400 (413 when too big) with precise error paths, and nothing is stored."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Callable
+
+import pytest
+from conftest import make_payload
+
+Change = Callable[[dict[str, Any]], Any]
+
+
+def set_path(path: str, value: Any) -> Change:
+    def change(payload: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = payload
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+
+    return change
+
+
+def delete_key(path: str) -> Change:
+    def change(payload: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = payload
+        for part in parents:
+            target = target[part]
+        del target[last]
+
+    return change
+
+
+def drop_block(payload: dict[str, Any]) -> None:
+    payload["grid_data"]["blocks"][1].pop()
+
+
+def add_row(payload: dict[str, Any]) -> None:
+    payload["grid_data"]["blocks"].append(payload["grid_data"]["blocks"][0])
+
+
+INVALID = [
+    # (test id, change, expected error path, words in the message)
+    ("width-string", set_path("grid_data.width", "3"), "grid_data.width", "integer"),
+    ("width-float", set_path("grid_data.width", 3.0), "grid_data.width", "integer"),
+    ("width-zero", set_path("grid_data.width", 0), "grid_data.width", "minimum"),
+    ("height-bool", set_path("grid_data.height", True), "grid_data.height", "integer"),
+    ("lines-on-string", set_path("grid_data.lines_on", "yes"), "grid_data.lines_on", "boolean"),
+    ("secret-int", set_path("secret", 1), "secret", "boolean"),
+    ("blocks-not-list", set_path("grid_data.blocks", "red"), "grid_data.blocks", "array"),
+    ("row-missing-block", drop_block, "grid_data.blocks.1", "expected 3 blocks"),
+    ("extra-row", add_row, "grid_data.blocks", "expected 2 rows"),
+    ("row-not-list", set_path("grid_data.blocks.0", 7), "grid_data.blocks.0", "list of blocks"),
+    ("colour-256", set_path("grid_data.blocks.1.2.0", 256), "grid_data.blocks.1.2", "red"),
+    ("colour-negative", set_path("grid_data.blocks.0.1.2", -1), "grid_data.blocks.0.1", "blue"),
+    ("colour-float", set_path("grid_data.blocks.0.0.1", 1.5), "grid_data.blocks.0.0", "green"),
+    ("colour-bool", set_path("grid_data.blocks.0.0.0", True), "grid_data.blocks.0.0", "red"),
+    ("size-zero", set_path("grid_data.blocks.1.1.3", 0), "grid_data.blocks.1.1", "size"),
+    ("size-huge", set_path("grid_data.blocks.1.1.3", 10_000), "grid_data.blocks.1.1", "size"),
+    ("block-short", set_path("grid_data.blocks.0.0", [1, 2, 3]), "grid_data.blocks.0.0", "list"),
+    ("extra-key", set_path("colour", "red"), "", "colour"),
+    ("extra-grid-key", set_path("grid_data.depth", 3), "grid_data", "depth"),
+    ("missing-grid-data", delete_key("grid_data"), "", "grid_data"),
+    ("missing-blocks", delete_key("grid_data.blocks"), "grid_data", "blocks"),
+    ("bad-class", set_path("ipb_class", "Turtle"), "ipb_class", "Turtle"),
+    ("code-cells-string", set_path("code_cells", "print(1)"), "code_cells", "array"),
+    ("code-cell-number", set_path("code_cells", ["ok", 5]), "code_cells.1", "string"),
+    ("too-many-code-cells", set_path("code_cells", ["x"] * 201), "code_cells", "too long"),
+    ("code-cell-too-long", set_path("code_cells", ["x" * 100_001]), "code_cells.0", "too long"),
+    ("bad-origin", set_path("grid_data.origin", "middle"), "grid_data.origin", "middle"),
+    ("too-many-cells", set_path("grid_data.width", 250_001), "grid_data.width", "maximum"),
+]
+
+
+async def grid_count(jp_fetch: Any) -> int:
+    listing = json.loads((await jp_fetch("blocks", "api", "grids", params={"limit": 100})).body)
+    return len(listing["items"])
+
+
+@pytest.mark.parametrize("route", [("blocks", "post"), ("blocks", "api", "grids")])
+@pytest.mark.parametrize(("change", "path", "words"), [case[1:] for case in INVALID],
+                         ids=[case[0] for case in INVALID])
+async def test_invalid_payload_is_rejected_with_its_error_path(
+    jp_fetch: Any, route: tuple[str, ...], change: Change, path: str, words: str
+) -> None:
+    payload = copy.deepcopy(make_payload())
+    change(payload)
+    response = await jp_fetch(*route, method="POST", body=json.dumps(payload), raise_error=False)
+    assert response.code == 400
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = json.loads(response.body)
+    assert body["message"] == "Invalid grid payload"
+    assert [e for e in body["errors"] if e["path"] == path and words in e["message"]], body
+    assert await grid_count(jp_fetch) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"", "not valid JSON"),
+        (b"[1, 2", "not valid JSON"),
+        (b'{"asdf"}', "not valid JSON"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b'{"secret": NaN}', "NaN is not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b"[1, 2, 3]", "Invalid grid payload"),
+        (b'"a string"', "Invalid grid payload"),
+    ],
+    ids=["empty", "truncated", "set", "latin1", "nan", "deep-nesting", "array", "string"],
+)
+async def test_unparseable_bodies_are_400(jp_fetch: Any, body: bytes, words: str) -> None:
+    response = await jp_fetch("blocks", "post", method="POST", body=body, raise_error=False)
+    assert response.code == 400
+    assert words in json.loads(response.body)["message"]
+    assert await grid_count(jp_fetch) == 0
+
+
+async def test_a_width_times_height_over_the_cell_limit_is_rejected(jp_fetch: Any) -> None:
+    payload = make_payload()
+    payload["grid_data"].update(width=501, height=500)  # 250,500 blocks, each side allowed
+    response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(payload),
+                              raise_error=False)
+    assert response.code == 400
+    error = json.loads(response.body)["errors"][0]
+    assert error["path"] == "grid_data" and "250500" in error["message"]
+
+
+class TestBodyLimit:
+    @pytest.fixture
+    def blocks_config(self) -> dict[str, Any]:
+        return {"max_body_bytes": 4096}
+
+    async def test_a_body_over_the_size_limit_is_413(self, jp_fetch: Any) -> None:
+        payload = make_payload(width=30, height=20)  # about 12 KB of JSON
+        response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(payload),
+                                  raise_error=False)
+        assert response.code == 413
+        assert "4096 bytes" in json.loads(response.body)["message"]
+        assert await grid_count(jp_fetch) == 0
+
+
+async def test_block_errors_are_capped_but_precise(jp_fetch: Any) -> None:
+    payload = make_payload(width=10, height=10)
+    for row in payload["grid_data"]["blocks"]:
+        for block in row:
+            block[0] = 300
+    response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(payload),
+                              raise_error=False)
+    errors = json.loads(response.body)["errors"]
+    assert len(errors) == 20
+    assert errors[0] == {
+        "path": "grid_data.blocks.0.0",
+        "message": "red must be an integer from 0 to 255, got 300",
+    }
+
+
+async def test_title_is_accepted_by_the_api_only(jp_fetch: Any) -> None:
+    body = json.dumps(make_payload(title="Sunset"))
+    protocol = await jp_fetch("blocks", "post", method="POST", body=body, raise_error=False)
+    assert protocol.code == 400
+    api = await jp_fetch("blocks", "api", "grids", method="POST", body=body)
+    assert api.code == 201 and json.loads(api.body)["title"] == "Sunset"
+
+
+async def test_title_longer_than_200_characters_is_rejected(jp_fetch: Any) -> None:
+    body = json.dumps(make_payload(title="x" * 201))
+    response = await jp_fetch("blocks", "api", "grids", method="POST", body=body, raise_error=False)
+    assert response.code == 400
+    assert json.loads(response.body)["errors"][0]["path"] == "title"
