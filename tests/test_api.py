@@ -1,0 +1,205 @@
+"""The JSON API under blocks/api/: list, create, get, delete, thumbnails, me."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from conftest import AUTHOR, make_payload
+
+
+async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
+    return json.loads((await jp_fetch(*parts, **kwargs)).body)
+
+
+async def test_me_is_the_server_owner_on_a_plain_server(jp_fetch: Any) -> None:
+    assert await get_json(jp_fetch, "blocks", "api", "me") == {"author": AUTHOR}
+
+
+async def test_create_answers_201_with_the_full_record(jp_fetch: Any, jp_base_url: str) -> None:
+    payload = make_payload(width=2, height=2, title="Checks", code_cells=["a = 1", "b = 2"])
+    response = await jp_fetch("blocks", "api", "grids", method="POST", body=json.dumps(payload))
+    assert response.code == 201
+    grid = json.loads(response.body)
+    assert response.headers["Location"] == f"{jp_base_url}blocks/api/grids/{grid['id']}"
+    created = datetime.fromisoformat(grid.pop("created"))
+    assert abs(created - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert grid == {
+        "id": grid["id"],
+        "secret": False,
+        "url": grid["url"],
+        "thumbnail_url": f"{jp_base_url}blocks/api/grids/{grid['id']}/thumbnail.svg",
+        "author": AUTHOR,
+        "title": "Checks",
+        "ipb_class": "BlockGrid",
+        "width": 2,
+        "height": 2,
+        "owned": True,
+        "grid_data": payload["grid_data"],
+        "code_cells": ["a = 1", "b = 2"],
+        "ipb_version": "1.9.1",
+        "python_version": [3, 11, 7, "final", 0],
+    }
+    assert grid["url"].endswith(f"{jp_base_url}blocks/{grid['id']}")
+    assert await get_json(jp_fetch, "blocks", "api", "grids", grid["id"]) == {
+        **grid, "created": created.isoformat()
+    }
+
+
+async def test_list_is_newest_first_public_only_and_pages_by_cursor(
+    jp_fetch: Any, post_grid: Any
+) -> None:
+    public = [(await post_grid(title=f"grid {n}"))["id"] for n in range(7)]
+    await post_grid(secret=True, title="hidden")
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = await get_json(jp_fetch, "blocks", "api", "grids", params=params)
+        assert len(page["items"]) <= 3
+        assert all("grid_data" not in item for item in page["items"])
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == public[::-1]
+    assert pages == 3
+
+
+async def test_list_page_size_defaults_to_the_configured_one(
+    jp_fetch: Any, post_grid: Any, blocks_app: Any
+) -> None:
+    blocks_app.page_size = 2
+    for _ in range(3):
+        await post_grid()
+    page = await get_json(jp_fetch, "blocks", "api", "grids")
+    assert len(page["items"]) == 2 and page["next"]
+
+
+@pytest.mark.parametrize(
+    ("params", "path"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"}, "cursor"),
+    ],
+)
+async def test_list_rejects_bad_query_parameters(
+    jp_fetch: Any, params: dict[str, str], path: str
+) -> None:
+    response = await jp_fetch("blocks", "api", "grids", params=params, raise_error=False)
+    assert response.code == 400
+    assert json.loads(response.body)["errors"][0]["path"] == path
+
+
+async def test_unknown_ids_are_404_everywhere(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid()
+    for parts in [
+        ("blocks", "api", "grids", "AAAAAAAA"),
+        ("blocks", "api", "grids", "AAAAAAAA", "thumbnail.svg"),
+        ("blocks", "get", "AAAAAAAA"),
+        ("blocks", "get", "secret", grid["id"]),
+        ("blocks", "get", "9" * 64),
+    ]:
+        response = await jp_fetch(*parts, raise_error=False)
+        assert response.code == 404, parts
+        assert "No grid with id" in json.loads(response.body)["message"]
+
+
+async def test_thumbnail_is_svg_with_an_etag_and_answers_304(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid(width=4, height=3)
+    response = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg")
+    assert response.headers["Content-Type"] == "image/svg+xml"
+    svg = response.body.decode()
+    assert svg.startswith("<svg") and 'viewBox="0 0 4 3"' in svg
+    assert "rgb(40,0,95)" in svg
+    etag = response.headers["ETag"]
+    cached = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg",
+                            headers={"If-None-Match": etag}, raise_error=False)
+    assert cached.code == 304
+
+
+async def test_thumbnail_of_a_large_grid_stays_small(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid(width=400, height=300)
+    response = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg")
+    assert 'viewBox="0 0 48 48"' in response.body.decode()
+    assert len(response.body) < 200_000
+
+
+async def test_owner_deletes_their_grid(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid()
+    response = await jp_fetch("blocks", "api", "grids", grid["id"], method="DELETE")
+    assert response.code == 204
+    gone = await jp_fetch("blocks", "api", "grids", grid["id"], raise_error=False)
+    assert gone.code == 404
+    again = await jp_fetch("blocks", "api", "grids", grid["id"], method="DELETE", raise_error=False)
+    assert again.code == 404
+
+
+async def test_secret_grid_is_reachable_by_its_secret_id_only(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid(secret=True)
+    assert grid["secret"] is True and "/blocks/secret/" in grid["url"]
+    record = await get_json(jp_fetch, "blocks", "api", "grids", grid["id"])
+    assert record["grid_data"] == grid["grid_data"]
+    listing = await get_json(jp_fetch, "blocks", "api", "grids")
+    assert listing["items"] == []
+
+
+async def test_author_filter(jp_fetch: Any, post_grid: Any) -> None:
+    await post_grid()
+    mine = await get_json(jp_fetch, "blocks", "api", "grids", params={"author": AUTHOR})
+    assert len(mine["items"]) == 1
+    nobody = await get_json(jp_fetch, "blocks", "api", "grids", params={"author": "nobody"})
+    assert nobody == {"items": [], "next": None}
+
+
+class TestSeveralUsers:
+    """A server whose identity provider names its users, as JupyterHub's does."""
+
+    @pytest.fixture
+    def jp_server_config(self, jp_server_config: dict[str, Any]) -> dict[str, Any]:
+        jp_server_config["ServerApp"]["identity_provider_class"] = (
+            "identity.NamedUsersIdentityProvider"
+        )
+        return jp_server_config
+
+    @staticmethod
+    def as_user(name: str) -> dict[str, str]:
+        return {"Authorization": f"token {name}-token"}
+
+    async def test_the_author_is_the_logged_in_user(self, jp_fetch: Any) -> None:
+        for name in ("alice", "bob"):
+            me = await get_json(jp_fetch, "blocks", "api", "me", headers=self.as_user(name))
+            assert me == {"author": name}
+            body = json.dumps(make_payload(title=f"{name}'s"))
+            response = await jp_fetch("blocks", "api", "grids", method="POST", body=body,
+                                      headers=self.as_user(name))
+            assert json.loads(response.body)["author"] == name
+        bobs = await get_json(jp_fetch, "blocks", "api", "grids", params={"author": "bob"},
+                              headers=self.as_user("alice"))
+        assert [item["title"] for item in bobs["items"]] == ["bob's"]
+        assert bobs["items"][0]["owned"] is False
+
+    async def test_nobody_deletes_another_users_grid(self, jp_fetch: Any) -> None:
+        body = json.dumps(make_payload())
+        created = await jp_fetch("blocks", "api", "grids", method="POST", body=body,
+                                 headers=self.as_user("alice"))
+        grid_id = json.loads(created.body)["id"]
+        refused = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE",
+                                 headers=self.as_user("bob"), raise_error=False)
+        assert refused.code == 403
+        assert json.loads(refused.body) == {
+            "message": "Only alice can delete this grid", "errors": []
+        }
+        still = await jp_fetch("blocks", "api", "grids", grid_id, headers=self.as_user("bob"))
+        assert json.loads(still.body)["owned"] is False
+        deleted = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE",
+                                 headers=self.as_user("alice"))
+        assert deleted.code == 204
