@@ -329,7 +329,7 @@ export class GalleryPanel extends Panel {
 
     const thumbnail = document.createElement('img');
     thumbnail.className = 'jp-BlocksGallery-thumbnail';
-    thumbnail.loading = 'lazy';
+    thumbnail.setAttribute('loading', 'lazy');
     thumbnail.alt = title;
     thumbnail.src = this._client.thumbnailURL(item);
 

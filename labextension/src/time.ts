@@ -19,7 +19,7 @@ const formatter = new Intl.RelativeTimeFormat('en', { numeric: 'always' });
  * Times slightly in the future (clock skew) count as "just now".
  */
 export function relativeTime(then: Date, now: Date = new Date()): string {
-  const seconds = Math.round((now.getTime() - then.getTime()) / 1000);
+  const seconds = Math.floor((now.getTime() - then.getTime()) / 1000);
   if (Number.isNaN(seconds)) {
     return 'unknown time';
   }
