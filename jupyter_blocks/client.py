@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -69,6 +70,7 @@ _STOCK_METHODS = [
     (cls, name, cls.__dict__[name])
     for cls, name in ((BlockGrid, "post_to_web"), (BlockGrid, "from_web"), (ImageGrid, "from_web"))
 ]
+_XSRF = secrets.token_hex(16)
 _GRID_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -393,8 +395,15 @@ def _grid_from_data(cls: type[GridT], grid_data: dict[str, Any], **options: Any)
 
 
 def _request(method: str, url: str, token: str | None, **kwargs: Any) -> requests.Response:
-    """Send a request with the token in the Authorization header (never in the URL)."""
-    headers = {"Authorization": f"token {token}"} if token else {}
+    """Send a request with the token in the Authorization header (never in the URL).
+
+    Without a token (a server with authentication disabled) the server checks XSRF on writes,
+    as it skips only for token requests: send the cookie and header pair a browser would.
+    """
+    if token:
+        headers = {"Authorization": f"token {token}"}
+    else:
+        headers = {"X-XSRFToken": _XSRF, "Cookie": f"_xsrf={_XSRF}"}
     try:
         response = requests.request(
             method, url, headers=headers, timeout=REQUEST_TIMEOUT, allow_redirects=False, **kwargs

@@ -478,8 +478,10 @@ async def test_load_insists_on_the_kind_of_grid_the_url_names(served: Served) ->
     secret_url = await asyncio.to_thread(client.post, BlockGrid(1, 1), secret=True)
     with pytest.raises(client.BlocksError, match="is not a secret grid"):
         await asyncio.to_thread(client.load, grid_id_of(public_url), secret=True)
-    with pytest.raises(client.BlocksError, match="is not a public grid"):
+    with pytest.raises(client.BlocksError, match="is not a secret grid"):
         await asyncio.to_thread(client.load, public_url.replace("/blocks/", "/blocks/secret/"))
+    with pytest.raises(client.BlocksError, match="is not a public grid"):
+        await asyncio.to_thread(client.load, secret_url.replace("/blocks/secret/", "/blocks/"))
     loaded = await asyncio.to_thread(client.load, grid_id_of(secret_url))
     assert isinstance(loaded, BlockGrid) and not isinstance(loaded, ImageGrid)
 
