@@ -254,9 +254,7 @@ def _current() -> Connection:
 # ------------------------------------- what connect() puts on BlockGrid / ImageGrid
 
 
-def _post_to_web(
-    self: BlockGrid, code_cells: CellSpec | None = None, secret: bool = False
-) -> str:
+def _post_to_web(self: BlockGrid, code_cells: CellSpec | None = None, secret: bool = False) -> str:
     """Post this grid to the Jupyter server (jupyter-blocks) and return the URL of its page.
 
     code_cells: cells of this notebook to show with the grid, e.g. 3, "3,5,8:10" or slice(1, 4).
@@ -321,7 +319,8 @@ def load(id_or_url: str, secret: bool | None = None) -> BlockGrid:
         secret = secret_in_url
     connection = _current()
     record = _request(
-        "GET", connection.url + "api/grids/" + urllib.parse.quote(grid_id, safe=""),
+        "GET",
+        connection.url + "api/grids/" + urllib.parse.quote(grid_id, safe=""),
         connection.token,
     ).json()
     if secret is not None and record["secret"] != secret:

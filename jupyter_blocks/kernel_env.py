@@ -2,8 +2,8 @@
 
 The server extension calls `export_kernel_environment(serverapp)` at start-up. It puts the
 server's own local URL (with `base_url` and `blocks/`) and its token into the server process's
-environment; kernels started afterwards inherit that environment, so `jupyter_blocks.client.connect()`
-in a kernel finds this server with nothing typed by hand.
+environment; kernels started afterwards inherit that environment, so
+`jupyter_blocks.client.connect()` in a kernel finds this server with nothing typed by hand.
 
 Exporting the token leaks nothing new: kernels run as the same OS user as the server, who can
 already read the token from the server's runtime file (`jpserver-<pid>.json`, see
@@ -25,7 +25,9 @@ ENV_URL = "JUPYTER_BLOCKS_URL"
 ENV_TOKEN = "JUPYTER_BLOCKS_TOKEN"
 
 
-def kernel_facing_url(ip: str, port: int, base_url: str, sock: str = "", secure: bool = False) -> str:
+def kernel_facing_url(
+    ip: str, port: int, base_url: str, sock: str = "", secure: bool = False
+) -> str:
     """The URL of `<base_url>blocks/` on a server, as a process on the same machine reaches it.
 
     A wildcard or unset `ip` ("", "0.0.0.0", "::", "localhost") is reached through the loopback
@@ -35,7 +37,7 @@ def kernel_facing_url(ip: str, port: int, base_url: str, sock: str = "", secure:
     """
     if sock:
         return f"http+unix://{urlencode_unix_socket_path(sock)}{base_url}blocks/"
-    if ip in ("", "0.0.0.0", "localhost"):  # noqa: S104 (an address to connect to, not to bind)
+    if ip in ("", "0.0.0.0", "localhost"):
         host = "127.0.0.1"
     elif ip == "::":
         host = "[::1]"

@@ -151,9 +151,7 @@ class Kernel:
 @contextlib.asynccontextmanager
 async def kernel_of(served: Served) -> AsyncIterator[Kernel]:
     manager = served.app.kernel_manager
-    kernel_id = await asyncio.wait_for(
-        manager.start_kernel(kernel_name="python3"), KERNEL_TIMEOUT
-    )
+    kernel_id = await asyncio.wait_for(manager.start_kernel(kernel_name="python3"), KERNEL_TIMEOUT)
     kernel_client = manager.get_kernel(kernel_id).client()
     kernel_client.start_channels()
     try:
@@ -190,7 +188,9 @@ async def test_post_to_web_in_a_kernel_stores_the_grid_under_the_server_user(
         blocks = await kernel.run_json(COLOURFUL_GRID)
         url = (await kernel.run("print(grid.post_to_web())")).strip()
 
-        assert confirmation.strip() == f"jupyter-blocks: grids go to {served.blocks_url} as {AUTHOR}"
+        assert (
+            confirmation.strip() == f"jupyter-blocks: grids go to {served.blocks_url} as {AUTHOR}"
+        )
         assert url.startswith(served.blocks_url)
         grid_id = grid_id_of(url)
         record = await served.grid_record(grid_id)

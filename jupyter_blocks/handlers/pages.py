@@ -11,18 +11,22 @@ from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin
 from tornado import httputil, web
 
 from .. import service
-from ..render import code_style, grid_table, highlighted_code
+from ..render import CODE_STYLE, grid_table, highlighted_code
 from .base import ApiError, BlocksMixin, as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
     """Renders jupyter-blocks templates; errors are pages too, with no server internals."""
 
+    @property
+    def gallery_path(self) -> str:
+        return self.blocks_path() + "/"
+
     def page(self, template: str, **namespace: Any) -> str:
         return self.get_template(template).render(
-            gallery_url=self.blocks_path(""),
+            gallery_url=self.gallery_path,
             css_url=self.static_url("blocks.css"),
-            code_css=code_style(),
+            code_css=CODE_STYLE,
             **namespace,
         )
 
@@ -83,7 +87,7 @@ class GalleryPageHandler(BlocksPageHandler):
         older = None
         if more:
             query = {"cursor": self.grid_id(grids[-1]), **({"author": author} if author else {})}
-            older = httputil.url_concat(self.blocks_path(""), query)
+            older = httputil.url_concat(self.gallery_path, query)
         self.finish(
             self.page(
                 "blocks/gallery.html",

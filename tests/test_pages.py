@@ -1,0 +1,103 @@
+"""HTML pages: a grid's page and the gallery; all user text escaped, errors without internals."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from conftest import AUTHOR, make_payload
+
+SCRIPT = "<script>alert('pwned')</script>"
+
+
+async def page(jp_fetch: Any, *parts: str, **kwargs: Any) -> str:
+    response = await jp_fetch(*parts, **kwargs)
+    assert response.headers["Content-Type"].startswith("text/html")
+    return str(response.body.decode())
+
+
+async def test_grid_page_draws_every_block_like_ipythonblocks(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid(width=5, height=4, title="Stripes")
+    html = await page(jp_fetch, "blocks", grid["id"])
+    assert html.count("<td ") == 20
+    assert html.count("<tr>") == 4
+    assert 'class="blockgrid lines-on"' in html
+    for row_index, row in enumerate(grid["grid_data"]["blocks"]):
+        for col, (r, g, b, size) in enumerate(row):
+            assert (
+                f'title="Index: [{row_index}, {col}]&#10;Color: ({r}, {g}, {b})" '
+                f'style="width: {size}px; height: {size}px; background-color: rgb({r}, {g}, {b});"'
+            ) in html
+    assert "<h1 class=\"jb-title\">Stripes</h1>" in html
+    assert AUTHOR in html
+    assert f'BlockGrid.from_web("{grid["id"]}")' in html
+
+
+async def test_user_text_is_escaped_and_code_highlighted(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid(title=SCRIPT, code_cells=[f"print({SCRIPT!r})", "x = 1  # " + SCRIPT])
+    html = await page(jp_fetch, "blocks", grid["id"])
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html or "&lt;script" in html
+    # pygments marks up the code: a name, an operator, a number
+    assert re.search(r'<span class="n">x</span>\s*<span class="o">=</span>', html)
+    gallery = await page(jp_fetch, "blocks", "")
+    assert "<script>" not in gallery
+
+
+async def test_secret_page_is_at_its_secret_path(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid(secret=True)
+    html = await page(jp_fetch, "blocks", "secret", grid["id"])
+    assert "secret (unlisted)" in html
+    assert f'.from_web("{grid["id"]}", secret=True)' in html
+    missing = await jp_fetch("blocks", grid["id"], raise_error=False)
+    assert missing.code == 404
+
+
+async def test_unknown_grid_page_is_a_404_page_without_internals(jp_fetch: Any) -> None:
+    response = await jp_fetch("blocks", "AAAAAAAAA", raise_error=False)
+    assert response.code == 404
+    html = response.body.decode()
+    assert "No grid with id &#39;AAAAAAAAA&#39;" in html
+    assert "most recent call" not in html
+
+
+async def test_gallery_lists_public_grids_and_pages(
+    jp_fetch: Any, post_grid: Any, blocks_app: Any, jp_base_url: str
+) -> None:
+    blocks_app.page_size = 2
+    titles = [f"grid number {n}" for n in range(3)]
+    for title in titles:
+        await post_grid(title=title)
+    await post_grid(secret=True, title="hidden one")
+    first = await page(jp_fetch, "blocks", "")
+    assert titles[2] in first and titles[1] in first and titles[0] not in first
+    assert "hidden one" not in first
+    older = re.search(r'class="jb-older" href="([^"]+)"', first)
+    assert older
+    path, query = older.group(1).replace("&amp;", "&").split("?")
+    assert path == f"{jp_base_url}blocks/"
+    cursor = dict(part.split("=") for part in query.split("&"))["cursor"]
+    second = await page(jp_fetch, "blocks", "", params={"cursor": cursor})
+    assert titles[0] in second and titles[1] not in second
+    assert 'class="jb-older"' not in second
+
+
+async def test_gallery_filters_by_author_and_shows_an_empty_state(jp_fetch: Any) -> None:
+    html = await page(jp_fetch, "blocks", "", params={"author": "<b>nobody</b>"})
+    assert "Grids by &lt;b&gt;nobody&lt;/b&gt;" in html
+    assert "No grids here yet" in html
+
+
+async def test_gallery_is_served_without_the_trailing_slash(jp_fetch: Any) -> None:
+    assert "Blocks gallery" in await page(jp_fetch, "blocks")
+
+
+@pytest.mark.parametrize("lines_on", [True, False])
+async def test_grid_lines_follow_lines_on(jp_fetch: Any, lines_on: bool) -> None:
+    payload = make_payload()
+    payload["grid_data"]["lines_on"] = lines_on
+    response = await jp_fetch("blocks", "api", "grids", method="POST", body=json.dumps(payload))
+    html = await page(jp_fetch, "blocks", json.loads(response.body)["id"])
+    assert f'class="blockgrid lines-{"on" if lines_on else "off"}"' in html
