@@ -114,6 +114,6 @@ def test_every_route_is_authenticated(jp_serverapp: Any) -> None:
     missing = [
         line
         for route in routes()
-        for line in jp_serverapp._check_handler_auth(route[0], route[1])
+        for line in jp_serverapp.web_app._check_handler_auth(route[0], route[1])
     ]
     assert missing == []

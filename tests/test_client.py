@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,8 @@ import requests
 from conftest import AUTHOR
 from ipythonblocks import BlockGrid, ImageGrid
 from ipythonblocks import ipythonblocks as ipb
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_server.serverapp import list_running_servers
 
 from jupyter_blocks import client
 from jupyter_blocks.kernel_env import ENV_TOKEN, ENV_URL, kernel_facing_url
@@ -364,6 +368,69 @@ print(json.dumps([connection.url, connection.author, connection.found_by]))
 """
         )
     assert found_by == [served.blocks_url, AUTHOR, f"running server (pid {os.getpid()})"]
+
+
+async def test_a_server_that_picks_its_port_at_start_gives_kernels_that_port(
+    tmp_path: Any,
+) -> None:
+    """`jupyter server --port=0` (or a busy port) binds after extensions load: the variables
+    are set again once the server runs, so kernels get the port it listens on."""
+    runtime_dir, token = tmp_path / "runtime", "port-zero-token"
+    environment = {
+        **{name: value for name, value in os.environ.items() if name not in CLIENT_ENV},
+        "JUPYTER_RUNTIME_DIR": str(runtime_dir),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        "--allow-root",
+        "--port=0",
+        "--ServerApp.base_url=/user/x/",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.jpserver_extensions={'jupyter_blocks': True}",
+        f"--BlocksApp.db_url=sqlite:///{tmp_path / 'blocks.sqlite'}",
+        f"--BlocksApp.default_author={AUTHOR}",
+    ]
+    with (tmp_path / "server.log").open("wb") as log:
+        server = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):
+            infos = list(list_running_servers(str(runtime_dir)))
+            if infos or server.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert infos, (tmp_path / "server.log").read_text()
+        blocks_url = f"http://127.0.0.1:{infos[0]['port']}/user/x/blocks/"
+        started = await asyncio.to_thread(
+            requests.post,
+            blocks_url.replace("blocks/", "api/kernels"),
+            json={"name": "python3"},
+            headers={"Authorization": f"token {token}"},
+            timeout=HTTP_TIMEOUT,
+        )
+        kernel_client = AsyncKernelClient(
+            connection_file=str(runtime_dir / f"kernel-{started.json()['id']}.json")
+        )
+        kernel_client.load_connection_file()
+        kernel_client.start_channels()
+        try:
+            await kernel_client.wait_for_ready(timeout=KERNEL_TIMEOUT)
+            confirmation = await Kernel(kernel_client).run("%load_ext jupyter_blocks")
+        finally:
+            kernel_client.stop_channels()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+    assert confirmation.strip() == f"jupyter-blocks: grids go to {blocks_url} as {AUTHOR}"
 
 
 # --------------------------------------------------------------------- connect() and discovery
