@@ -370,6 +370,37 @@ print(json.dumps([connection.url, connection.author, connection.found_by]))
     assert found_by == [served.blocks_url, AUTHOR, f"running server (pid {os.getpid()})"]
 
 
+async def test_kernels_connect_at_start_with_the_extension_in_ipython_config(
+    served: Served, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text(
+        'c.InteractiveShellApp.extensions = ["jupyter_blocks"]\n'
+    )
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    async with kernel_of(served) as kernel:
+        blocks = await kernel.run_json(COLOURFUL_GRID)
+        grid_id = grid_id_of((await kernel.run("print(grid.post_to_web())")).strip())
+    assert (await served.grid_record(grid_id))["grid_data"]["blocks"] == blocks
+
+
+async def test_disconnect_gives_ipythonblocks_back_its_own_urls_and_methods(
+    served: Served,
+) -> None:
+    stock = (BlockGrid.__dict__["post_to_web"], BlockGrid.from_web, ImageGrid.from_web)
+    await asyncio.to_thread(client.connect, served.blocks_url, served.token)
+    assert ipb._POST_URL == f"{served.blocks_url}post"
+    assert BlockGrid.__dict__["post_to_web"] is not stock[0]
+    client.disconnect()
+    assert (ipb._POST_URL, ipb._GET_URL_PUBLIC, ipb._GET_URL_SECRET) == (
+        "http://www.ipythonblocks.org/post",
+        "http://www.ipythonblocks.org/get/{0}",
+        "http://www.ipythonblocks.org/get/secret/{0}",
+    )
+    assert (BlockGrid.__dict__["post_to_web"], BlockGrid.from_web, ImageGrid.from_web) == stock
+
+
 async def test_a_server_that_picks_its_port_at_start_gives_kernels_that_port(
     tmp_path: Any,
 ) -> None:
