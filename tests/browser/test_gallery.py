@@ -1,0 +1,243 @@
+"""The Blocks gallery panel in a real JupyterLab, driven in chromium.
+
+Grids are seeded by two users (alice through the lab server, bob through his own server on the
+same database); the browser is alice's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from conftest import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
+from playwright.sync_api import Error, Locator, Page, expect
+
+pytestmark = pytest.mark.browser
+
+SIDEBAR_TAB = f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="{GALLERY_ID}"]'
+CARD = ".jp-BlocksGallery-card"
+LOAD_TIMEOUT = 60_000  # ms: JupyterLab's first load, a kernel start
+STEP_TIMEOUT = 15_000  # ms: one interaction
+
+
+@pytest.fixture
+def page_errors(page: Page) -> Iterator[list[Error]]:
+    """Uncaught exceptions in the page; a test fails if there is any."""
+    errors: list[Error] = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.set_default_timeout(STEP_TIMEOUT)
+    yield errors
+    assert not errors, [error.message for error in errors]
+
+
+def open_lab(page: Page, server: Server) -> None:
+    """Load JupyterLab (fresh workspace) logged in with the token."""
+    page.goto(f"{server.url}lab?reset&token={server.token}", timeout=LOAD_TIMEOUT)
+    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
+
+
+def open_gallery(page: Page, server: Server) -> Locator:
+    """Load JupyterLab, show the gallery panel from its sidebar tab and return the panel."""
+    open_lab(page, server)
+    page.locator(SIDEBAR_TAB).click()
+    panel = page.locator(f"#{GALLERY_ID}")
+    expect(panel).to_be_visible()
+    expect(panel.locator(f"{CARD}, .jp-BlocksGallery-empty, .jp-BlocksGallery-error").first).to_be_visible()
+    return panel
+
+
+def grid_tab(page: Page, grid_id: str) -> Locator:
+    return page.locator(f'[id="jupyter-blocks-grid-{grid_id}"]')
+
+
+def rgb(block: list[int]) -> str:
+    return f"rgb({block[0]}, {block[1]}, {block[2]})"
+
+
+def test_gallery_lists_grids_newest_first_and_loads_more(
+    page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
+) -> None:
+    grids = lab.all_grids()
+    assert len(grids) > 24
+    panel = open_gallery(page, lab)
+    cards = panel.locator(CARD)
+
+    expect(cards).to_have_count(24)
+    expect(cards.locator(".jp-BlocksGallery-cardTitle")).to_have_text(
+        [grid["title"] or "Untitled" for grid in grids[:24]]
+    )
+    expect(cards.locator(".jp-BlocksGallery-cardAuthor")).to_have_text(
+        [grid["author"] for grid in grids[:24]]
+    )
+    assert {grid["author"] for grid in grids[:24]} == {"alice", "bob"}
+    expect(cards.first.locator("time")).to_have_text("just now")
+    thumbnail = cards.first.locator("img")
+    expect(thumbnail).to_have_attribute("loading", "lazy")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle()
+    )
+
+    panel.get_by_role("button", name="Load more").click()
+    expect(cards).to_have_count(min(len(grids), 48))
+    expect(cards.locator(".jp-BlocksGallery-cardTitle")).to_have_text(
+        [grid["title"] or "Untitled" for grid in grids[:48]]
+    )
+    expect(panel.get_by_role("button", name="Load more")).to_have_count(0)
+
+
+def test_filter_mine_shows_only_alices_grids(
+    page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
+) -> None:
+    panel = open_gallery(page, lab)
+    cards = panel.locator(CARD)
+    mine = lab.all_grids(author="alice")
+
+    panel.locator(".jp-BlocksGallery-filter").select_option("mine")
+    expect(cards).to_have_count(len(mine))
+    expect(cards.locator(".jp-BlocksGallery-cardAuthor")).to_have_text(["alice"] * len(mine))
+
+    bobs = lab.all_grids(author="bob")
+    panel.locator(".jp-BlocksGallery-filter").select_option("author")
+    panel.locator("input.jp-BlocksGallery-author").fill("bob")
+    panel.locator("input.jp-BlocksGallery-author").press("Enter")
+    expect(cards).to_have_count(len(bobs))
+    expect(cards.locator(".jp-BlocksGallery-cardAuthor")).to_have_text(["bob"] * len(bobs))
+
+    panel.locator("input.jp-BlocksGallery-author").fill("nobody")
+    panel.locator("input.jp-BlocksGallery-author").press("Enter")
+    expect(panel.locator(".jp-BlocksGallery-empty")).to_contain_text("No grids by nobody.")
+
+
+def test_open_grid_shows_drawing_metadata_and_code(
+    page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
+) -> None:
+    grid = seeded.bob[-1]
+    blocks = grid["grid_data"]["blocks"]
+    panel = open_gallery(page, lab)
+    panel.locator(f'{CARD}[data-grid-id="{grid["id"]}"]').click()
+
+    tab = grid_tab(page, grid["id"])
+    expect(tab.locator(".jp-BlocksGridView-title")).to_have_text(grid["title"])
+    dock_tab = page.locator(f'.lm-DockPanel-tabBar .lm-TabBar-tab[data-id="jupyter-blocks-grid-{grid["id"]}"]')
+    expect(dock_tab).to_contain_text(grid["title"])
+    cells = tab.locator("table.jp-BlocksGrid td")
+    expect(cells).to_have_count(grid["width"] * grid["height"])
+    expect(tab.locator("table.jp-BlocksGrid tr")).to_have_count(grid["height"])
+    expect(cells.first).to_have_css("background-color", rgb(blocks[0][0]))
+    expect(cells.last).to_have_css("background-color", rgb(blocks[-1][-1]))
+    expect(cells.first).to_have_css("width", "20px")
+    expect(tab.locator('dd[data-field="author"]')).to_have_text("bob")
+    expect(tab.locator('dd[data-field="size"]')).to_have_text(f'{grid["width"]} × {grid["height"]}')
+    expect(tab.locator('dd[data-field="secret"]')).to_have_text("no")
+    expect(tab.locator('dd[data-field="class"]')).to_have_text("BlockGrid")
+
+    # Code cells in read-only CodeMirror editors, highlighted as Python.
+    editors = tab.locator(".jp-BlocksGridView-cell .cm-editor")
+    expect(editors).to_have_count(len(grid["code_cells"]))
+    expect(editors.first.locator(".cm-content")).to_have_attribute("aria-readonly", "true")
+    expect(editors.first).to_contain_text("from ipythonblocks import BlockGrid")
+    expect(editors.first.locator(".cm-line span").first).to_be_visible()
+
+    # bob's grid: every action but delete.
+    toolbar = tab.locator(".jp-Toolbar").first
+    for name in ("copy-url", "copy-snippet", "insert-cell", "open-page"):
+        expect(toolbar.locator(f'[data-jp-item-name="{name}"]')).to_be_visible()
+    expect(toolbar.locator('[data-jp-item-name="delete"]')).to_have_count(0)
+
+    # Opening it again activates the same tab.
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    expect(dock_tab).not_to_have_class(re.compile("lm-mod-current"))
+    panel.locator(f'{CARD}[data-grid-id="{grid["id"]}"]').click()
+    expect(dock_tab).to_have_count(1)
+    expect(dock_tab).to_have_class(re.compile("lm-mod-current"))
+    page.screenshot(path=ARTIFACTS / "grid-tab.png")
+
+
+def test_insert_grid_into_notebook_and_run_it(
+    page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
+) -> None:
+    grid = seeded.alice[1]
+    open_lab(page, lab)
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})"
+    )
+    notebook = page.locator(".jp-NotebookPanel").first
+    expect(notebook).to_be_visible(timeout=LOAD_TIMEOUT)
+
+    page.locator(SIDEBAR_TAB).click()
+    page.locator(f'{CARD}[data-grid-id="{grid["id"]}"]').click()
+    tab = grid_tab(page, grid["id"])
+    tab.locator('[data-jp-item-name="insert-cell"]').click()
+
+    expect(notebook).to_be_visible()
+    cell = notebook.locator(".jp-CodeCell").last
+    expect(cell.locator(".cm-content")).to_contain_text(f'BlockGrid.from_web("{grid["id"]}")')
+    expect(cell.locator(".cm-content")).to_contain_text("%load_ext jupyter_blocks")
+
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    output = cell.locator(".jp-OutputArea-output")
+    expect(output.locator("table td")).to_have_count(
+        grid["width"] * grid["height"], timeout=LOAD_TIMEOUT
+    )
+    page.screenshot(path=ARTIFACTS / "notebook.png")
+
+
+def test_new_grids_appear_without_a_refresh(
+    page: Page, page_errors: list[Error], lab: Server, bob: Server, seeded: Seeded
+) -> None:
+    panel = open_gallery(page, lab)
+    expect(panel.locator(CARD).first).to_be_visible()
+    fresh = bob.post_grid(grid_payload(99, title="Fresh from bob"))
+    # The panel polls every 5 s while visible.
+    expect(panel.locator(CARD).first).to_have_attribute(
+        "data-grid-id", fresh["id"], timeout=20_000
+    )
+    expect(panel.locator(CARD).first.locator(".jp-BlocksGallery-cardTitle")).to_have_text(
+        "Fresh from bob"
+    )
+
+
+def test_delete_own_grid(page: Page, page_errors: list[Error], lab: Server, seeded: Seeded) -> None:
+    grid = lab.all_grids(author="alice")[0]
+    panel = open_gallery(page, lab)
+    card = panel.locator(f'{CARD}[data-grid-id="{grid["id"]}"]')
+    card.click()
+    tab = grid_tab(page, grid["id"])
+    tab.locator('[data-jp-item-name="delete"]').click()
+
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Delete grid")
+    expect(dialog).to_contain_text(grid["title"])
+    dialog.get_by_role("button", name="Delete").click()
+
+    expect(tab).to_have_count(0)
+    expect(card).to_have_count(0)
+    assert lab.api("GET", f'api/grids/{grid["id"]}').status_code == 404
+
+
+def test_error_state_when_the_server_extension_is_disabled(
+    page: Page, page_errors: list[Error], lab_without_blocks: Server
+) -> None:
+    panel = open_gallery(page, lab_without_blocks)
+    expect(panel.locator(".jp-BlocksGallery-errorMessage")).to_have_text(
+        "The jupyter-blocks server extension is not installed or not enabled"
+    )
+    expect(panel.get_by_role("button", name="Retry")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "extension-disabled.png")
+
+
+def test_screenshot_of_the_gallery(
+    page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
+) -> None:
+    """A picture for docs/panel.png: the gallery beside an open grid."""
+    panel = open_gallery(page, lab)
+    cards = panel.locator(CARD)
+    expect(cards.first).to_be_visible()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-BlocksGallery-card img')]"
+        ".slice(0, 8).every(img => img.complete && img.naturalWidth > 0)"
+    )
+    cards.nth(2).click()
+    expect(page.locator("table.jp-BlocksGrid")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "gallery.png")
