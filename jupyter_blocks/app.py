@@ -106,6 +106,11 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         self._apply_environment()
+        self.open_database()
+        export_kernel_environment(self.serverapp)
+
+    def open_database(self) -> None:
+        """Upgrade (or check) the schema, read the shared salt, make the request engine."""
         if self.auto_migrate:
             db.upgrade(self.db_url, log=self.log)
         current, head = db.current_revision(self.db_url), db.head_revision()
@@ -120,7 +125,6 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.engine = db.create_engine(self.db_url, pool_size=self.db_pool_size)
         self.session_factory = db.create_session_factory(self.engine)
         self.log.info("jupyter-blocks: grids are stored in %s", self.engine.url)
-        export_kernel_environment(self.serverapp)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())

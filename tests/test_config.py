@@ -1,0 +1,82 @@
+"""Configuration: traits, JUPYTER_BLOCKS_* environment variables, start-up checks, ids."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import make_payload
+from traitlets.config import Config
+
+from jupyter_blocks import db
+from jupyter_blocks.app import BlocksApp
+from jupyter_blocks.ids import SECRET_NONCE_BITS, GridIds
+
+
+class TestEnvironment:
+    @pytest.fixture
+    def jp_server_config(
+        self, jp_server_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ) -> dict[str, Any]:
+        monkeypatch.setenv("JUPYTER_BLOCKS_PAGE_SIZE", "5")
+        monkeypatch.setenv("JUPYTER_BLOCKS_MAX_TITLE_CHARS", "10")
+        monkeypatch.setenv("JUPYTER_BLOCKS_HASHIDS_MIN_LENGTH", "12")
+        monkeypatch.setenv("JUPYTER_BLOCKS_DEFAULT_AUTHOR", "from-env")
+        jp_server_config["BlocksApp"]["default_author"] = "from-config"
+        return jp_server_config
+
+    async def test_environment_sets_traits_and_config_wins(
+        self, jp_fetch: Any, blocks_app: Any
+    ) -> None:
+        assert blocks_app.page_size == 5
+        assert blocks_app.max_title_chars == 10
+        assert blocks_app.default_author == "from-config"
+        response = await jp_fetch("blocks", "api", "grids", method="POST",
+                                  body=json.dumps(make_payload(title="eleven chars")),
+                                  raise_error=False)
+        assert response.code == 400
+        created = await jp_fetch("blocks", "api", "grids", method="POST",
+                                 body=json.dumps(make_payload(title="ten chars")))
+        assert len(json.loads(created.body)["id"]) >= 12
+
+
+def test_default_database_is_a_sqlite_file_in_the_jupyter_data_dir(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
+    app = BlocksApp(config=Config())
+    assert app.db_url == f"sqlite:///{tmp_path / 'jupyter_blocks.sqlite'}"
+
+
+def test_a_database_behind_the_schema_is_refused_without_auto_migrate(db_url: str) -> None:
+    app = BlocksApp(config=Config({"BlocksApp": {"db_url": db_url, "auto_migrate": False}}))
+    with pytest.raises(RuntimeError, match="jupyter blocks upgrade-db"):
+        app.open_database()
+    db.upgrade(db_url)
+    app.open_database()  # now at head
+    assert app.ids.public(1)
+
+
+def test_servers_sharing_a_database_agree_on_ids(db_url: str, tmp_path: Any) -> None:
+    first = BlocksApp(config=Config({"BlocksApp": {"db_url": db_url}}))
+    second = BlocksApp(config=Config({"BlocksApp": {"db_url": db_url}}))
+    first.open_database()
+    second.open_database()
+    assert first.ids.public(42) == second.ids.public(42)
+    other_db = BlocksApp(config=Config({"BlocksApp": {"db_url": f"sqlite:///{tmp_path}/other.sqlite"}}))
+    other_db.open_database()
+    assert other_db.ids.public(42) != first.ids.public(42)
+
+
+def test_secret_ids_carry_48_random_bits_and_do_not_decode_as_public() -> None:
+    ids = GridIds("salt", 6)
+    nonce = (1 << (SECRET_NONCE_BITS - 1)) + 12345
+    secret = ids.secret(7, nonce)
+    key = ids.decode(secret)
+    assert key is not None and key.secret and (key.row_id, key.nonce) == (7, nonce)
+    assert ids.decode(ids.public(7)) == type(key)(7)
+    assert ids.decode("") is None
+    assert ids.decode("x" * 65) is None
+    assert ids.decode(GridIds("salt", 6)._hashids.encode(2**64)) is None
+    assert ids.decode(ids._hashids.encode(1, 2, 3)) is None
