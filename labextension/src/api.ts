@@ -32,7 +32,7 @@ export interface IGridSummary {
   secret: boolean;
   /** Absolute URL of the grid's HTML page. */
   url: string;
-  /** Path of the SVG thumbnail, relative to the server's base URL. */
+  /** Absolute path (no host, base URL included) of the SVG thumbnail. */
   thumbnail_url: string;
   author: string;
   title: string | null;
@@ -190,9 +190,13 @@ export class BlocksClient {
     await requestAPI<void>(gridPath(id), { method: 'DELETE' }, this.serverSettings);
   }
 
-  /** Absolute URL of a thumbnail, from the `thumbnail_url` of a summary. */
+  /**
+   * Absolute URL of a thumbnail: the `thumbnail_url` path of a summary,
+   * resolved against the server's base URL (the path already holds the base
+   * path, e.g. `/user/alice/blocks/...` on a JupyterHub).
+   */
   thumbnailURL(summary: IGridSummary): string {
-    return URLExt.join(this.serverSettings.baseUrl, summary.thumbnail_url);
+    return new URL(summary.thumbnail_url, this.serverSettings.baseUrl).href;
   }
 
   /** Absolute URL of the HTML gallery page of the server. */

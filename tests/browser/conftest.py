@@ -114,6 +114,12 @@ def _start(name: str, command: str, home: Path, extra_args: list[str]) -> Server
         "--ServerApp.allow_root=True",  # CI runs as root
         *extra_args,
     ]
+    # No "Would you like to get notified about official Jupyter news?" toast over the panel.
+    notification_settings = home / "settings" / "@jupyterlab" / "apputils-extension"
+    notification_settings.mkdir(parents=True, exist_ok=True)
+    (notification_settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false"})
+    )
     log = ARTIFACTS / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -154,8 +160,7 @@ def db_file(browser_home: Path) -> Path:
 
 
 LAB_ARGS = [
-    "--LabApp.expose_app_in_browser=True",
-    "--LabApp.news_url=None",
+    "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run commands
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
 ]
 

@@ -157,7 +157,7 @@ def test_open_grid_shows_drawing_metadata_and_code(
 def test_insert_grid_into_notebook_and_run_it(
     page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
 ) -> None:
-    grid = seeded.alice[1]
+    grid = lab.all_grids(author="alice")[1]  # on the first page
     open_lab(page, lab)
     page.evaluate(
         "() => window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})"
@@ -232,12 +232,38 @@ def test_screenshot_of_the_gallery(
 ) -> None:
     """A picture for docs/panel.png: the gallery beside an open grid."""
     panel = open_gallery(page, lab)
+    # Widen the sidebar to three columns of cards.
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    if box:
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 120, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.up()
     cards = panel.locator(CARD)
     expect(cards.first).to_be_visible()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-BlocksGallery-card img')]"
-        ".slice(0, 8).every(img => img.complete && img.naturalWidth > 0)"
+        ".slice(0, 6).every(img => img.complete && img.naturalWidth > 0)"
     )
-    cards.nth(2).click()
+    # Open one with rings (pattern 2 of grid_payload), the prettiest.
+    rings = next(g for g in lab.all_grids()[:24] if g["title"].endswith(("2", "6")))
+    panel.locator(f'{CARD}[data-grid-id="{rings["id"]}"]').click()
     expect(page.locator("table.jp-BlocksGrid")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "gallery.png")
+
+
+def test_page_size_comes_from_the_settings(
+    page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
+) -> None:
+    settings_url = f"{lab.url}lab/api/settings/jupyter-blocks:plugin"
+    response = lab.session.put(settings_url, json={"raw": '{"pageSize": 5}'}, timeout=30)
+    assert response.status_code == 204, response.text
+    try:
+        panel = open_gallery(page, lab)
+        cards = panel.locator(CARD)
+        expect(cards).to_have_count(5)
+        panel.get_by_role("button", name="Load more").click()
+        expect(cards).to_have_count(10)
+    finally:
+        lab.session.put(settings_url, json={"raw": "{}"}, timeout=30)

@@ -59,7 +59,7 @@ const summary: IGridSummary = {
   id: 'Xk9aQe',
   secret: false,
   url: 'http://127.0.0.1:8888/user/a%40b/blocks/Xk9aQe',
-  thumbnail_url: '/blocks/api/grids/Xk9aQe/thumbnail.svg',
+  thumbnail_url: '/user/a%40b/blocks/api/grids/Xk9aQe/thumbnail.svg',
   author: 'alice',
   title: 'Sunset',
   created: '2026-11-25T13:05:00.123456+00:00',
@@ -188,7 +188,7 @@ describe('BlocksClient', () => {
     });
   });
 
-  it('prefixes thumbnails and the web gallery with the base URL', () => {
+  it('puts thumbnails and the web gallery on the server, under its base URL', () => {
     const client = new BlocksClient(ServerConnection.makeSettings({ baseUrl: BASE_URL }));
     expect(client.thumbnailURL(summary)).toBe(
       `${BASE_URL}blocks/api/grids/Xk9aQe/thumbnail.svg`
