@@ -119,9 +119,9 @@ def discover() -> tuple[str, str | None, str]:
     2. JUPYTERHUB_SERVICE_URL / JUPYTERHUB_API_TOKEN, which JupyterHub gives a single-user
        server (and so its kernels); the hub-issued token is accepted by that server as the
        user's own (it carries the scope `access:servers!server=<user>/<server name>`);
-    3. the servers listed in the Jupyter runtime directory (`jupyter server list`): the one
-       that started this kernel (JPY_PARENT_PID), only one with JUPYTERHUB_SERVICE_PREFIX as
-       base_url if that is set, or the only one running.
+    3. the servers listed in the Jupyter runtime directory (`jupyter server list`), only those
+       whose base_url is JUPYTERHUB_SERVICE_PREFIX when that is set: the one that started this
+       kernel (JPY_PARENT_PID), else the only one.
     """
     url = os.environ.get(ENV_URL)
     if url:
