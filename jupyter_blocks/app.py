@@ -16,12 +16,12 @@ from traitlets import Bool, Int, Unicode, default
 from . import db
 from .handlers import routes
 from .ids import GridIds
+from .service import SALT_SETTING
 from .kernel_env import export_kernel_environment
 from .validation import Limits, PayloadValidator
 
 HERE = Path(__file__).parent
 ENV_PREFIX = "JUPYTER_BLOCKS_"
-SALT_SETTING = "hashids_salt"
 
 
 class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):

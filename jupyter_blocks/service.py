@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from .ids import GridKey, new_secret_nonce
-from .models import Grid
+from .models import Grid, InstanceSetting
 from .render import thumbnail_svg
-from .validation import NewGrid
+
+if TYPE_CHECKING:  # jsonschema, behind validation, is slow to import for the CLI
+    from .validation import NewGrid
+
+# The instance setting that holds the hashids salt every server on the database shares.
+SALT_SETTING = "hashids_salt"
 
 # A listing never needs the (possibly megabytes of) grid data or code.
 _SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
@@ -84,3 +92,48 @@ async def random_public_id(session: AsyncSession) -> int | None:
 
 async def delete_grid(session: AsyncSession, grid: Grid) -> None:
     await session.execute(sa.delete(Grid).where(Grid.id == grid.id))
+
+
+async def statistics(session: AsyncSession) -> dict[str, Any]:
+    """Counts for `jupyter blocks stats`."""
+    public, secret = (await session.execute(sa.select(
+        sa.func.count().filter(Grid.secret.is_(False)), sa.func.count().filter(Grid.secret.is_(True))
+    ))).one()
+    authors = await session.execute(
+        sa.select(Grid.author, sa.func.count()).group_by(Grid.author)
+        .order_by(sa.func.count().desc(), Grid.author).limit(10)
+    )
+    return {"public": public, "secret": secret, "top_authors": [list(row) for row in authors]}
+
+
+
+async def export_rows(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
+    """Every grid row (secret ones too) as a JSON-ready dict, oldest first."""
+    result = await session.stream(sa.select(Grid.__table__).order_by(Grid.id))
+    async for row in result.mappings():
+        yield {**row, "created_at": row["created_at"].isoformat()}
+
+
+async def import_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert exported rows keeping their row ids (so their grid ids stay the same)."""
+    if await session.scalar(sa.select(sa.func.count()).select_from(Grid)):
+        raise ValueError("the target database already holds grids; import into an empty one")
+    for start in range(0, len(rows), 500):
+        batch = [
+            {**row, "created_at": datetime.fromisoformat(row["created_at"])}
+            for row in rows[start:start + 500]
+        ]
+        await session.execute(sa.insert(Grid), batch)
+    if session.bind.dialect.name == "postgresql" and rows:
+        await session.execute(sa.text(
+            "SELECT setval(pg_get_serial_sequence('grids', 'id'), (SELECT max(id) FROM grids))"
+        ))
+
+
+async def set_instance_setting(session: AsyncSession, key: str, value: str) -> None:
+    await session.execute(sa.delete(InstanceSetting).where(InstanceSetting.key == key))
+    session.add(InstanceSetting(key=key, value=value))
+
+
+async def instance_setting(session: AsyncSession, key: str) -> str | None:
+    return await session.scalar(sa.select(InstanceSetting.value).where(InstanceSetting.key == key))
