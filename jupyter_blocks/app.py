@@ -10,7 +10,6 @@ from typing import Any
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from traitlets import Bool, Int, Unicode, default
 
 from . import db
@@ -81,8 +80,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     max_code_cell_chars = Int(100_000, help="Longest code cell in characters.").tag(config=True)
     max_title_chars = Int(200, help="Longest title in characters.").tag(config=True)
 
-    engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
+    database: db.Database
     ids: GridIds
     validator: PayloadValidator
 
@@ -110,27 +108,28 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         export_kernel_environment(self.serverapp)
 
     def open_database(self) -> None:
-        """Upgrade (or check) the schema, read the shared salt, make the request engine."""
+        """Connect, upgrade (or check) the schema, and read the salt all servers share."""
+        self.database = db.Database(self.db_url, pool_size=self.db_pool_size)
+        engine = self.database.engine
         if self.auto_migrate:
-            db.upgrade(self.db_url, log=self.log)
-        current, head = db.current_revision(self.db_url), db.head_revision()
+            db.upgrade(engine, log=self.log)
+        current, head = db.current_revision(engine), db.head_revision()
         if current != head:
+            self.database.close()
             raise RuntimeError(
                 f"jupyter-blocks: the database is at schema revision {current}, this version "
                 f"needs {head}. Run `jupyter blocks upgrade-db` or set BlocksApp.auto_migrate."
             )
-        salt = self.hashids_salt or db.stored_setting(self.db_url, SALT_SETTING) or ""
+        salt = self.hashids_salt or db.stored_setting(engine, SALT_SETTING) or ""
         self.ids = GridIds(salt, self.hashids_min_length)
         self.validator = PayloadValidator(self.limits)
-        self.engine = db.create_engine(self.db_url, pool_size=self.db_pool_size)
-        self.session_factory = db.create_session_factory(self.engine)
-        self.log.info("jupyter-blocks: grids are stored in %s", self.engine.url)
+        self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
 
     async def stop_extension(self) -> None:
-        await self.engine.dispose()
+        self.database.close()
 
     def author_for(self, user: Any) -> str:
         """Who posts or owns grids for a request by `user` (see `default_author`)."""

@@ -13,13 +13,13 @@ The database is the one the server would use: `--db-url`, else JUPYTER_BLOCKS_DB
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from . import db, service
 from .service import SALT_SETTING
@@ -42,31 +42,39 @@ def configured_db_url(explicit: str | None) -> str:
     return str(app.db_url)
 
 
-async def _with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    engine = db.create_engine(url)
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _run(url: str, work: Callable[[Session], T]) -> T:
+    database = db.Database(url, pool_size=1)
     try:
-        async with db.session_context(db.create_session_factory(engine)) as session:
-            return await work(session)
+        with db.session_context(database.sessions) as session:
+            return work(session)
     finally:
-        await engine.dispose()
+        database.close()
 
 
-def _run(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    return asyncio.run(_with_session(url, work))
+def _export(session: Session) -> tuple[str | None, list[dict[str, Any]]]:
+    return service.instance_setting(session, SALT_SETTING), list(service.export_rows(session))
 
 
-async def _export(session: AsyncSession) -> tuple[str | None, list[dict[str, Any]]]:
-    salt = await service.instance_setting(session, SALT_SETTING)
-    return salt, [row async for row in service.export_rows(session)]
+def _upgrade(url: str) -> str | None:
+    database = db.Database(url, pool_size=1)
+    try:
+        db.upgrade(database.engine)
+        return db.current_revision(database.engine)
+    finally:
+        database.close()
 
 
 def _import(url: str, salt: str | None, rows: list[dict[str, Any]]) -> None:
-    db.upgrade(url)
+    _upgrade(url)
 
-    async def work(session: AsyncSession) -> None:
-        await service.import_rows(session, rows)
+    def work(session: Session) -> None:
+        service.import_rows(session, rows)
         if salt:  # the ids of imported grids only stay the same with the same salt
-            await service.set_instance_setting(session, SALT_SETTING, salt)
+            service.set_instance_setting(session, SALT_SETTING, salt)
 
     _run(url, work)
 
@@ -101,8 +109,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         if args.command == "upgrade-db":
-            db.upgrade(url)
-            print(f"{url}: schema at revision {db.current_revision(url)}")
+            print(f"{_shown(url)}: schema at revision {_upgrade(url)}")
         elif args.command == "stats":
             print(json.dumps(_run(url, service.statistics), indent=2))
         elif args.command == "export":
@@ -110,11 +117,11 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "import":
             salt, rows = _read_export(args.file)
             _import(url, salt, rows)
-            print(f"imported {len(rows)} grids into {url}")
+            print(f"imported {len(rows)} grids into {_shown(url)}")
         elif args.command == "copy":
             salt, rows = _run(url, _export)
             _import(args.to, salt, rows)
-            print(f"copied {len(rows)} grids from {url} to {args.to}")
+            print(f"copied {len(rows)} grids from {_shown(url)} to {_shown(args.to)}")
     except (ValueError, db.UnsupportedDatabase) as error:
         raise SystemExit(f"jupyter blocks {args.command}: {error}") from error
 

@@ -1,17 +1,21 @@
-"""Database engines, the request-scoped session context and schema upgrades.
+"""The database: engine, request-scoped sessions run in a bounded thread pool, schema upgrades.
 
-One configured URL serves two engines: an asyncio engine for requests (aiosqlite or psycopg's
-async mode), so database I/O never blocks the server's event loop, and a short-lived synchronous
-engine for Alembic at start-up, before the server accepts requests.
+Every request does its database work in one call to `Database.run`: a worker thread opens a
+session, runs the work, commits on success, rolls back on any error and always closes. The
+event loop only awaits the result, so neither database I/O nor the (de)serialising of large
+grids ever stalls it. The pool has as many threads as the engine has connections, so a worker
+never waits for a connection while holding a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -20,31 +24,22 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from filelock import FileLock
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from .models import InstanceSetting
+
+T = TypeVar("T")
 
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
 # Any constant works, as long as every jupyter-blocks server uses the same one.
 _PG_MIGRATION_LOCK = 0x6A62_6C6B  # "jblk"
 
-_SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 
 
 class UnsupportedDatabase(ValueError):
     pass
-
-
-def _with_driver(url: str | URL, drivers: dict[str, str]) -> URL:
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend not in drivers:
-        raise UnsupportedDatabase(
-            f"jupyter-blocks supports SQLite and PostgreSQL databases, not {backend!r}"
-        )
-    return parsed.set(drivername=drivers[backend])
 
 
 def _is_sqlite(url: URL) -> bool:
@@ -60,41 +55,56 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str | URL, pool_size: int = 5) -> AsyncEngine:
-    """The request engine: asyncio, pre-pinged, SQLite tuned for many readers and one writer."""
-    async_url = _with_driver(url, _ASYNC_DRIVERS)
-    if _is_sqlite(async_url):
-        engine = create_async_engine(async_url, pool_pre_ping=True)
-        sa.event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
-    else:
-        engine = create_async_engine(
-            async_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
+def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
+    """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise UnsupportedDatabase(
+            f"jupyter-blocks supports SQLite and PostgreSQL databases, not {backend!r}"
         )
+    parsed = parsed.set(drivername=_DRIVERS[backend])
+    if _is_sqlite(parsed) and parsed.database in (None, "", ":memory:"):
+        raise UnsupportedDatabase("an in-memory SQLite database cannot be shared: name a file")
+    engine = sa.create_engine(
+        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=60
+    )
+    if _is_sqlite(parsed):
+        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
     return engine
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
-@asynccontextmanager
-async def session_context(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+@contextmanager
+def session_context(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One session for one request: commit on success, roll back on any error, always close."""
-    async with factory() as session:
+    with factory() as session:
         try:
             yield session
-            await session.commit()
+            session.commit()
         except BaseException:
-            await session.rollback()
+            session.rollback()
             raise
 
 
-def _create_sync_engine(url: str | URL) -> Engine:
-    sync_url = _with_driver(url, _SYNC_DRIVERS)
-    engine = sa.create_engine(sync_url, poolclass=sa.pool.NullPool)
-    if _is_sqlite(sync_url):
-        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
-    return engine
+class Database:
+    """An engine, its session factory, and the bounded pool of threads that use them."""
+
+    def __init__(self, url: str | URL, pool_size: int = 5) -> None:
+        self.engine = create_engine(url, pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._threads = ThreadPoolExecutor(pool_size, thread_name_prefix="jupyter-blocks-db")
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` in a worker thread, in a request-scoped session."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, self._in_session, work)
+
+    def _in_session(self, work: Callable[[Session], T]) -> T:
+        with session_context(self.sessions) as session:
+            return work(session)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+        self.engine.dispose()
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
@@ -110,9 +120,9 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
     url = engine.url
     if _is_sqlite(url):
         database = url.database
-        lock_path = f"{database}.migration-lock" if database and database != ":memory:" else None
-        if lock_path:
-            Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:":
+            lock_path = Path(f"{database}.migration-lock")
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
             with FileLock(lock_path, timeout=120), engine.connect() as connection:
                 yield connection
         else:
@@ -130,40 +140,26 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
             connection.commit()
 
 
-def upgrade(url: str | URL, revision: str = "head", log: logging.Logger | None = None) -> None:
+def upgrade(engine: Engine, revision: str = "head", log: logging.Logger | None = None) -> None:
     """Bring the database to `revision`, under a lock so concurrent servers upgrade it once."""
-    engine = _create_sync_engine(url)
-    try:
-        with _migration_lock(engine) as connection:
-            if log:
-                log.info("jupyter-blocks: upgrading database %s to %s", engine.url, revision)
-            command.upgrade(alembic_config(connection), revision)
-            connection.commit()
-    finally:
-        engine.dispose()
+    with _migration_lock(engine) as connection:
+        if log:
+            log.info("jupyter-blocks: upgrading database %s to %s", engine.url, revision)
+        command.upgrade(alembic_config(connection), revision)
+        connection.commit()
 
 
-def stored_setting(url: str | URL, key: str) -> str | None:
-    """A value of the instance settings table, read once at start-up."""
-    engine = _create_sync_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.scalar(
-                sa.select(InstanceSetting.value).where(InstanceSetting.key == key)
-            )
-    finally:
-        engine.dispose()
+def stored_setting(engine: Engine, key: str) -> str | None:
+    """A value of the instance settings table (read at start-up)."""
+    with engine.connect() as connection:
+        return connection.scalar(sa.select(InstanceSetting.value).where(InstanceSetting.key == key))
 
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def current_revision(url: str | URL) -> str | None:
+def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at (None for an empty database)."""
-    engine = _create_sync_engine(url)
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
-    finally:
-        engine.dispose()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

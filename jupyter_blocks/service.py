@@ -1,15 +1,15 @@
-"""All database access for grids. Knows SQL, not HTTP: handlers call these with their session."""
+"""All database access for grids. Knows SQL, not HTTP: handlers hand these to `Database.run`,
+which calls them in a worker thread with the request's session."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import Session, defer
 
 from .ids import GridKey, new_secret_nonce
 from .models import Grid, InstanceSetting
@@ -25,7 +25,7 @@ SALT_SETTING = "hashids_salt"
 _SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
 
 
-async def create_grid(session: AsyncSession, new: NewGrid, author: str) -> Grid:
+def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
     grid = Grid(
         secret=new.secret,
         secret_nonce=new_secret_nonce() if new.secret else None,
@@ -41,11 +41,11 @@ async def create_grid(session: AsyncSession, new: NewGrid, author: str) -> Grid:
         thumbnail_svg=thumbnail_svg(new.grid_data),
     )
     session.add(grid)
-    await session.flush()
+    session.flush()
     return grid
 
 
-async def find_grid(session: AsyncSession, key: GridKey, with_data: bool = True) -> Grid | None:
+def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
     """The grid behind a decoded id: a public id finds only public grids, a secret id only the
     secret grid whose nonce it carries."""
     query = sa.select(Grid).where(Grid.id == key.row_id)
@@ -54,17 +54,17 @@ async def find_grid(session: AsyncSession, key: GridKey, with_data: bool = True)
     else:
         query = query.where(Grid.secret.is_(False))
     if not with_data:
-        query = query.options(defer(Grid.grid_data), defer(Grid.code_cells))
-    return await session.scalar(query)
+        query = query.options(*_SUMMARY_ONLY)
+    return session.scalar(query)
 
 
-async def thumbnail(session: AsyncSession, key: GridKey) -> str | None:
-    grid = await find_grid(session, key, with_data=False)
+def thumbnail(session: Session, key: GridKey) -> str | None:
+    grid = find_grid(session, key, with_data=False)
     return None if grid is None else grid.thumbnail_svg
 
 
-async def list_public(
-    session: AsyncSession, limit: int, before_id: int | None = None, author: str | None = None
+def list_public(
+    session: Session, limit: int, before_id: int | None = None, author: str | None = None
 ) -> tuple[list[Grid], bool]:
     """Public grids newest first (keyset paging on the row id), and whether more follow."""
     query = sa.select(Grid).options(*_SUMMARY_ONLY).where(Grid.secret.is_(False))
@@ -72,68 +72,68 @@ async def list_public(
         query = query.where(Grid.author == author)
     if before_id is not None:
         query = query.where(Grid.id < before_id)
-    rows = list(await session.scalars(query.order_by(Grid.id.desc()).limit(limit + 1)))
+    rows = list(session.scalars(query.order_by(Grid.id.desc()).limit(limit + 1)))
     return rows[:limit], len(rows) > limit
 
 
-async def random_public_id(session: AsyncSession) -> int | None:
+def random_public_id(session: Session) -> int | None:
     """A random public grid's row id, without scanning the table: pick a point in the id range
-    and take the next public grid at or after it (or the first one, wrapping around)."""
+    and take the next public grid at or after it."""
     public = sa.select(Grid.id).where(Grid.secret.is_(False))
-    low, high = (await session.execute(
+    low, high = session.execute(
         sa.select(sa.func.min(Grid.id), sa.func.max(Grid.id)).where(Grid.secret.is_(False))
-    )).one()
+    ).one()
     if low is None:
         return None
     point = random.randint(low, high)
-    found = await session.scalar(public.where(Grid.id >= point).order_by(Grid.id).limit(1))
-    return found if found is not None else low
+    return session.scalar(public.where(Grid.id >= point).order_by(Grid.id).limit(1))
 
 
-async def delete_grid(session: AsyncSession, grid: Grid) -> None:
-    await session.execute(sa.delete(Grid).where(Grid.id == grid.id))
+def delete_grid(session: Session, grid: Grid) -> None:
+    session.execute(sa.delete(Grid).where(Grid.id == grid.id))
 
 
-async def statistics(session: AsyncSession) -> dict[str, Any]:
+def statistics(session: Session) -> dict[str, Any]:
     """Counts for `jupyter blocks stats`."""
-    public, secret = (await session.execute(sa.select(
+    public, secret = session.execute(sa.select(
         sa.func.count().filter(Grid.secret.is_(False)), sa.func.count().filter(Grid.secret.is_(True))
-    ))).one()
-    authors = await session.execute(
+    )).one()
+    authors = session.execute(
         sa.select(Grid.author, sa.func.count()).group_by(Grid.author)
         .order_by(sa.func.count().desc(), Grid.author).limit(10)
     )
     return {"public": public, "secret": secret, "top_authors": [list(row) for row in authors]}
 
 
-
-async def export_rows(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
+def export_rows(session: Session) -> Iterator[dict[str, Any]]:
     """Every grid row (secret ones too) as a JSON-ready dict, oldest first."""
-    result = await session.stream(sa.select(Grid.__table__).order_by(Grid.id))
-    async for row in result.mappings():
+    rows = session.execute(
+        sa.select(Grid.__table__).order_by(Grid.id).execution_options(yield_per=500)
+    )
+    for row in rows.mappings():
         yield {**row, "created_at": row["created_at"].isoformat()}
 
 
-async def import_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+def import_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert exported rows keeping their row ids (so their grid ids stay the same)."""
-    if await session.scalar(sa.select(sa.func.count()).select_from(Grid)):
+    if session.scalar(sa.select(sa.func.count()).select_from(Grid)):
         raise ValueError("the target database already holds grids; import into an empty one")
     for start in range(0, len(rows), 500):
         batch = [
             {**row, "created_at": datetime.fromisoformat(row["created_at"])}
-            for row in rows[start:start + 500]
+            for row in rows[start : start + 500]
         ]
-        await session.execute(sa.insert(Grid), batch)
-    if session.bind.dialect.name == "postgresql" and rows:
-        await session.execute(sa.text(
+        session.execute(sa.insert(Grid), batch)
+    if session.get_bind().dialect.name == "postgresql" and rows:
+        session.execute(sa.text(
             "SELECT setval(pg_get_serial_sequence('grids', 'id'), (SELECT max(id) FROM grids))"
         ))
 
 
-async def set_instance_setting(session: AsyncSession, key: str, value: str) -> None:
-    await session.execute(sa.delete(InstanceSetting).where(InstanceSetting.key == key))
+def instance_setting(session: Session, key: str) -> str | None:
+    return session.scalar(sa.select(InstanceSetting.value).where(InstanceSetting.key == key))
+
+
+def set_instance_setting(session: Session, key: str, value: str) -> None:
+    session.execute(sa.delete(InstanceSetting).where(InstanceSetting.key == key))
     session.add(InstanceSetting(key=key, value=value))
-
-
-async def instance_setting(session: AsyncSession, key: str) -> str | None:
-    return await session.scalar(sa.select(InstanceSetting.value).where(InstanceSetting.key == key))

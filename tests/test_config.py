@@ -53,8 +53,11 @@ def test_a_database_behind_the_schema_is_refused_without_auto_migrate(db_url: st
     app = BlocksApp(config=Config({"BlocksApp": {"db_url": db_url, "auto_migrate": False}}))
     with pytest.raises(RuntimeError, match="jupyter blocks upgrade-db"):
         app.open_database()
-    db.upgrade(db_url)
+    engine = db.create_engine(db_url)
+    db.upgrade(engine)
+    engine.dispose()
     app.open_database()  # now at head
+    app.database.close()
     assert app.ids.public(1)
 
 
@@ -64,9 +67,12 @@ def test_servers_sharing_a_database_agree_on_ids(db_url: str, tmp_path: Any) -> 
     first.open_database()
     second.open_database()
     assert first.ids.public(42) == second.ids.public(42)
+    for app in (first, second):
+        app.database.close()
     other_db = BlocksApp(config=Config({"BlocksApp": {"db_url": f"sqlite:///{tmp_path}/other.sqlite"}}))
     other_db.open_database()
     assert other_db.ids.public(42) != first.ids.public(42)
+    other_db.database.close()
 
 
 def test_secret_ids_carry_48_random_bits_and_do_not_decode_as_public() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,113 +23,37 @@ def new_grid() -> Any:
     return PayloadValidator(Limits()).validate(json.dumps(make_payload()).encode())
 
 
-async def count_rows(engine: Any) -> int:
-    async with engine.connect() as connection:
-        return int(await connection.scalar(sa.select(sa.func.count()).select_from(Grid)))
+def count_rows(engine: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(sa.select(sa.func.count()).select_from(Grid)))
 
 
-async def test_session_context_commits_on_success_and_rolls_back_on_error(db_url: str) -> None:
-    db.upgrade(db_url)
-    engine = db.create_engine(db_url)
-    factory = db.create_session_factory(engine)
-    try:
-        async with db.session_context(factory) as session:
-            await create_grid(session, new_grid(), "ada")
-        assert await count_rows(engine) == 1
-
-        with pytest.raises(RuntimeError):
-            async with db.session_context(factory) as session:
-                await create_grid(session, new_grid(), "ada")
-                await session.flush()  # the row is in the database's transaction...
-                raise RuntimeError("the request failed after the insert")
-        assert await count_rows(engine) == 1  # ...and rolled back with it
-        assert engine.pool.checkedout() == 0
-    finally:
-        await engine.dispose()
+@pytest.fixture
+def database(db_url: str) -> Iterator[db.Database]:
+    database = db.Database(db_url)
+    db.upgrade(database.engine)
+    yield database
+    database.close()
 
 
-async def test_failed_requests_leave_no_open_transaction(
-    jp_fetch: Any, blocks_app: Any, db_url: str
+async def test_a_request_session_commits_on_success_and_rolls_back_on_error(
+    database: db.Database,
 ) -> None:
-    created = await jp_fetch("blocks", "api", "grids", method="POST",
-                             body=json.dumps(make_payload()))
-    grid_id = json.loads(created.body)["id"]
-    blocks_app.default_author = "somebody else"
-    refused = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE", raise_error=False)
-    assert refused.code == 403
-    await jp_fetch("blocks", "post", method="POST", body=b"{", raise_error=False)
-    assert blocks_app.engine.pool.checkedout() == 0
-    assert await count_rows(blocks_app.engine) == 1
-    if db_url.startswith("postgresql"):
-        async with blocks_app.engine.connect() as connection:
-            idle = await connection.scalar(sa.text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
-            ))
-        assert idle == 0
+    await database.run(lambda session: create_grid(session, new_grid(), "ada"))
+    assert count_rows(database.engine) == 1
+
+    def insert_then_fail(session: Any) -> None:
+        create_grid(session, new_grid(), "ada")  # flushed: the row is in the transaction...
+        raise RuntimeError("the request failed after the insert")
+
+    with pytest.raises(RuntimeError):
+        await database.run(insert_then_fail)
+    assert count_rows(database.engine) == 1  # ...and rolled back with it
+    assert database.engine.pool.checkedout() == 0
 
 
-def test_upgrade_creates_the_schema_at_head_with_a_random_salt(db_url: str) -> None:
-    assert db.current_revision(db_url) is None
-    db.upgrade(db_url)
-    assert db.current_revision(db_url) == db.head_revision()
-    salt = db.stored_setting(db_url, "hashids_salt")
-    assert salt and len(salt) >= 24
-    db.upgrade(db_url)  # idempotent
-    assert db.stored_setting(db_url, "hashids_salt") == salt
-
-
-def test_downgrade_and_upgrade_again(db_url: str) -> None:
-    db.upgrade(db_url)
-
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as connection:
-            command.downgrade(db.alembic_config(connection), "base")
-            connection.commit()
-        assert db.current_revision(db_url) is None
-        assert "grids" not in sa.inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
-    db.upgrade(db_url)
-    assert db.current_revision(db_url) == db.head_revision()
-
-
-def test_many_servers_upgrading_at_once_upgrade_once(db_url: str) -> None:
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
-
-    def upgrade() -> None:
-        start.wait()
-        try:
-            db.upgrade(db_url)
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
-
-    threads = [threading.Thread(target=upgrade) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as connection:
-            assert connection.scalar(sa.text("SELECT count(*) FROM alembic_version")) == 1
-            assert connection.scalar(sa.text("SELECT count(*) FROM instance_settings")) == 1
-    finally:
-        engine.dispose()
-
-
-def test_unsupported_databases_are_refused_clearly() -> None:
-    with pytest.raises(db.UnsupportedDatabase, match="SQLite and PostgreSQL"):
-        db.create_engine("mysql://localhost/blocks")
-
-
-async def test_database_calls_do_not_block_the_event_loop(db_url: str) -> None:
+async def test_database_work_runs_off_the_event_loop(database: db.Database, db_url: str) -> None:
     """While a slow query runs, the loop keeps ticking."""
-    db.upgrade(db_url)
-    engine = db.create_engine(db_url)
     slow = (
         "SELECT pg_sleep(0.5)" if db_url.startswith("postgresql")
         else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
@@ -143,14 +68,100 @@ async def test_database_calls_do_not_block_the_event_loop(db_url: str) -> None:
             ticks += 1
 
     ticker = asyncio.ensure_future(tick())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
-        async with engine.connect() as connection:
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            await connection.execute(sa.text(slow))
-            elapsed = loop.time() - started
+        thread = await database.run(lambda session: (
+            session.execute(sa.text(slow)), threading.current_thread().name
+        )[1])
     finally:
         ticker.cancel()
-        await engine.dispose()
+    elapsed = loop.time() - started
+    assert thread.startswith("jupyter-blocks-db")
     assert elapsed > 0.1
     assert ticks >= 5
+
+
+async def test_failed_requests_leave_no_open_transaction(
+    jp_fetch: Any, blocks_app: Any, db_url: str
+) -> None:
+    created = await jp_fetch("blocks", "api", "grids", method="POST",
+                             body=json.dumps(make_payload()))
+    grid_id = json.loads(created.body)["id"]
+    blocks_app.default_author = "somebody else"
+    refused = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE", raise_error=False)
+    assert refused.code == 403
+    await jp_fetch("blocks", "post", method="POST", body=b"{", raise_error=False)
+    engine = blocks_app.database.engine
+    assert engine.pool.checkedout() == 0
+    assert count_rows(engine) == 1
+    if db_url.startswith("postgresql"):
+        with engine.connect() as connection:
+            idle = connection.scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
+            ))
+        assert idle == 0
+
+
+def test_upgrade_creates_the_schema_at_head_with_a_random_salt(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    try:
+        assert db.current_revision(engine) is None
+        db.upgrade(engine)
+        assert db.current_revision(engine) == db.head_revision()
+        salt = db.stored_setting(engine, "hashids_salt")
+        assert salt and len(salt) >= 24
+        db.upgrade(engine)  # idempotent
+        assert db.stored_setting(engine, "hashids_salt") == salt
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_and_upgrade_again(database: db.Database) -> None:
+    engine = database.engine
+    with engine.connect() as connection:
+        command.downgrade(db.alembic_config(connection), "base")
+        connection.commit()
+    assert db.current_revision(engine) is None
+    assert "grids" not in sa.inspect(engine).get_table_names()
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.head_revision()
+
+
+def test_many_servers_upgrading_at_once_upgrade_once(db_url: str) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def upgrade() -> None:
+        engine = db.create_engine(db_url)
+        start.wait()
+        try:
+            db.upgrade(engine)
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=upgrade) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    engine = db.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM alembic_version")) == 1
+            assert connection.scalar(sa.text("SELECT count(*) FROM instance_settings")) == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("mysql://localhost/blocks", "SQLite and PostgreSQL"), ("sqlite://", "in-memory")],
+)
+def test_unsupported_databases_are_refused_clearly(url: str, words: str) -> None:
+    with pytest.raises(db.UnsupportedDatabase, match=words):
+        db.create_engine(url)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from jupyter_server.auth.decorator import authorized
+from sqlalchemy.orm import Session
 from tornado import web
 
 from .. import service
-from ..models import Grid
 from ..validation import FieldError
 from .base import ApiError, BlocksAPIHandler
 
@@ -20,8 +20,8 @@ class MeHandler(BlocksAPIHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json({"author": self.author})
+    async def get(self) -> None:
+        await self.write_json({"author": self.author})
 
 
 class GridsHandler(BlocksAPIHandler):
@@ -53,9 +53,10 @@ class GridsHandler(BlocksAPIHandler):
     async def get(self) -> None:
         limit, before_id = self._limit(), self._cursor()
         author = self.get_query_argument("author", None) or None
-        async with self.session() as session:
-            grids, more = await service.list_public(session, limit, before_id, author)
-        self.write_json(
+        grids, more = await self.db(
+            lambda session: service.list_public(session, limit, before_id, author)
+        )
+        await self.write_json(
             {
                 "items": [self.summary(grid) for grid in grids],
                 "next": self.grid_id(grids[-1]) if more else None,
@@ -65,37 +66,38 @@ class GridsHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new = self.validate_payload(allow_title=True)
-        async with self.session() as session:
-            grid = await service.create_grid(session, new, self.author)
+        new, author = await self.validate_payload(allow_title=True), self.author
+        grid = await self.db(lambda session: service.create_grid(session, new, author))
         self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
-        self.write_json(self.record(grid), status=201)
+        await self.write_json(self.record(grid), status=201)
 
 
 class GridHandler(BlocksAPIHandler):
     """`GET blocks/api/grids/<id>`: the whole grid; `DELETE`: remove it (its author only)."""
 
-    async def _find(self, session: object, grid_id: str, with_data: bool) -> Grid:
-        grid = await service.find_grid(session, self.grid_key(grid_id), with_data)  # type: ignore[arg-type]
-        if grid is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
-        return grid
-
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        async with self.session() as session:
-            grid = await self._find(session, grid_id, with_data=True)
-        self.write_json(self.record(grid))
+        key = self.grid_key(grid_id)
+        grid = await self.db(lambda session: service.find_grid(session, key))
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        await self.write_json(self.record(grid))
 
     @web.authenticated
     @authorized
     async def delete(self, grid_id: str) -> None:
-        async with self.session() as session:
-            grid = await self._find(session, grid_id, with_data=False)
-            if grid.author != self.author:
+        key, author = self.grid_key(grid_id), self.author
+
+        def delete_if_owned(session: Session) -> None:
+            grid = service.find_grid(session, key, with_data=False)
+            if grid is None:
+                raise ApiError(404, f"No grid with id {grid_id!r}")
+            if grid.author != author:
                 raise ApiError(403, f"Only {grid.author} can delete this grid")
-            await service.delete_grid(session, grid)
+            service.delete_grid(session, grid)
+
+        await self.db(delete_if_owned)
         self.set_status(204)
         self.finish()
 
@@ -114,8 +116,7 @@ class ThumbnailHandler(BlocksAPIHandler):
             self.set_status(304)
             self.finish()
             return
-        async with self.session() as session:
-            svg = await service.thumbnail(session, key)
+        svg = await self.db(lambda session: service.thumbnail(session, key))
         if svg is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         self.finish(svg, set_content_type="image/svg+xml")

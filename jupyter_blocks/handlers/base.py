@@ -3,25 +3,26 @@ id decoding, the JSON shape of grids, and one way to report errors."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from tornado import web
 
-from ..db import session_context
 from ..ids import GridKey
 from ..models import Grid
 from ..validation import FieldError, InvalidPayload, NewGrid
 
 if TYPE_CHECKING:
     from ..app import BlocksApp
+
+T = TypeVar("T")
 
 # The part of every URL after the server's base_url.
 NAMESPACE = "blocks"
@@ -52,11 +53,10 @@ class BlocksMixin(ExtensionHandlerMixin):
     def blocks(self) -> BlocksApp:
         return self.extensionapp  # type: ignore[return-value]
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """This request's database session: commit on success, roll back on error, close."""
-        async with session_context(self.blocks.session_factory) as session:
-            yield session
+    async def db(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` off the event loop, in this request's database session (commit on
+        success, roll back on error, always closed). Call it once per request."""
+        return await self.blocks.database.run(work)
 
     @property
     def author(self) -> str:
@@ -83,15 +83,18 @@ class BlocksMixin(ExtensionHandlerMixin):
         request = self.request  # type: ignore[attr-defined]
         return f"{request.protocol}://{request.host}{self.page_path(grid)}"
 
-    def validate_payload(self, allow_title: bool) -> NewGrid:
-        """The request body as a valid grid, or a 400 (413 when too large) listing what is wrong."""
+    async def validate_payload(self, allow_title: bool) -> NewGrid:
+        """The request body as a valid grid, or a 400 (413 when too large) listing what is wrong.
+        Parsing and checking a big grid takes a while: it runs off the event loop."""
         limit = self.blocks.limits.max_body_bytes
         request = self.request  # type: ignore[attr-defined]
         declared = request.headers.get("Content-Length", "0")
         if (declared.isdigit() and int(declared) > limit) or len(request.body) > limit:
             raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
         try:
-            return self.blocks.validator.validate(request.body, allow_title=allow_title)
+            return await asyncio.to_thread(
+                self.blocks.validator.validate, request.body, allow_title=allow_title
+            )
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err
 
@@ -135,6 +138,8 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "errors": errors}))
 
-    def write_json(self, value: Any, status: int = 200) -> None:
+    async def write_json(self, value: Any, status: int = 200) -> None:
+        """Answer `value` as JSON, encoded off the event loop (a grid can be megabytes)."""
+        body = await asyncio.to_thread(json.dumps, value)
         self.set_status(status)
-        self.finish(json.dumps(value))
+        self.finish(body)

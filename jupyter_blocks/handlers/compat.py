@@ -15,10 +15,9 @@ class PostHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new = self.validate_payload(allow_title=False)
-        async with self.session() as session:
-            grid = await service.create_grid(session, new, self.author)
-        self.write_json({"url": self.page_url(grid)})
+        new, author = await self.validate_payload(allow_title=False), self.author
+        grid = await self.db(lambda session: service.create_grid(session, new, author))
+        await self.write_json({"url": self.page_url(grid)})
 
 
 class GetGridDataHandler(BlocksAPIHandler):
@@ -32,11 +31,10 @@ class GetGridDataHandler(BlocksAPIHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id, secret=self.secret)
-        async with self.session() as session:
-            grid = await service.find_grid(session, key)
+        grid = await self.db(lambda session: service.find_grid(session, key))
         if grid is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        self.write_json(grid.grid_data)
+        await self.write_json(grid.grid_data)
 
 
 class RandomHandler(BlocksAPIHandler):
@@ -45,8 +43,7 @@ class RandomHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        async with self.session() as session:
-            row_id = await service.random_public_id(session)
+        row_id = await self.db(service.random_public_id)
         if row_id is None:
             raise ApiError(404, "No public grids have been posted yet")
         self.redirect(self.blocks_path(self.blocks.ids.public(row_id)), status=303)

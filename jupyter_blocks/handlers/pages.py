@@ -22,13 +22,15 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
     def gallery_path(self) -> str:
         return self.blocks_path() + "/"
 
+    def page_namespace(self) -> dict[str, Any]:
+        return {
+            "gallery_url": self.gallery_path,
+            "css_url": self.static_url("blocks.css"),
+            "code_css": CODE_STYLE,
+        }
+
     def page(self, template: str, **namespace: Any) -> str:
-        return self.get_template(template).render(
-            gallery_url=self.gallery_path,
-            css_url=self.static_url("blocks.css"),
-            code_css=CODE_STYLE,
-            **namespace,
-        )
+        return self.get_template(template).render(**self.page_namespace(), **namespace)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
@@ -53,20 +55,24 @@ class GridPageHandler(BlocksPageHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id, secret=self.secret)
-        async with self.session() as session:
-            grid = await service.find_grid(session, key)
+        grid = await self.db(lambda session: service.find_grid(session, key))
         if grid is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        # A big grid is a big table: draw it off the event loop.
-        html = await asyncio.to_thread(
-            self.page,
-            "blocks/grid.html",
-            grid=grid,
-            grid_id=self.grid_id(grid),
-            created=as_utc(grid.created_at),
-            table=grid_table(grid.grid_data),
-            code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
-        )
+        grid_id = self.grid_id(grid)
+        template, common = self.get_template("blocks/grid.html"), self.page_namespace()
+
+        def draw() -> str:
+            return template.render(
+                **common,
+                grid=grid,
+                grid_id=grid_id,
+                created=as_utc(grid.created_at),
+                table=grid_table(grid.grid_data),
+                code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
+            )
+
+        # A big grid is a big table, and highlighting takes a while: both off the event loop.
+        html = await asyncio.to_thread(draw)
         self.finish(html)
 
 
@@ -80,10 +86,10 @@ class GalleryPageHandler(BlocksPageHandler):
         cursor = self.get_query_argument("cursor", None)
         key = self.blocks.ids.decode(cursor) if cursor else None
         before_id = key.row_id if key and not key.secret else None
-        async with self.session() as session:
-            grids, more = await service.list_public(
-                session, self.blocks.page_size, before_id, author
-            )
+        page_size = self.blocks.page_size
+        grids, more = await self.db(
+            lambda session: service.list_public(session, page_size, before_id, author)
+        )
         older = None
         if more:
             query = {"cursor": self.grid_id(grids[-1]), **({"author": author} if author else {})}
