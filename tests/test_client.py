@@ -448,7 +448,9 @@ async def test_a_server_that_picks_its_port_at_start_gives_kernels_that_port(
             connection_file=str(runtime_dir / f"kernel-{started.json()['id']}.json")
         )
         kernel_client.load_connection_file()
-        kernel_client.start_channels()
+        # No heartbeat: without a kernel manager, a missed beat of a busy, just-started kernel
+        # reads as "kernel died"; wait_for_ready and every execution have their own timeouts.
+        kernel_client.start_channels(hb=False)
         try:
             await kernel_client.wait_for_ready(timeout=KERNEL_TIMEOUT)
             confirmation = await Kernel(kernel_client).run("%load_ext jupyter_blocks")
