@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
+from .servers import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
 from playwright.sync_api import Error, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -19,6 +19,7 @@ SIDEBAR_TAB = f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="{GALLERY_ID}"]'
 CARD = ".jp-BlocksGallery-card"
 LOAD_TIMEOUT = 60_000  # ms: JupyterLab's first load, a kernel start
 STEP_TIMEOUT = 15_000  # ms: one interaction
+NOTEBOOK7_SHORTCUTS_ERROR = "Cannot read properties of undefined (reading 'schema')"
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def page_errors(page: Page) -> Iterator[list[Error]]:
     page.on("pageerror", lambda error: errors.append(error))
     page.set_default_timeout(STEP_TIMEOUT)
     yield errors
-    assert not errors, [error.message for error in errors]
+    assert not errors, [f"{error.message}\n{error.stack}" for error in errors]
 
 
 def open_lab(page: Page, server: Server) -> None:
@@ -71,6 +72,7 @@ def test_gallery_lists_grids_newest_first_and_loads_more(
         [grid["author"] for grid in grids[:24]]
     )
     assert {grid["author"] for grid in grids[:24]} == {"alice", "bob"}
+    assert any(grid["title"] is None for grid in grids[:24])  # shown as "Untitled"
     expect(cards.first.locator("time")).to_have_text("just now")
     thumbnail = cards.first.locator("img")
     expect(thumbnail).to_have_attribute("loading", "lazy")
@@ -112,7 +114,7 @@ def test_filter_mine_shows_only_alices_grids(
 def test_open_grid_shows_drawing_metadata_and_code(
     page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
 ) -> None:
-    grid = seeded.bob[-1]
+    grid = seeded.bob[-2]  # a full record, with its grid_data and code cells
     blocks = grid["grid_data"]["blocks"]
     panel = open_gallery(page, lab)
     panel.locator(f'{CARD}[data-grid-id="{grid["id"]}"]').click()
@@ -232,13 +234,13 @@ def test_screenshot_of_the_gallery(
 ) -> None:
     """A picture for docs/panel.png: the gallery beside an open grid."""
     panel = open_gallery(page, lab)
-    # Widen the sidebar to three columns of cards.
+    # Widen the sidebar a little: two columns of larger cards.
     handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
     box = handle.bounding_box()
     if box:
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
-        page.mouse.move(box["x"] + 120, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=5)
         page.mouse.up()
     cards = panel.locator(CARD)
     expect(cards.first).to_be_visible()
@@ -246,8 +248,8 @@ def test_screenshot_of_the_gallery(
         "() => [...document.querySelectorAll('.jp-BlocksGallery-card img')]"
         ".slice(0, 6).every(img => img.complete && img.naturalWidth > 0)"
     )
-    # Open one with rings (pattern 2 of grid_payload), the prettiest.
-    rings = next(g for g in lab.all_grids()[:24] if g["title"].endswith(("2", "6")))
+    page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+    rings = next(g for g in lab.all_grids()[:24] if (g["title"] or "").endswith("rings"))
     panel.locator(f'{CARD}[data-grid-id="{rings["id"]}"]').click()
     expect(page.locator("table.jp-BlocksGrid")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "gallery.png")
@@ -267,3 +269,48 @@ def test_page_size_comes_from_the_settings(
         expect(cards).to_have_count(10)
     finally:
         lab.session.put(settings_url, json={"raw": "{}"}, timeout=30)
+
+
+def test_notebook7_shows_the_panel_in_its_left_area(
+    page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
+) -> None:
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "cells": [],
+    }
+    response = lab.session.put(
+        f"{lab.url}api/contents/notebook7.ipynb",
+        json={"type": "notebook", "format": "json", "content": notebook},
+        timeout=30,
+    )
+    assert response.status_code in (200, 201), response.text
+    grids = lab.all_grids()
+    page.goto(f"{lab.url}notebooks/notebook7.ipynb?token={lab.token}", timeout=LOAD_TIMEOUT)
+    expect(page.locator(".jp-NotebookPanel")).to_be_visible(timeout=LOAD_TIMEOUT)
+
+    page.evaluate("() => window.jupyterapp.commands.execute('jupyter-blocks:open-gallery')")
+    panel = page.locator(f"#{GALLERY_ID}")
+    expect(panel).to_be_visible()
+    cards = panel.locator(CARD)
+    expect(cards).to_have_count(min(len(grids), 24))
+    page.screenshot(path=ARTIFACTS / "notebook7.png")
+
+    # No grid tabs in Notebook 7: a card opens the grid's page in a new browser tab.
+    with page.context.expect_page() as grid_page:
+        cards.first.click()
+    expect(grid_page.value).to_have_url(grids[0]["url"])
+
+    # View > Blocks gallery (web page) opens the server's HTML gallery.
+    page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+    with page.context.expect_page() as gallery_page:
+        page.locator(".lm-Menu-itemLabel", has_text="Blocks gallery (web page)").click()
+    expect(gallery_page.value).to_have_url(f"{lab.url}blocks/")
+
+    # Notebook 7.6.5's keyboard-shortcuts plugin throws this on notebook pages, with or without
+    # jupyter-blocks installed: not ours.
+    page_errors[:] = [e for e in page_errors if e.message != NOTEBOOK7_SHORTCUTS_ERROR]
+
