@@ -121,10 +121,17 @@ export class GalleryPanel extends Panel {
   }
 
   /** Reload the first page. */
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    return this._reload(true);
+  }
+
+  /** Reload the first page; without `showLoading` the current cards stay until it arrives. */
+  private async _reload(showLoading: boolean): Promise<void> {
     const generation = ++this._generation;
     this._loaded = true;
-    this._renderMessage('Loading grids…', 'jp-BlocksGallery-loading');
+    if (showLoading) {
+      this._renderMessage('Loading grids…', 'jp-BlocksGallery-loading');
+    }
     try {
       const query = await this._query();
       const page = await this._client.list({ ...query, limit: this._pageSize });
@@ -219,8 +226,14 @@ export class GalleryPanel extends Panel {
     }
   }
 
-  /** One poll: reload when the newest grid is not the one shown. */
+  /**
+   * One poll: reload the first page when the newest grid is not the one
+   * shown (or the last load failed). Skipped while the browser tab is hidden.
+   */
   private async _checkForNewGrids(): Promise<boolean> {
+    if (document.hidden) {
+      return false;
+    }
     this._updateTimes();
     const query = await this._query();
     const page = await this._client.list({ ...query, limit: 1 });
@@ -228,7 +241,7 @@ export class GalleryPanel extends Panel {
     if (!this._failed && newest === this._newestId) {
       return false;
     }
-    await this.refresh();
+    await this._reload(false);
     return !this._failed;
   }
 

@@ -168,4 +168,50 @@ describe('GalleryPanel', () => {
     await settle();
     expect(cards()).toHaveLength(3);
   });
+
+  it('polls while visible and shows a new grid without a loading flash', async () => {
+    panel.dispose();
+    panel = new GalleryPanel({
+      client,
+      openGrid: s => opened.push(s),
+      pageSize: 2,
+      pollInterval: { min: 20, max: 80 }
+    });
+    Widget.attach(panel, document.body);
+    await settle();
+    expect(cards().map(card => card.dataset.gridId)).toEqual(['g5', 'g4']);
+    const seen: string[] = [];
+    const observer = new MutationObserver(() => {
+      if (panel.node.querySelector('.jp-BlocksGallery-loading')) {
+        seen.push('loading');
+      }
+    });
+    observer.observe(panel.node, { childList: true, subtree: true });
+    client.grids.unshift(summary('g6', 'bob'));
+    await new Promise(resolve => setTimeout(resolve, 100));
+    observer.disconnect();
+    expect(cards().map(card => card.dataset.gridId)).toEqual(['g6', 'g5']);
+    expect(seen).toEqual([]);
+    expect(client.queries.some(query => query.limit === 1)).toBe(true);
+  });
+
+  it('does not poll with autoRefresh off, or while hidden', async () => {
+    await settle();
+    const before = client.queries.length;
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(client.queries.length).toBe(before);
+
+    panel.dispose();
+    panel = new GalleryPanel({
+      client,
+      openGrid: s => opened.push(s),
+      pollInterval: { min: 10, max: 10 }
+    });
+    Widget.attach(panel, document.body);
+    await settle();
+    panel.hide();
+    const hidden = client.queries.length;
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(client.queries.length).toBe(hidden);
+  });
 });
