@@ -146,6 +146,7 @@ def test_open_grid_shows_drawing_metadata_and_code(
     for name in ("copy-url", "copy-snippet", "insert-cell", "open-page"):
         expect(toolbar.locator(f'[data-jp-item-name="{name}"]')).to_be_visible()
     expect(toolbar.locator('[data-jp-item-name="delete"]')).to_have_count(0)
+    assert lab.api("DELETE", f'api/grids/{grid["id"]}').status_code == 403
 
     # Opening it again activates the same tab.
     page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
