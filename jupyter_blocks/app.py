@@ -15,8 +15,8 @@ from traitlets import Bool, Int, Unicode, default
 from . import db
 from .handlers import routes
 from .ids import GridIds
-from .service import SALT_SETTING
 from .kernel_env import export_kernel_environment
+from .service import SALT_SETTING
 from .validation import Limits, PayloadValidator
 
 HERE = Path(__file__).parent

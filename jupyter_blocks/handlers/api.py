@@ -78,11 +78,7 @@ class GridHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id)
-        grid = await self.db(lambda session: service.find_grid(session, key))
-        if grid is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
-        await self.write_json(self.record(grid))
+        await self.write_json(self.record(await self.find_grid(grid_id)))
 
     @web.authenticated
     @authorized

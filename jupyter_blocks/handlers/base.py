@@ -15,6 +15,7 @@ from jupyter_server.utils import url_path_join
 from sqlalchemy.orm import Session
 from tornado import web
 
+from .. import service
 from ..ids import GridKey
 from ..models import Grid
 from ..validation import FieldError, InvalidPayload, NewGrid
@@ -49,6 +50,11 @@ class BlocksMixin(ExtensionHandlerMixin):
 
     auth_resource = NAMESPACE
 
+    def initialize(self, name: str, *args: Any, secret: bool | None = None, **kwargs: Any) -> None:
+        """`secret`: this route takes only secret (True) or only public (False) grid ids."""
+        super().initialize(name, *args, **kwargs)  # type: ignore[misc]
+        self.secret_ids = secret
+
     @property
     def blocks(self) -> BlocksApp:
         return self.extensionapp  # type: ignore[return-value]
@@ -62,12 +68,20 @@ class BlocksMixin(ExtensionHandlerMixin):
     def author(self) -> str:
         return self.blocks.author_for(self.current_user)  # type: ignore[attr-defined]
 
-    def grid_key(self, grid_id: str, secret: bool | None = None) -> GridKey:
-        """The key behind `grid_id`, or 404. `secret` restricts it to one kind of id."""
+    def grid_key(self, grid_id: str) -> GridKey:
+        """The key behind `grid_id` (of the kind this route takes), or 404."""
         key = self.blocks.ids.decode(grid_id)
-        if key is None or (secret is not None and key.secret != secret):
+        if key is None or (self.secret_ids is not None and key.secret != self.secret_ids):
             raise ApiError(404, f"No grid with id {grid_id!r}")
         return key
+
+    async def find_grid(self, grid_id: str, with_data: bool = True) -> Grid:
+        """The grid behind `grid_id`, or 404."""
+        key = self.grid_key(grid_id)
+        grid = await self.db(lambda session: service.find_grid(session, key, with_data))
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        return grid
 
     def grid_id(self, grid: Grid) -> str:
         return self.blocks.ids.for_row(grid.id, grid.secret_nonce)

@@ -23,17 +23,10 @@ class PostHandler(BlocksAPIHandler):
 class GetGridDataHandler(BlocksAPIHandler):
     """`GET blocks/get/<id>` and `GET blocks/get/secret/<id>`: the stored `grid_data`."""
 
-    def initialize(self, secret: bool, **kwargs: object) -> None:
-        super().initialize(**kwargs)  # type: ignore[arg-type]
-        self.secret = secret
-
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id, secret=self.secret)
-        grid = await self.db(lambda session: service.find_grid(session, key))
-        if grid is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
+        grid = await self.find_grid(grid_id)
         await self.write_json(grid.grid_data)
 
 

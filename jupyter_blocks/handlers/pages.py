@@ -47,18 +47,10 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
 class GridPageHandler(BlocksPageHandler):
     """`GET blocks/<id>` and `GET blocks/secret/<id>`: the grid, its code, author and date."""
 
-    def initialize(self, secret: bool, **kwargs: Any) -> None:
-        super().initialize(**kwargs)
-        self.secret = secret
-
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id, secret=self.secret)
-        grid = await self.db(lambda session: service.find_grid(session, key))
-        if grid is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
-        grid_id = self.grid_id(grid)
+        grid = await self.find_grid(grid_id)
         template, common = self.get_template("blocks/grid.html"), self.page_namespace()
 
         def draw() -> str:
