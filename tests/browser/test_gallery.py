@@ -256,19 +256,24 @@ def test_screenshot_of_the_gallery(
     page.screenshot(path=ARTIFACTS / "gallery.png")
 
 
-def test_page_size_comes_from_the_settings(
+def test_settings_apply_live(
     page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
 ) -> None:
-    settings_url = f"{lab.url}lab/api/settings/jupyter-blocks:plugin"
-    response = lab.session.put(settings_url, json={"raw": '{"pageSize": 5}'}, timeout=30)
-    assert response.status_code == 204, response.text
+    panel = open_gallery(page, lab)
+    cards = panel.locator(CARD)
+    expect(cards).to_have_count(24)
     try:
-        panel = open_gallery(page, lab)
-        cards = panel.locator(CARD)
-        expect(cards).to_have_count(5)
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute('settingeditor:open', {query: 'Blocks'})"
+        )
+        page_size = page.locator('input[id="jp-SettingsEditor-jupyter-blocks:plugin_pageSize"]')
+        expect(page_size).to_have_value("24")
+        page_size.fill("5")
+        expect(cards).to_have_count(5)  # no reload of JupyterLab
         panel.get_by_role("button", name="Load more").click()
         expect(cards).to_have_count(10)
     finally:
+        settings_url = f"{lab.url}lab/api/settings/jupyter-blocks:plugin"
         lab.session.put(settings_url, json={"raw": "{}"}, timeout=30)
 
 
