@@ -25,3 +25,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from .client import load_ipython_extension as load_client
 
     load_client(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext jupyter_blocks`: ipythonblocks talks to ipythonblocks.org again."""
+    from .client import unload_ipython_extension as unload_client
+
+    unload_client(ipython)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
@@ -45,6 +46,23 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     @default("db_url")
     def _default_db_url(self) -> str:
         return f"sqlite:///{Path(jupyter_data_dir()) / 'jupyter_blocks.sqlite'}"
+
+    public_url = Unicode(
+        help="""The address people open this server at (only its scheme://host[:port] is used),
+        for the page URLs handed out. Default: JupyterHub's JUPYTERHUB_PUBLIC_URL when the Hub
+        sets it, else the host each request was sent to (which, for a kernel talking to its
+        server directly, is an address only that machine can open).""",
+    ).tag(config=True)
+
+    @default("public_url")
+    def _default_public_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
+
+    @property
+    def public_origin(self) -> str | None:
+        """scheme://host[:port] of `public_url`, or None to use each request's own host."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
     db_pool_size = Int(5, help="Connections kept open per server (PostgreSQL).").tag(config=True)
     auto_migrate = Bool(

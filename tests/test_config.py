@@ -86,3 +86,21 @@ def test_secret_ids_carry_48_random_bits_and_do_not_decode_as_public() -> None:
     assert ids.decode("x" * 65) is None
     assert ids.decode(GridIds("salt", 6)._hashids.encode(2**64)) is None
     assert ids.decode(ids._hashids.encode(1, 2, 3)) is None
+
+
+class TestPublicUrl:
+    @pytest.fixture
+    def blocks_config(self) -> dict[str, Any]:
+        return {"public_url": "https://hub.example.org/hub/"}
+
+    async def test_page_urls_use_the_public_origin(self, jp_fetch: Any, jp_base_url: str) -> None:
+        response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(make_payload()))
+        url = json.loads(response.body)["url"]
+        assert url.startswith(f"https://hub.example.org{jp_base_url}blocks/")
+
+
+def test_public_url_defaults_to_jupyterhubs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://alice.hub.example.org:8443/user/alice/")
+    assert BlocksApp(config=Config()).public_origin == "https://alice.hub.example.org:8443"
+    monkeypatch.delenv("JUPYTERHUB_PUBLIC_URL")
+    assert BlocksApp(config=Config()).public_origin is None

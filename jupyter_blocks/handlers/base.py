@@ -95,7 +95,8 @@ class BlocksMixin(ExtensionHandlerMixin):
 
     def page_url(self, grid: Grid) -> str:
         request = self.request  # type: ignore[attr-defined]
-        return f"{request.protocol}://{request.host}{self.page_path(grid)}"
+        origin = self.blocks.public_origin or f"{request.protocol}://{request.host}"
+        return f"{origin}{self.page_path(grid)}"
 
     async def validate_payload(self, allow_title: bool) -> NewGrid:
         """The request body as a valid grid, or a 400 (413 when too large) listing what is wrong.
