@@ -103,7 +103,8 @@ class Result:
 class Load:
     def __init__(self, base: str, token: str, concurrency: int) -> None:
         self.base, self.token, self.concurrency = base, token, concurrency
-        self.client = AsyncHTTPClient(max_clients=concurrency)
+        # force_instance: otherwise every Load on a loop shares one client and its queue
+        self.client = AsyncHTTPClient(force_instance=True, max_clients=concurrency)
 
     async def fetch(self, path: str, method: str = "GET", body: bytes | None = None) -> Any:
         request = HTTPRequest(self.base + path, method=method, body=body,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
@@ -99,6 +100,9 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     max_title_chars = Int(200, help="Longest title in characters.").tag(config=True)
 
     database: db.Database
+    # Parsing, checking, drawing and encoding big grids: few threads, so that they cannot
+    # crowd the event loop's thread out of the GIL.
+    cpu_threads: ThreadPoolExecutor
     ids: GridIds
     validator: PayloadValidator
 
@@ -122,6 +126,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         self._apply_environment()
+        self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
         export_kernel_environment(self.serverapp)
 
@@ -147,6 +152,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.extend(routes())
 
     async def stop_extension(self) -> None:
+        self.cpu_threads.shutdown(wait=True)
         self.database.close()
 
     def author_for(self, user: Any) -> str:

@@ -101,3 +101,12 @@ async def test_grid_lines_follow_lines_on(jp_fetch: Any, lines_on: bool) -> None
     response = await jp_fetch("blocks", "api", "grids", method="POST", body=json.dumps(payload))
     html = await page(jp_fetch, "blocks", json.loads(response.body)["id"])
     assert f'class="blockgrid lines-{"on" if lines_on else "off"}"' in html
+
+
+async def test_a_big_grid_page_is_drawn_whole(jp_fetch: Any, post_grid: Any) -> None:
+    """Big grids are drawn in a worker thread; the page is the same."""
+    grid = await post_grid(width=80, height=60)
+    html = await page(jp_fetch, "blocks", grid["id"])
+    assert html.count("<td ") == 80 * 60
+    r, g, b, size = grid["grid_data"]["blocks"][59][79]
+    assert f"Index: [59, 79]&#10;Color: ({r}, {g}, {b})" in html

@@ -69,7 +69,7 @@ class GridsHandler(BlocksAPIHandler):
         new, author = await self.validate_payload(allow_title=True), self.author
         grid = await self.db(lambda session: service.create_grid(session, new, author))
         self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
-        await self.write_json(self.record(grid), status=201)
+        await self.write_json(self.record(grid), status=201, grid=grid)
 
 
 class GridHandler(BlocksAPIHandler):
@@ -78,7 +78,8 @@ class GridHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        await self.write_json(self.record(await self.find_grid(grid_id)))
+        grid = await self.find_grid(grid_id)
+        await self.write_json(self.record(grid), grid=grid)
 
     @web.authenticated
     @authorized

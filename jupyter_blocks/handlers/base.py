@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Work on a grid of more blocks than this (or a body of more bytes) goes to a worker thread;
+# below it, the hop to a thread costs more than the work.
+BIG_GRID_CELLS = 2_500
+BIG_BODY_BYTES = 64 * 1024
+
 # The part of every URL after the server's base_url.
 NAMESPACE = "blocks"
 # Ids are hashids: letters and digits.
@@ -64,6 +69,12 @@ class BlocksMixin(ExtensionHandlerMixin):
         success, roll back on error, always closed). Call it once per request."""
         return await self.blocks.database.run(work)
 
+    async def off_loop(self, big: bool, work: Callable[[], T]) -> T:
+        """Run CPU-heavy `work` in a worker thread when `big`, else right here."""
+        if not big:
+            return work()
+        return await asyncio.get_running_loop().run_in_executor(self.blocks.cpu_threads, work)
+
     @property
     def author(self) -> str:
         return self.blocks.author_for(self.current_user)  # type: ignore[attr-defined]
@@ -100,15 +111,16 @@ class BlocksMixin(ExtensionHandlerMixin):
 
     async def validate_payload(self, allow_title: bool) -> NewGrid:
         """The request body as a valid grid, or a 400 (413 when too large) listing what is wrong.
-        Parsing and checking a big grid takes a while: it runs off the event loop."""
+        Parsing and checking a big grid takes a while: that runs off the event loop."""
         limit = self.blocks.limits.max_body_bytes
         request = self.request  # type: ignore[attr-defined]
         declared = request.headers.get("Content-Length", "0")
         if (declared.isdigit() and int(declared) > limit) or len(request.body) > limit:
             raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
         try:
-            return await asyncio.to_thread(
-                self.blocks.validator.validate, request.body, allow_title=allow_title
+            return await self.off_loop(
+                len(request.body) > BIG_BODY_BYTES,
+                lambda: self.blocks.validator.validate(request.body, allow_title=allow_title),
             )
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err
@@ -153,8 +165,9 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "errors": errors}))
 
-    async def write_json(self, value: Any, status: int = 200) -> None:
-        """Answer `value` as JSON, encoded off the event loop (a grid can be megabytes)."""
-        body = await asyncio.to_thread(json.dumps, value)
+    async def write_json(self, value: Any, status: int = 200, grid: Grid | None = None) -> None:
+        """Answer `value` as JSON; when it holds a big `grid`, encoded off the event loop."""
+        big = grid is not None and grid.width * grid.height > BIG_GRID_CELLS
+        body = await self.off_loop(big, lambda: json.dumps(value))
         self.set_status(status)
         self.finish(body)

@@ -27,7 +27,7 @@ class GetGridDataHandler(BlocksAPIHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         grid = await self.find_grid(grid_id)
-        await self.write_json(grid.grid_data)
+        await self.write_json(grid.grid_data, grid=grid)
 
 
 class RandomHandler(BlocksAPIHandler):

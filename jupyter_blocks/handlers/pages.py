@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -12,7 +11,7 @@ from tornado import httputil, web
 
 from .. import service
 from ..render import CODE_STYLE, grid_table, highlighted_code
-from .base import ApiError, BlocksMixin, as_utc
+from .base import BIG_BODY_BYTES, BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
@@ -63,8 +62,11 @@ class GridPageHandler(BlocksPageHandler):
                 code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
             )
 
-        # A big grid is a big table, and highlighting takes a while: both off the event loop.
-        html = await asyncio.to_thread(draw)
+        # A big grid is a big table, and highlighting long code takes a while.
+        code_chars = sum(len(cell) for cell in grid.code_cells or [])
+        html = await self.off_loop(
+            grid.width * grid.height > BIG_GRID_CELLS or code_chars > BIG_BODY_BYTES, draw
+        )
         self.finish(html)
 
 
