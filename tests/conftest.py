@@ -77,6 +77,18 @@ def make_payload(width: int = 3, height: int = 2, **changes: Any) -> dict[str, A
     return payload
 
 
+def set_at(document: Any, path: str, value: Any) -> None:
+    """Set the value at a dotted path ("grid_data.blocks.1.2") of a JSON document."""
+    *parents, last = path.split(".")
+    target = document
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
+
+
 @pytest.fixture
 def post_grid(jp_fetch: Any) -> Any:
     """Store a grid through the JSON API; returns the created record."""

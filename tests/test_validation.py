@@ -8,23 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import make_payload
+from conftest import make_payload, set_at
 
 Change = Callable[[dict[str, Any]], Any]
 
 
 def set_path(path: str, value: Any) -> Change:
-    def change(payload: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        target: Any = payload
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        if isinstance(target, list):
-            target[int(last)] = value
-        else:
-            target[last] = value
-
-    return change
+    return lambda payload: set_at(payload, path, value)
 
 
 def delete_key(path: str) -> Change:

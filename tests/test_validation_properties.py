@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import make_payload
+from conftest import make_payload, set_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,15 +54,8 @@ def test_any_json_document_is_handled(document: Any) -> None:
     value=json_values,
 )
 def test_any_value_anywhere_in_a_valid_payload_is_handled(path: str, value: Any) -> None:
-    payload: Any = make_payload()
-    *parents, last = path.split(".")
-    target = payload
-    for part in parents:
-        target = target[int(part)] if isinstance(target, list) else target[part]
-    if isinstance(target, list):
-        target[int(last)] = value
-    else:
-        target[last] = value
+    payload = make_payload()
+    set_at(payload, path, value)
     result = outcome(json.dumps(payload).encode())
     if not isinstance(result, InvalidPayload):
         assert len(result.grid_data["blocks"]) == result.height
