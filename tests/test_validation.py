@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import Callable
@@ -126,6 +127,23 @@ class TestBodyLimit:
     @pytest.fixture
     def blocks_config(self) -> dict[str, Any]:
         return {"max_body_bytes": 4096}
+
+    @pytest.mark.parametrize("path", ["blocks/post", "blocks/api/grids"])
+    async def test_a_body_declared_too_large_is_refused_before_it_is_sent(
+        self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any,
+        path: str,
+    ) -> None:
+        """Only the headers go out: the 413 must come without waiting for 50 MB of body."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+        token = jp_serverapp.identity_provider.token
+        writer.write(
+            f"POST {jp_base_url}{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: token {token}\r\nContent-Length: 50000000\r\n\r\n".encode()
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=20)
+        writer.close()
+        assert status_line.split()[1] == b"413"
 
     async def test_a_body_over_the_size_limit_is_413(self, jp_fetch: Any) -> None:
         payload = make_payload(width=30, height=20)  # about 12 KB of JSON

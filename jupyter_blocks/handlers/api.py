@@ -8,7 +8,7 @@ from tornado import web
 
 from .. import service
 from ..validation import FieldError
-from .base import ApiError, BlocksAPIHandler
+from .base import ApiError, BlocksAPIHandler, GridUploadHandler
 
 MAX_LIMIT = 100
 # Thumbnails of a grid never change: bump this when the drawing does, to refresh caches.
@@ -24,7 +24,7 @@ class MeHandler(BlocksAPIHandler):
         await self.write_json({"author": self.author})
 
 
-class GridsHandler(BlocksAPIHandler):
+class GridsHandler(GridUploadHandler):
     """`GET blocks/api/grids`: public grids newest first; `POST`: store one (201)."""
 
     def _limit(self) -> int:

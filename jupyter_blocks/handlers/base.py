@@ -109,22 +109,6 @@ class BlocksMixin(ExtensionHandlerMixin):
         origin = self.blocks.public_origin or f"{request.protocol}://{request.host}"
         return f"{origin}{self.page_path(grid)}"
 
-    async def validate_payload(self, allow_title: bool) -> NewGrid:
-        """The request body as a valid grid, or a 400 (413 when too large) listing what is wrong.
-        Parsing and checking a big grid takes a while: that runs off the event loop."""
-        limit = self.blocks.limits.max_body_bytes
-        request = self.request  # type: ignore[attr-defined]
-        declared = request.headers.get("Content-Length", "0")
-        if (declared.isdigit() and int(declared) > limit) or len(request.body) > limit:
-            raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
-        try:
-            return await self.off_loop(
-                len(request.body) > BIG_BODY_BYTES,
-                lambda: self.blocks.validator.validate(request.body, allow_title=allow_title),
-            )
-        except InvalidPayload as err:
-            raise ApiError(400, err.message, err.errors) from err
-
     def summary(self, grid: Grid) -> dict[str, Any]:
         grid_id = self.grid_id(grid)
         return {
@@ -171,3 +155,36 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         body = await self.off_loop(big, lambda: json.dumps(value))
         self.set_status(status)
         self.finish(body)
+
+
+@web.stream_request_body
+class GridUploadHandler(BlocksAPIHandler):
+    """A JSON handler that takes grid payloads. The body streams in, so a body declared larger
+    than the limit is refused with 413 as soon as the headers arrive, before it is read."""
+
+    _body: bytearray
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._body = bytearray()
+        limit = self.blocks.limits.max_body_bytes
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
+        # A chunked body has no length to check up front: tornado stops reading it at the limit.
+        self.request.connection.set_max_body_size(limit)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body += chunk
+
+    async def validate_payload(self, allow_title: bool) -> NewGrid:
+        """The request body as a valid grid, or a 400 listing what is wrong. Parsing and
+        checking a big grid takes a while: that runs off the event loop."""
+        body = bytes(self._body)
+        try:
+            return await self.off_loop(
+                len(body) > BIG_BODY_BYTES,
+                lambda: self.blocks.validator.validate(body, allow_title=allow_title),
+            )
+        except InvalidPayload as err:
+            raise ApiError(400, err.message, err.errors) from err

@@ -6,10 +6,10 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import service
-from .base import ApiError, BlocksAPIHandler
+from .base import ApiError, BlocksAPIHandler, GridUploadHandler
 
 
-class PostHandler(BlocksAPIHandler):
+class PostHandler(GridUploadHandler):
     """`POST blocks/post`: store a grid, answer `{"url": <its page>}` (ipythonblocks.org did)."""
 
     @web.authenticated
