@@ -17,10 +17,7 @@ import contextlib
 import json
 import os
 import platform
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +30,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+from browser.servers import ARTIFACTS, start_server, stop_server  # noqa: E402
 from postgres import _binaries, running_postgres  # noqa: E402
 
 
@@ -46,38 +44,17 @@ def payload(width: int, height: int) -> bytes:
     }).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def jupyter_server(db_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
-    port, token = free_port(), secrets.token_hex(16)
-    log = open(workdir / f"server-{port}.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir}",
-         f"--BlocksApp.db_url={db_url}", "--ServerApp.log_level=WARN", "--allow-root"],
-        stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "JUPYTER_DATA_DIR": str(workdir / "data"),
-             "JUPYTER_RUNTIME_DIR": str(workdir / "runtime")},
+    """A `jupyter server` with jupyter-blocks on `db_url`: its URL and token."""
+    server = start_server(
+        f"bench-{workdir.name}", "server", workdir / "server",
+        [f"--BlocksApp.db_url={db_url}", "--ServerApp.log_level=WARN"],
     )
     try:
-        base = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 90
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter server did not start; see {log.name}")
-            time.sleep(0.2)
-        yield base, token
+        yield server.url, server.token
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        stop_server(server)
 
 
 @dataclass
@@ -199,6 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
     sections = []
+    ARTIFACTS.mkdir(exist_ok=True)  # the servers' logs
     with tempfile.TemporaryDirectory(prefix="jupyter-blocks-bench-") as tmp:
         workdir = Path(tmp)
         databases = [("SQLite", lambda: contextlib.nullcontext(f"sqlite:///{workdir}/bench.sqlite"))]

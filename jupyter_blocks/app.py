@@ -118,7 +118,6 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         return Limits(
             max_cells=self.max_cells,
             max_block_size=self.max_block_size,
-            max_body_bytes=self.max_body_bytes,
             max_code_cells=self.max_code_cells,
             max_code_cell_chars=self.max_code_cell_chars,
             max_title_chars=self.max_title_chars,

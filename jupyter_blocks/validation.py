@@ -23,7 +23,6 @@ MAX_REPORTED_ERRORS = 20
 class Limits:
     max_cells: int = 250_000
     max_block_size: int = 100
-    max_body_bytes: int = 8 * 1024 * 1024
     max_code_cells: int = 200
     max_code_cell_chars: int = 100_000
     max_title_chars: int = 200
@@ -208,10 +207,6 @@ class PayloadValidator:
         self._api = _StrictValidator(payload_schema(limits, allow_title=True))
 
     def validate(self, body: bytes, allow_title: bool = False) -> NewGrid:
-        if len(body) > self.limits.max_body_bytes:
-            raise InvalidPayload(
-                f"Request body is larger than the limit of {self.limits.max_body_bytes} bytes"
-            )
         payload = parse_json(body)
         validator = self._api if allow_title else self._protocol
         schema_errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))

@@ -167,7 +167,7 @@ class GridUploadHandler(BlocksAPIHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         self._body = bytearray()
-        limit = self.blocks.limits.max_body_bytes
+        limit = self.blocks.max_body_bytes
         declared = self.request.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
