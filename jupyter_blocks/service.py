@@ -45,22 +45,24 @@ def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
     return grid
 
 
-def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
-    """The grid behind a decoded id: a public id finds only public grids, a secret id only the
-    secret grid whose nonce it carries."""
-    query = sa.select(Grid).where(Grid.id == key.row_id)
+def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
+    """A public id matches only a public grid, a secret id only the secret grid whose nonce it
+    carries."""
     if key.secret:
-        query = query.where(Grid.secret.is_(True), Grid.secret_nonce == key.nonce)
-    else:
-        query = query.where(Grid.secret.is_(False))
+        return [Grid.id == key.row_id, Grid.secret.is_(True), Grid.secret_nonce == key.nonce]
+    return [Grid.id == key.row_id, Grid.secret.is_(False)]
+
+
+def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
+    """The grid behind a decoded id (without its data and code unless `with_data`)."""
+    query = sa.select(Grid).where(*_matching(key))
     if not with_data:
         query = query.options(*_SUMMARY_ONLY)
     return session.scalar(query)
 
 
 def thumbnail(session: Session, key: GridKey) -> str | None:
-    grid = find_grid(session, key, with_data=False)
-    return None if grid is None else grid.thumbnail_svg
+    return session.scalar(sa.select(Grid.thumbnail_svg).where(*_matching(key)))
 
 
 def list_public(
