@@ -1,36 +1,14 @@
+import type { IPBClass } from '../api';
 import { gridSnippet, POST_SNIPPET } from '../snippet';
 
 describe('gridSnippet', () => {
-  it('loads a public BlockGrid', () => {
-    expect(gridSnippet({ id: 'Xk9aQe', ipb_class: 'BlockGrid', secret: false })).toBe(
-      [
-        '%load_ext jupyter_blocks',
-        'from ipythonblocks import BlockGrid',
-        'grid = BlockGrid.from_web("Xk9aQe")',
-        'grid'
-      ].join('\n')
-    );
-  });
-
-  it('loads an ImageGrid with its own class', () => {
-    expect(gridSnippet({ id: 'Qe9aXk', ipb_class: 'ImageGrid', secret: false })).toBe(
-      [
-        '%load_ext jupyter_blocks',
-        'from ipythonblocks import ImageGrid',
-        'grid = ImageGrid.from_web("Qe9aXk")',
-        'grid'
-      ].join('\n')
-    );
-  });
-
-  it('passes secret=True for a secret grid', () => {
-    expect(gridSnippet({ id: 's3cr3tId42', ipb_class: 'BlockGrid', secret: true })).toBe(
-      [
-        '%load_ext jupyter_blocks',
-        'from ipythonblocks import BlockGrid',
-        'grid = BlockGrid.from_web("s3cr3tId42", secret=True)',
-        'grid'
-      ].join('\n')
+  it.each<[string, string, IPBClass, boolean, string]>([
+    ['loads a public BlockGrid', 'Xk9aQe', 'BlockGrid', false, 'BlockGrid.from_web("Xk9aQe")'],
+    ['loads an ImageGrid with its own class', 'Qe9aXk', 'ImageGrid', false, 'ImageGrid.from_web("Qe9aXk")'],
+    ['passes secret=True for a secret grid', 's3cr3tId42', 'BlockGrid', true, 'BlockGrid.from_web("s3cr3tId42", secret=True)']
+  ])('%s', (_name, id, ipbClass, secret, load) => {
+    expect(gridSnippet({ id, ipb_class: ipbClass, secret })).toBe(
+      ['%load_ext jupyter_blocks', `from ipythonblocks import ${ipbClass}`, `grid = ${load}`, 'grid'].join('\n')
     );
   });
 
