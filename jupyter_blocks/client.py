@@ -277,8 +277,7 @@ def _image_grid_from_web(
 
     origin: 'lower-left' or 'upper-left'; default: the stored grid's, else 'lower-left'.
     """
-    grid_data = _fetch_grid_data(grid_id, secret)
-    return _grid_from_data(cls, grid_data, origin=origin or grid_data.get("origin", "lower-left"))
+    return _grid_from_data(cls, _fetch_grid_data(grid_id, secret), origin)
 
 
 def _fetch_grid_data(grid_id: str, secret: bool) -> dict[str, Any]:
@@ -326,10 +325,8 @@ def load(id_or_url: str, secret: bool | None = None) -> BlockGrid:
     if secret is not None and record["secret"] != secret:
         kind = "secret" if secret else "public"
         raise BlocksError(f"Grid {grid_id} is not a {kind} grid.")
-    grid_data = record["grid_data"]
-    if record["ipb_class"] == "ImageGrid":
-        return _grid_from_data(ImageGrid, grid_data, origin=grid_data.get("origin", "lower-left"))
-    return _grid_from_data(BlockGrid, grid_data)
+    cls = ImageGrid if record["ipb_class"] == "ImageGrid" else BlockGrid
+    return _grid_from_data(cls, record["grid_data"])
 
 
 def gallery(limit: int | None = None, author: str | None = None) -> list[dict[str, Any]]:
@@ -380,7 +377,14 @@ def _payload(grid: BlockGrid, code_cells: CellSpec | None, secret: bool) -> dict
     return payload
 
 
-def _grid_from_data(cls: type[GridT], grid_data: dict[str, Any], **options: Any) -> GridT:
+def _grid_from_data(
+    cls: type[GridT], grid_data: dict[str, Any], origin: str | None = None
+) -> GridT:
+    """A grid of class `cls` from stored data; an ImageGrid gets `origin`, else the stored one
+    (else ipythonblocks' default, lower-left)."""
+    options = {}
+    if issubclass(cls, ImageGrid):
+        options["origin"] = origin or grid_data.get("origin", "lower-left")
     blocks = grid_data["blocks"]
     grid = cls(
         grid_data["width"],
