@@ -100,21 +100,20 @@ class BlocksMixin(ExtensionHandlerMixin):
     def blocks_path(self, *parts: str) -> str:
         return url_path_join(self.base_url, NAMESPACE, *parts)  # type: ignore[attr-defined]
 
-    def page_path(self, grid: Grid) -> str:
-        grid_id = self.grid_id(grid)
-        return self.blocks_path("secret", grid_id) if grid.secret else self.blocks_path(grid_id)
-
-    def page_url(self, grid: Grid) -> str:
+    def page_url(self, grid: Grid, grid_id: str | None = None) -> str:
+        """The absolute URL of the grid's page (`grid_id`: its id, when already encoded)."""
+        grid_id = grid_id or self.grid_id(grid)
+        path = self.blocks_path("secret", grid_id) if grid.secret else self.blocks_path(grid_id)
         request = self.request  # type: ignore[attr-defined]
         origin = self.blocks.public_origin or f"{request.protocol}://{request.host}"
-        return f"{origin}{self.page_path(grid)}"
+        return f"{origin}{path}"
 
     def summary(self, grid: Grid) -> dict[str, Any]:
         grid_id = self.grid_id(grid)
         return {
             "id": grid_id,
             "secret": grid.secret,
-            "url": self.page_url(grid),
+            "url": self.page_url(grid, grid_id),
             "thumbnail_url": self.blocks_path("api", "grids", grid_id, "thumbnail.svg"),
             "author": grid.author,
             "title": grid.title,
