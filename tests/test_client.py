@@ -437,6 +437,15 @@ async def test_a_server_that_picks_its_port_at_start_gives_kernels_that_port(
             await asyncio.sleep(0.1)
         assert infos, (tmp_path / "server.log").read_text()
         blocks_url = f"http://127.0.0.1:{infos[0]['port']}/user/x/blocks/"
+        # The runtime file can be written a moment before the port accepts connections.
+        for _ in range(600):
+            try:
+                await asyncio.to_thread(requests.get, blocks_url.replace("blocks/", "api/status"),
+                                        timeout=HTTP_TIMEOUT)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, (tmp_path / "server.log").read_text()
+                await asyncio.sleep(0.1)
         started = await asyncio.to_thread(
             requests.post,
             blocks_url.replace("blocks/", "api/kernels"),
