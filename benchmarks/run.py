@@ -35,20 +35,29 @@ from postgres import _binaries, running_postgres  # noqa: E402
 
 
 def payload(width: int, height: int) -> bytes:
-    blocks = [[[(r * 7) % 256, (c * 11) % 256, (r + c) % 256, 20] for c in range(width)]
-              for r in range(height)]
-    return json.dumps({
-        "python_version": [3, 11, 7, "final", 0], "ipb_version": "1.9.1",
-        "ipb_class": "BlockGrid", "code_cells": ["grid = BlockGrid(10, 10)"], "secret": False,
-        "grid_data": {"lines_on": True, "width": width, "height": height, "blocks": blocks},
-    }).encode()
+    blocks = [
+        [[(r * 7) % 256, (c * 11) % 256, (r + c) % 256, 20] for c in range(width)]
+        for r in range(height)
+    ]
+    return json.dumps(
+        {
+            "python_version": [3, 11, 7, "final", 0],
+            "ipb_version": "1.9.1",
+            "ipb_class": "BlockGrid",
+            "code_cells": ["grid = BlockGrid(10, 10)"],
+            "secret": False,
+            "grid_data": {"lines_on": True, "width": width, "height": height, "blocks": blocks},
+        }
+    ).encode()
 
 
 @contextlib.contextmanager
 def jupyter_server(db_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
     """A `jupyter server` with jupyter-blocks on `db_url`: its URL and token."""
     server = start_server(
-        f"bench-{workdir.name}", "server", workdir / "server",
+        f"bench-{workdir.name}",
+        "server",
+        workdir / "server",
         [f"--BlocksApp.db_url={db_url}", "--ServerApp.log_level=WARN"],
     )
     try:
@@ -84,9 +93,14 @@ class Load:
         self.client = AsyncHTTPClient(force_instance=True, max_clients=concurrency)
 
     async def fetch(self, path: str, method: str = "GET", body: bytes | None = None) -> Any:
-        request = HTTPRequest(self.base + path, method=method, body=body,
-                              headers={"Authorization": f"token {self.token}"},
-                              request_timeout=120, follow_redirects=False)
+        request = HTTPRequest(
+            self.base + path,
+            method=method,
+            body=body,
+            headers={"Authorization": f"token {self.token}"},
+            request_timeout=120,
+            follow_redirects=False,
+        )
         response = await self.client.fetch(request, raise_error=False)
         if response.code >= 400:
             raise RuntimeError(f"{method} {path}: {response.code} {response.body[:200]!r}")
@@ -117,31 +131,58 @@ async def measure(base: str, token: str, requests: int, concurrency: int) -> lis
         ids.append(json.loads(response.body)["url"].rsplit("/", 1)[1])
 
     await load.run("warm-up", 40, lambda _: load.fetch("api/status"))
-    results = [await load.run("baseline: GET api/status", requests,
-                              lambda _: load.fetch("api/status"))]
+    results = [
+        await load.run("baseline: GET api/status", requests, lambda _: load.fetch("api/status"))
+    ]
     results.append(await load.run("POST blocks/post (10x10)", requests, post_small))
-    results.append(await load.run("GET blocks/api/grids?limit=24", requests,
-                                  lambda _: load.fetch("blocks/api/grids?limit=24")))
-    results.append(await load.run("GET blocks/get/<id>", requests,
-                                  lambda i: load.fetch(f"blocks/get/{ids[i % len(ids)]}")))
-    results.append(await load.run("GET blocks/api/grids/<id>/thumbnail.svg", requests,
-                                  lambda i: load.fetch(
-                                      f"blocks/api/grids/{ids[i % len(ids)]}/thumbnail.svg")))
-    results.append(await load.run("GET blocks/<id> (HTML page)", requests,
-                                  lambda i: load.fetch(f"blocks/{ids[i % len(ids)]}")))
-    results.append(await load.run("GET blocks/random", requests,
-                                  lambda _: load.fetch("blocks/random")))
+    results.append(
+        await load.run(
+            "GET blocks/api/grids?limit=24",
+            requests,
+            lambda _: load.fetch("blocks/api/grids?limit=24"),
+        )
+    )
+    results.append(
+        await load.run(
+            "GET blocks/get/<id>", requests, lambda i: load.fetch(f"blocks/get/{ids[i % len(ids)]}")
+        )
+    )
+    results.append(
+        await load.run(
+            "GET blocks/api/grids/<id>/thumbnail.svg",
+            requests,
+            lambda i: load.fetch(f"blocks/api/grids/{ids[i % len(ids)]}/thumbnail.svg"),
+        )
+    )
+    results.append(
+        await load.run(
+            "GET blocks/<id> (HTML page)",
+            requests,
+            lambda i: load.fetch(f"blocks/{ids[i % len(ids)]}"),
+        )
+    )
+    results.append(
+        await load.run("GET blocks/random", requests, lambda _: load.fetch("blocks/random"))
+    )
     big = max(requests // 20, 4)
-    results.append(await load.run("POST blocks/post (200x200, 40k blocks)", big,
-                                  lambda _: load.fetch("blocks/post", "POST", large)))
+    results.append(
+        await load.run(
+            "POST blocks/post (200x200, 40k blocks)",
+            big,
+            lambda _: load.fetch("blocks/post", "POST", large),
+        )
+    )
 
     # Event loop: how long a trivial request waits while large posts are being handled.
     posting = asyncio.ensure_future(
-        load.run("(background large posts)", big, lambda _: load.fetch("blocks/post", "POST", large))
+        load.run(
+            "(background large posts)", big, lambda _: load.fetch("blocks/post", "POST", large)
+        )
     )
     probe = Load(base, token, 1)
-    during = await probe.run("api/status latency during large posts", 20,
-                             lambda _: probe.fetch("api/status"))
+    during = await probe.run(
+        "api/status latency during large posts", 20, lambda _: probe.fetch("api/status")
+    )
     await posting
     results.append(during)
     return results
@@ -149,8 +190,10 @@ async def measure(base: str, token: str, requests: int, concurrency: int) -> lis
 
 def table(results: list[Result]) -> list[str]:
     baseline = results[0]
-    lines = ["| scenario | requests | req/s | ratio to baseline | p50 ms | p95 ms |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| scenario | requests | req/s | ratio to baseline | p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     for result in results:
         lines.append(
             f"| {result.name} | {result.requests} | {result.per_second:.0f} | "
@@ -179,7 +222,9 @@ def main() -> None:
     ARTIFACTS.mkdir(exist_ok=True)  # the servers' logs
     with tempfile.TemporaryDirectory(prefix="jupyter-blocks-bench-") as tmp:
         workdir = Path(tmp)
-        databases = [("SQLite", lambda: contextlib.nullcontext(f"sqlite:///{workdir}/bench.sqlite"))]
+        databases = [
+            ("SQLite", lambda: contextlib.nullcontext(f"sqlite:///{workdir}/bench.sqlite"))
+        ]
         if not args.no_postgresql and _binaries():
             databases.append(("PostgreSQL", lambda: _postgres_database()))
         for label, make_db in databases:
@@ -187,12 +232,16 @@ def main() -> None:
                 results = asyncio.run(measure(base, token, args.requests, args.concurrency))
             sections += [f"## {label}", "", *table(results), ""]
     header = [
-        "# Benchmark results", "",
-        f"Command: `{command.strip()}`", "",
+        "# Benchmark results",
+        "",
+        f"Command: `{command.strip()}`",
+        "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; client and server share the machine. "
-        f"{args.requests} requests per scenario, {args.concurrency} concurrent.", "",
-        "Baseline: jupyter_server's own `GET api/status` on the same server in the same run.", "",
+        f"{args.requests} requests per scenario, {args.concurrency} concurrent.",
+        "",
+        "Baseline: jupyter_server's own `GET api/status` on the same server in the same run.",
+        "",
     ]
     args.output.write_text("\n".join(header + sections))
     print(args.output.read_text())

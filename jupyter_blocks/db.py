@@ -96,7 +96,9 @@ class Database:
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` in a worker thread, in a request-scoped session."""
-        return await asyncio.get_running_loop().run_in_executor(self._threads, self._in_session, work)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, self._in_session, work
+        )
 
     def _in_session(self, work: Callable[[Session], T]) -> T:
         with session_context(self.sessions) as session:

@@ -69,7 +69,7 @@ def thumbnail_svg(grid_data: dict[str, Any]) -> str:
         '<svg xmlns="http://www.w3.org/2000/svg" '
         f'width="{round(width * scale)}" height="{round(height * scale)}" '
         f'viewBox="0 0 {width} {height}" shape-rendering="crispEdges">'
-        f'{"".join(rects)}</svg>'
+        f"{''.join(rects)}</svg>"
     )
 
 

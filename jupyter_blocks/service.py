@@ -97,12 +97,17 @@ def delete_grid(session: Session, grid: Grid) -> None:
 
 def statistics(session: Session) -> dict[str, Any]:
     """Counts for `jupyter blocks stats`."""
-    public, secret = session.execute(sa.select(
-        sa.func.count().filter(Grid.secret.is_(False)), sa.func.count().filter(Grid.secret.is_(True))
-    )).one()
+    public, secret = session.execute(
+        sa.select(
+            sa.func.count().filter(Grid.secret.is_(False)),
+            sa.func.count().filter(Grid.secret.is_(True)),
+        )
+    ).one()
     authors = session.execute(
-        sa.select(Grid.author, sa.func.count()).group_by(Grid.author)
-        .order_by(sa.func.count().desc(), Grid.author).limit(10)
+        sa.select(Grid.author, sa.func.count())
+        .group_by(Grid.author)
+        .order_by(sa.func.count().desc(), Grid.author)
+        .limit(10)
     )
     return {"public": public, "secret": secret, "top_authors": [list(row) for row in authors]}
 
@@ -127,9 +132,11 @@ def import_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         ]
         session.execute(sa.insert(Grid), batch)
     if session.get_bind().dialect.name == "postgresql" and rows:
-        session.execute(sa.text(
-            "SELECT setval(pg_get_serial_sequence('grids', 'id'), (SELECT max(id) FROM grids))"
-        ))
+        session.execute(
+            sa.text(
+                "SELECT setval(pg_get_serial_sequence('grids', 'id'), (SELECT max(id) FROM grids))"
+            )
+        )
 
 
 def instance_setting(session: Session, key: str) -> str | None:

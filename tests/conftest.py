@@ -62,7 +62,10 @@ def blocks_app(jp_serverapp: Any) -> Any:
 def make_payload(width: int = 3, height: int = 2, **changes: Any) -> dict[str, Any]:
     """A valid ipythonblocks payload whose blocks all differ, with `changes` applied on top."""
     blocks = [
-        [[(row * 40 + col) % 256, (col * 70) % 256, (row * 90 + 5) % 256, 20] for col in range(width)]
+        [
+            [(row * 40 + col) % 256, (col * 70) % 256, (row * 90 + 5) % 256, 20]
+            for col in range(width)
+        ]
         for row in range(height)
     ]
     payload: dict[str, Any] = {

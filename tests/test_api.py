@@ -44,7 +44,8 @@ async def test_create_answers_201_with_the_full_record(jp_fetch: Any, jp_base_ur
     }
     assert grid["url"].endswith(f"{jp_base_url}blocks/{grid['id']}")
     assert await get_json(jp_fetch, "blocks", "api", "grids", grid["id"]) == {
-        **grid, "created": created.isoformat()
+        **grid,
+        "created": created.isoformat(),
     }
 
 
@@ -88,7 +89,10 @@ async def test_list_page_size_defaults_to_the_configured_one(
         ({"limit": "ten"}, "limit"),
         ({"limit": "-1"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
-        ({"cursor": "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"}, "cursor"),
+        (
+            {"cursor": "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"},
+            "cursor",
+        ),
     ],
 )
 async def test_list_rejects_bad_query_parameters(
@@ -121,8 +125,15 @@ async def test_thumbnail_is_svg_with_an_etag_and_answers_304(jp_fetch: Any, post
     assert svg.startswith("<svg") and 'viewBox="0 0 4 3"' in svg
     assert "rgb(40,0,95)" in svg
     etag = response.headers["ETag"]
-    cached = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg",
-                            headers={"If-None-Match": etag}, raise_error=False)
+    cached = await jp_fetch(
+        "blocks",
+        "api",
+        "grids",
+        grid["id"],
+        "thumbnail.svg",
+        headers={"If-None-Match": etag},
+        raise_error=False,
+    )
     assert cached.code == 304
 
 
@@ -143,7 +154,9 @@ async def test_owner_deletes_their_grid(jp_fetch: Any, post_grid: Any) -> None:
     assert again.code == 404
 
 
-async def test_secret_grid_is_reachable_by_its_secret_id_only(jp_fetch: Any, post_grid: Any) -> None:
+async def test_secret_grid_is_reachable_by_its_secret_id_only(
+    jp_fetch: Any, post_grid: Any
+) -> None:
     grid = await post_grid(secret=True)
     assert grid["secret"] is True and "/blocks/secret/" in grid["url"]
     record = await get_json(jp_fetch, "blocks", "api", "grids", grid["id"])
@@ -179,27 +192,44 @@ class TestSeveralUsers:
             me = await get_json(jp_fetch, "blocks", "api", "me", headers=self.as_user(name))
             assert me == {"author": name}
             body = json.dumps(make_payload(title=f"{name}'s"))
-            response = await jp_fetch("blocks", "api", "grids", method="POST", body=body,
-                                      headers=self.as_user(name))
+            response = await jp_fetch(
+                "blocks", "api", "grids", method="POST", body=body, headers=self.as_user(name)
+            )
             assert json.loads(response.body)["author"] == name
-        bobs = await get_json(jp_fetch, "blocks", "api", "grids", params={"author": "bob"},
-                              headers=self.as_user("alice"))
+        bobs = await get_json(
+            jp_fetch,
+            "blocks",
+            "api",
+            "grids",
+            params={"author": "bob"},
+            headers=self.as_user("alice"),
+        )
         assert [item["title"] for item in bobs["items"]] == ["bob's"]
         assert bobs["items"][0]["owned"] is False
 
     async def test_nobody_deletes_another_users_grid(self, jp_fetch: Any) -> None:
         body = json.dumps(make_payload())
-        created = await jp_fetch("blocks", "api", "grids", method="POST", body=body,
-                                 headers=self.as_user("alice"))
+        created = await jp_fetch(
+            "blocks", "api", "grids", method="POST", body=body, headers=self.as_user("alice")
+        )
         grid_id = json.loads(created.body)["id"]
-        refused = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE",
-                                 headers=self.as_user("bob"), raise_error=False)
+        refused = await jp_fetch(
+            "blocks",
+            "api",
+            "grids",
+            grid_id,
+            method="DELETE",
+            headers=self.as_user("bob"),
+            raise_error=False,
+        )
         assert refused.code == 403
         assert json.loads(refused.body) == {
-            "message": "Only alice can delete this grid", "errors": []
+            "message": "Only alice can delete this grid",
+            "errors": [],
         }
         still = await jp_fetch("blocks", "api", "grids", grid_id, headers=self.as_user("bob"))
         assert json.loads(still.body)["owned"] is False
-        deleted = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE",
-                                 headers=self.as_user("alice"))
+        deleted = await jp_fetch(
+            "blocks", "api", "grids", grid_id, method="DELETE", headers=self.as_user("alice")
+        )
         assert deleted.code == 204

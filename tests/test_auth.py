@@ -32,15 +32,22 @@ async def test_json_routes_refuse_unauthenticated_requests(
     jp_fetch: Any, method: str, parts: tuple[str, ...]
 ) -> None:
     body = json.dumps(make_payload()) if method == "POST" else None
-    response = await jp_fetch(*parts, method=method, body=body, headers=NO_AUTH,
-                              raise_error=False, follow_redirects=False)
+    response = await jp_fetch(
+        *parts, method=method, body=body, headers=NO_AUTH, raise_error=False, follow_redirects=False
+    )
     assert response.code == 403
     assert "message" in json.loads(response.body)
 
 
 async def test_nothing_is_stored_from_an_unauthenticated_post(jp_fetch: Any) -> None:
-    await jp_fetch("blocks", "post", method="POST", body=json.dumps(make_payload()),
-                   headers=NO_AUTH, raise_error=False)
+    await jp_fetch(
+        "blocks",
+        "post",
+        method="POST",
+        body=json.dumps(make_payload()),
+        headers=NO_AUTH,
+        raise_error=False,
+    )
     listing = json.loads((await jp_fetch("blocks", "api", "grids")).body)
     assert listing["items"] == []
 
@@ -54,12 +61,16 @@ async def test_pages_send_unauthenticated_browsers_to_login(
     assert "/login?next=" in response.headers["Location"]
 
 
-async def test_token_in_the_query_authenticates_scripts(
-    jp_fetch: Any, jp_serverapp: Any
-) -> None:
+async def test_token_in_the_query_authenticates_scripts(jp_fetch: Any, jp_serverapp: Any) -> None:
     token = jp_serverapp.identity_provider.token
-    response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(make_payload()),
-                              headers=NO_AUTH, params={"token": token})
+    response = await jp_fetch(
+        "blocks",
+        "post",
+        method="POST",
+        body=json.dumps(make_payload()),
+        headers=NO_AUTH,
+        params={"token": token},
+    )
     assert response.code == 200
 
 
@@ -79,8 +90,12 @@ async def test_cookie_authenticated_writes_need_the_xsrf_token(
     xsrf = cookies["_xsrf"]
     token = jp_serverapp.identity_provider.token
     logged_in = await jp_fetch(
-        "login", method="POST", headers={**NO_AUTH, "Cookie": f"_xsrf={xsrf}"},
-        body=f"_xsrf={xsrf}&password={token}", follow_redirects=False, raise_error=False,
+        "login",
+        method="POST",
+        headers={**NO_AUTH, "Cookie": f"_xsrf={xsrf}"},
+        body=f"_xsrf={xsrf}&password={token}",
+        follow_redirects=False,
+        raise_error=False,
     )
     assert logged_in.code == 302
     cookies.update(cookies_of(logged_in))
@@ -90,19 +105,23 @@ async def test_cookie_authenticated_writes_need_the_xsrf_token(
 
     body = json.dumps(make_payload())
     for parts in (("blocks", "api", "grids"), ("blocks", "post")):
-        refused = await jp_fetch(*parts, method="POST", body=body, headers=browser,
-                                 raise_error=False)
+        refused = await jp_fetch(
+            *parts, method="POST", body=body, headers=browser, raise_error=False
+        )
         assert refused.code == 403
         assert re.search("xsrf", json.loads(refused.body)["message"], re.IGNORECASE)
-    created = await jp_fetch("blocks", "api", "grids", method="POST", body=body,
-                             headers={**browser, "X-XSRFToken": xsrf})
+    created = await jp_fetch(
+        "blocks", "api", "grids", method="POST", body=body, headers={**browser, "X-XSRFToken": xsrf}
+    )
     assert created.code == 201
     grid_id = json.loads(created.body)["id"]
-    refused = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE", headers=browser,
-                             raise_error=False)
+    refused = await jp_fetch(
+        "blocks", "api", "grids", grid_id, method="DELETE", headers=browser, raise_error=False
+    )
     assert refused.code == 403
-    deleted = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE",
-                             headers={**browser, "X-XSRFToken": xsrf})
+    deleted = await jp_fetch(
+        "blocks", "api", "grids", grid_id, method="DELETE", headers={**browser, "X-XSRFToken": xsrf}
+    )
     assert deleted.code == 204
 
 

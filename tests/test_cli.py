@@ -14,7 +14,10 @@ from conftest import AUTHOR
 def blocks_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jupyter_blocks.cli", *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -49,15 +52,32 @@ async def test_copy_keeps_every_grid_and_its_id(
 def test_export_import_and_stats(tmp_path: Path, db_url: str) -> None:
     export_file = tmp_path / "grids.jsonl"
     export_file.write_text(
-        json.dumps({"jupyter_blocks_export": 1, "hashids_salt": "pepper"}) + "\n"
-        + json.dumps({
-            "id": 41, "secret": False, "secret_nonce": None, "author": "ada", "title": "t",
-            "ipb_class": "BlockGrid", "ipb_version": "1.9.1", "python_version": [3, 11],
-            "width": 1, "height": 1,
-            "grid_data": {"lines_on": True, "width": 1, "height": 1, "blocks": [[[1, 2, 3, 20]]]},
-            "code_cells": None, "thumbnail_svg": "<svg/>",
-            "created_at": "2026-01-02T03:04:05+00:00",
-        }) + "\n"
+        json.dumps({"jupyter_blocks_export": 1, "hashids_salt": "pepper"})
+        + "\n"
+        + json.dumps(
+            {
+                "id": 41,
+                "secret": False,
+                "secret_nonce": None,
+                "author": "ada",
+                "title": "t",
+                "ipb_class": "BlockGrid",
+                "ipb_version": "1.9.1",
+                "python_version": [3, 11],
+                "width": 1,
+                "height": 1,
+                "grid_data": {
+                    "lines_on": True,
+                    "width": 1,
+                    "height": 1,
+                    "blocks": [[[1, 2, 3, 20]]],
+                },
+                "code_cells": None,
+                "thumbnail_svg": "<svg/>",
+                "created_at": "2026-01-02T03:04:05+00:00",
+            }
+        )
+        + "\n"
     )
     imported = blocks_cli("--db-url", db_url, "import", str(export_file))
     assert imported.returncode == 0, imported.stderr
@@ -71,7 +91,10 @@ def test_the_database_comes_from_the_environment_without_a_flag(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'env.sqlite'}"
     result = subprocess.run(
         [sys.executable, "-m", "jupyter_blocks.cli", "upgrade-db"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={**__import__("os").environ, "JUPYTER_BLOCKS_DB_URL": url},
     )
     assert result.returncode == 0, result.stderr

@@ -440,8 +440,9 @@ async def test_a_server_that_picks_its_port_at_start_gives_kernels_that_port(
         # The runtime file can be written a moment before the port accepts connections.
         for _ in range(600):
             try:
-                await asyncio.to_thread(requests.get, blocks_url.replace("blocks/", "api/status"),
-                                        timeout=HTTP_TIMEOUT)
+                await asyncio.to_thread(
+                    requests.get, blocks_url.replace("blocks/", "api/status"), timeout=HTTP_TIMEOUT
+                )
                 break
             except requests.ConnectionError:
                 assert server.poll() is None, (tmp_path / "server.log").read_text()

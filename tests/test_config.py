@@ -32,12 +32,22 @@ class TestEnvironment:
         assert blocks_app.page_size == 5
         assert blocks_app.max_title_chars == 10
         assert blocks_app.default_author == "from-config"
-        response = await jp_fetch("blocks", "api", "grids", method="POST",
-                                  body=json.dumps(make_payload(title="eleven chars")),
-                                  raise_error=False)
+        response = await jp_fetch(
+            "blocks",
+            "api",
+            "grids",
+            method="POST",
+            body=json.dumps(make_payload(title="eleven chars")),
+            raise_error=False,
+        )
         assert response.code == 400
-        created = await jp_fetch("blocks", "api", "grids", method="POST",
-                                 body=json.dumps(make_payload(title="ten chars")))
+        created = await jp_fetch(
+            "blocks",
+            "api",
+            "grids",
+            method="POST",
+            body=json.dumps(make_payload(title="ten chars")),
+        )
         assert len(json.loads(created.body)["id"]) >= 12
 
 
@@ -69,7 +79,9 @@ def test_servers_sharing_a_database_agree_on_ids(db_url: str, tmp_path: Any) -> 
     assert first.ids.public(42) == second.ids.public(42)
     for app in (first, second):
         app.database.close()
-    other_db = BlocksApp(config=Config({"BlocksApp": {"db_url": f"sqlite:///{tmp_path}/other.sqlite"}}))
+    other_db = BlocksApp(
+        config=Config({"BlocksApp": {"db_url": f"sqlite:///{tmp_path}/other.sqlite"}})
+    )
     other_db.open_database()
     assert other_db.ids.public(42) != first.ids.public(42)
     other_db.database.close()

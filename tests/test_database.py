@@ -55,9 +55,10 @@ async def test_a_request_session_commits_on_success_and_rolls_back_on_error(
 async def test_database_work_runs_off_the_event_loop(database: db.Database, db_url: str) -> None:
     """While a slow query runs, the loop keeps ticking."""
     slow = (
-        "SELECT pg_sleep(0.5)" if db_url.startswith("postgresql")
+        "SELECT pg_sleep(0.5)"
+        if db_url.startswith("postgresql")
         else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
-             "SELECT count(*) FROM c"
+        "SELECT count(*) FROM c"
     )
     ticks = 0
 
@@ -71,9 +72,9 @@ async def test_database_work_runs_off_the_event_loop(database: db.Database, db_u
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        thread = await database.run(lambda session: (
-            session.execute(sa.text(slow)), threading.current_thread().name
-        )[1])
+        thread = await database.run(
+            lambda session: (session.execute(sa.text(slow)), threading.current_thread().name)[1]
+        )
     finally:
         ticker.cancel()
     elapsed = loop.time() - started
@@ -85,8 +86,9 @@ async def test_database_work_runs_off_the_event_loop(database: db.Database, db_u
 async def test_failed_requests_leave_no_open_transaction(
     jp_fetch: Any, blocks_app: Any, db_url: str
 ) -> None:
-    created = await jp_fetch("blocks", "api", "grids", method="POST",
-                             body=json.dumps(make_payload()))
+    created = await jp_fetch(
+        "blocks", "api", "grids", method="POST", body=json.dumps(make_payload())
+    )
     grid_id = json.loads(created.body)["id"]
     blocks_app.default_author = "somebody else"
     refused = await jp_fetch("blocks", "api", "grids", grid_id, method="DELETE", raise_error=False)
@@ -97,10 +99,12 @@ async def test_failed_requests_leave_no_open_transaction(
     assert count_rows(engine) == 1
     if db_url.startswith("postgresql"):
         with engine.connect() as connection:
-            idle = connection.scalar(sa.text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
-            ))
+            idle = connection.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
+                )
+            )
         assert idle == 0
 
 

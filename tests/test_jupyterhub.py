@@ -38,9 +38,18 @@ def configurable_http_proxy() -> str:
     if not binary.exists():
         CHP_CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["npm", "install", "--no-save", "--silent", "--prefix", str(CHP_CACHE),
-             "configurable-http-proxy@4"],
-            check=True, capture_output=True, timeout=300,
+            [
+                "npm",
+                "install",
+                "--no-save",
+                "--silent",
+                "--prefix",
+                str(CHP_CACHE),
+                "configurable-http-proxy@4",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
     return str(binary)
 
@@ -110,7 +119,9 @@ c.JupyterHub.load_roles = [{{
     log = (home / "hub.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=home, stdout=log, stderr=subprocess.STDOUT,
+        cwd=home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     url = f"http://127.0.0.1:{port}/"
@@ -124,12 +135,19 @@ c.JupyterHub.load_roles = [{{
             started = admin.post(f"{url}hub/api/users/{name}/server", timeout=TIMEOUT)
             assert started.status_code in (201, 202), started.text
             wait_until(
-                lambda name=name: admin.get(f"{url}hub/api/users/{name}", timeout=5)
-                .json()["servers"].get("", {}).get("ready"),
+                lambda name=name: (
+                    admin.get(f"{url}hub/api/users/{name}", timeout=5)
+                    .json()["servers"]
+                    .get("", {})
+                    .get("ready")
+                ),
                 f"{name}'s server did not start",
             )
-            issued = admin.post(f"{url}hub/api/users/{name}/tokens",
-                                json={"note": "jupyter-blocks test"}, timeout=30)
+            issued = admin.post(
+                f"{url}hub/api/users/{name}/tokens",
+                json={"note": "jupyter-blocks test"},
+                timeout=30,
+            )
             assert issued.status_code == 201, issued.text
             tokens[name] = issued.json()["token"]
         yield Hub(url, admin, tokens)
@@ -162,7 +180,9 @@ def test_grids_belong_to_the_hub_user_and_are_shared_between_servers(hub: Hub) -
     assert refused.status_code == 403
     # one user's token opens nothing on another user's server
     assert bob.get(hub.blocks("alice", "api/me"), timeout=30).status_code == 403
-    assert alice.delete(hub.blocks("alice", f"api/grids/{grid['id']}"), timeout=30).status_code == 204
+    assert (
+        alice.delete(hub.blocks("alice", f"api/grids/{grid['id']}"), timeout=30).status_code == 204
+    )
 
 
 def run_in_kernel(hub: Hub, user: str, code: str) -> str:
@@ -170,18 +190,35 @@ def run_in_kernel(hub: Hub, user: str, code: str) -> str:
     session = hub.as_user(user)
     kernel = session.post(f"{hub.url}user/{user}/api/kernels", json={}, timeout=60).json()
     ws_url = f"{hub.url.replace('http', 'ws', 1)}user/{user}/api/kernels/{kernel['id']}/channels"
-    ws = create_connection(ws_url, header=[f"Authorization: token {hub.tokens[user]}"],
-                           timeout=TIMEOUT)
+    ws = create_connection(
+        ws_url, header=[f"Authorization: token {hub.tokens[user]}"], timeout=TIMEOUT
+    )
     try:
         msg_id = secrets.token_hex(8)
-        ws.send(json.dumps({
-            "channel": "shell",
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": user,
-                       "session": secrets.token_hex(8), "version": "5.3"},
-            "parent_header": {}, "metadata": {},
-            "content": {"code": code, "silent": False, "store_history": True,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        ws.send(
+            json.dumps(
+                {
+                    "channel": "shell",
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": user,
+                        "session": secrets.token_hex(8),
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         output, deadline = [], time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             message = json.loads(ws.recv())
@@ -201,20 +238,32 @@ def run_in_kernel(hub: Hub, user: str, code: str) -> str:
 
 
 def test_a_kernel_on_the_hub_shares_with_no_set_up(hub: Hub) -> None:
-    posted = run_in_kernel(hub, "bob", "\n".join([
-        "%load_ext jupyter_blocks",
-        "from ipythonblocks import BlockGrid",
-        "grid = BlockGrid(4, 3, fill=(10, 200, 30))",
-        "grid[1, 2].rgb = (250, 0, 0)",
-        "print(grid.post_to_web())",
-    ]))
+    posted = run_in_kernel(
+        hub,
+        "bob",
+        "\n".join(
+            [
+                "%load_ext jupyter_blocks",
+                "from ipythonblocks import BlockGrid",
+                "grid = BlockGrid(4, 3, fill=(10, 200, 30))",
+                "grid[1, 2].rgb = (250, 0, 0)",
+                "print(grid.post_to_web())",
+            ]
+        ),
+    )
     grid_id = posted.strip().rsplit("/", 1)[1]
     record = hub.as_user("alice").get(hub.blocks("alice", f"api/grids/{grid_id}"), timeout=30)
     assert record.json()["author"] == "bob"
     assert record.json()["grid_data"]["blocks"][1][2][:3] == [250, 0, 0]
-    loaded = run_in_kernel(hub, "alice", "\n".join([
-        "%load_ext jupyter_blocks",
-        "from ipythonblocks import BlockGrid",
-        f"print(BlockGrid.from_web({grid_id!r})[1, 2].rgb)",
-    ]))
+    loaded = run_in_kernel(
+        hub,
+        "alice",
+        "\n".join(
+            [
+                "%load_ext jupyter_blocks",
+                "from ipythonblocks import BlockGrid",
+                f"print(BlockGrid.from_web({grid_id!r})[1, 2].rgb)",
+            ]
+        ),
+    )
     assert loaded.strip().endswith("(250, 0, 0)")

@@ -18,7 +18,9 @@ async def page(jp_fetch: Any, *parts: str, **kwargs: Any) -> str:
     return str(response.body.decode())
 
 
-async def test_grid_page_draws_every_block_like_ipythonblocks(jp_fetch: Any, post_grid: Any) -> None:
+async def test_grid_page_draws_every_block_like_ipythonblocks(
+    jp_fetch: Any, post_grid: Any
+) -> None:
     grid = await post_grid(width=5, height=4, title="Stripes")
     html = await page(jp_fetch, "blocks", grid["id"])
     assert html.count("<td ") == 20
@@ -30,7 +32,7 @@ async def test_grid_page_draws_every_block_like_ipythonblocks(jp_fetch: Any, pos
                 f'title="Index: [{row_index}, {col}]&#10;Color: ({r}, {g}, {b})" '
                 f'style="width: {size}px; height: {size}px; background-color: rgb({r}, {g}, {b});"'
             ) in html
-    assert "<h1 class=\"jb-title\">Stripes</h1>" in html
+    assert '<h1 class="jb-title">Stripes</h1>' in html
     assert AUTHOR in html
     assert f'BlockGrid.from_web("{grid["id"]}")' in html
 

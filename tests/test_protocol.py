@@ -14,7 +14,9 @@ async def post_raw(jp_fetch: Any, body: str | bytes) -> Any:
     return await jp_fetch("blocks", "post", method="POST", body=body, raise_error=False)
 
 
-async def test_post_answers_json_url_that_opens_the_grid_page(jp_fetch: Any, jp_base_url: str) -> None:
+async def test_post_answers_json_url_that_opens_the_grid_page(
+    jp_fetch: Any, jp_base_url: str
+) -> None:
     response = await post_raw(jp_fetch, json.dumps(make_payload()))
     assert response.code == 200
     assert response.headers["Content-Type"].startswith("application/json")

@@ -20,8 +20,12 @@ def servers(postgres_server: str, tmp_path: Path) -> Iterator[dict[str, Server]]
     db_url = _fresh_postgres_database(postgres_server)
 
     def start(user: str) -> Server:
-        return start_server(f"shared-{user}", "server", tmp_path / user,
-                            [f"--BlocksApp.db_url={db_url}", f"--BlocksApp.default_author={user}"])
+        return start_server(
+            f"shared-{user}",
+            "server",
+            tmp_path / user,
+            [f"--BlocksApp.db_url={db_url}", f"--BlocksApp.default_author={user}"],
+        )
 
     with ThreadPoolExecutor(len(USERS)) as pool:
         started = dict(zip(USERS, pool.map(start, USERS)))

@@ -76,8 +76,9 @@ async def grid_count(jp_fetch: Any) -> int:
 
 
 @pytest.mark.parametrize("route", [("blocks", "post"), ("blocks", "api", "grids")])
-@pytest.mark.parametrize(("change", "path", "words"), [case[1:] for case in INVALID],
-                         ids=[case[0] for case in INVALID])
+@pytest.mark.parametrize(
+    ("change", "path", "words"), [case[1:] for case in INVALID], ids=[case[0] for case in INVALID]
+)
 async def test_invalid_payload_is_rejected_with_its_error_path(
     jp_fetch: Any, route: tuple[str, ...], change: Change, path: str, words: str
 ) -> None:
@@ -116,8 +117,9 @@ async def test_unparseable_bodies_are_400(jp_fetch: Any, body: bytes, words: str
 async def test_a_width_times_height_over_the_cell_limit_is_rejected(jp_fetch: Any) -> None:
     payload = make_payload()
     payload["grid_data"].update(width=501, height=500)  # 250,500 blocks, each side allowed
-    response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(payload),
-                              raise_error=False)
+    response = await jp_fetch(
+        "blocks", "post", method="POST", body=json.dumps(payload), raise_error=False
+    )
     assert response.code == 400
     error = json.loads(response.body)["errors"][0]
     assert error["path"] == "grid_data" and "250500" in error["message"]
@@ -130,7 +132,11 @@ class TestBodyLimit:
 
     @pytest.mark.parametrize("path", ["blocks/post", "blocks/api/grids"])
     async def test_a_body_declared_too_large_is_refused_before_it_is_sent(
-        self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any,
+        self,
+        http_server: Any,
+        jp_http_port: int,
+        jp_base_url: str,
+        jp_serverapp: Any,
         path: str,
     ) -> None:
         """Only the headers go out: the 413 must come without waiting for 50 MB of body."""
@@ -147,8 +153,9 @@ class TestBodyLimit:
 
     async def test_a_body_over_the_size_limit_is_413(self, jp_fetch: Any) -> None:
         payload = make_payload(width=30, height=20)  # about 12 KB of JSON
-        response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(payload),
-                                  raise_error=False)
+        response = await jp_fetch(
+            "blocks", "post", method="POST", body=json.dumps(payload), raise_error=False
+        )
         assert response.code == 413
         assert "4096 bytes" in json.loads(response.body)["message"]
         assert await grid_count(jp_fetch) == 0
@@ -159,8 +166,9 @@ async def test_block_errors_are_capped_but_precise(jp_fetch: Any) -> None:
     for row in payload["grid_data"]["blocks"]:
         for block in row:
             block[0] = 300
-    response = await jp_fetch("blocks", "post", method="POST", body=json.dumps(payload),
-                              raise_error=False)
+    response = await jp_fetch(
+        "blocks", "post", method="POST", body=json.dumps(payload), raise_error=False
+    )
     errors = json.loads(response.body)["errors"]
     assert len(errors) == 20
     assert errors[0] == {

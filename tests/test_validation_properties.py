@@ -16,8 +16,9 @@ VALIDATOR = PayloadValidator(Limits(max_cells=400))
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -47,9 +48,21 @@ def test_any_json_document_is_handled(document: Any) -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     path=st.sampled_from(
-        ["ipb_class", "secret", "code_cells", "title", "python_version", "grid_data",
-         "grid_data.width", "grid_data.height", "grid_data.lines_on", "grid_data.blocks",
-         "grid_data.blocks.0", "grid_data.blocks.1.2", "grid_data.blocks.0.0.3"]
+        [
+            "ipb_class",
+            "secret",
+            "code_cells",
+            "title",
+            "python_version",
+            "grid_data",
+            "grid_data.width",
+            "grid_data.height",
+            "grid_data.lines_on",
+            "grid_data.blocks",
+            "grid_data.blocks.0",
+            "grid_data.blocks.1.2",
+            "grid_data.blocks.0.0.3",
+        ]
     ),
     value=json_values,
 )

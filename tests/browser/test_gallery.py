@@ -44,7 +44,9 @@ def open_gallery(page: Page, server: Server) -> Locator:
     page.locator(SIDEBAR_TAB).click()
     panel = page.locator(f"#{GALLERY_ID}")
     expect(panel).to_be_visible()
-    expect(panel.locator(f"{CARD}, .jp-BlocksGallery-empty, .jp-BlocksGallery-error").first).to_be_visible()
+    expect(
+        panel.locator(f"{CARD}, .jp-BlocksGallery-empty, .jp-BlocksGallery-error").first
+    ).to_be_visible()
     return panel
 
 
@@ -121,7 +123,9 @@ def test_open_grid_shows_drawing_metadata_and_code(
 
     tab = grid_tab(page, grid["id"])
     expect(tab.locator(".jp-BlocksGridView-title")).to_have_text(grid["title"])
-    dock_tab = page.locator(f'.lm-DockPanel-tabBar .lm-TabBar-tab[data-id="jupyter-blocks-grid-{grid["id"]}"]')
+    dock_tab = page.locator(
+        f'.lm-DockPanel-tabBar .lm-TabBar-tab[data-id="jupyter-blocks-grid-{grid["id"]}"]'
+    )
     expect(dock_tab).to_contain_text(grid["title"])
     cells = tab.locator("table.jp-BlocksGrid td")
     expect(cells).to_have_count(grid["width"] * grid["height"])
@@ -130,7 +134,7 @@ def test_open_grid_shows_drawing_metadata_and_code(
     expect(cells.last).to_have_css("background-color", rgb(blocks[-1][-1]))
     expect(cells.first).to_have_css("width", "20px")
     expect(tab.locator('dd[data-field="author"]')).to_have_text("bob")
-    expect(tab.locator('dd[data-field="size"]')).to_have_text(f'{grid["width"]} × {grid["height"]}')
+    expect(tab.locator('dd[data-field="size"]')).to_have_text(f"{grid['width']} × {grid['height']}")
     expect(tab.locator('dd[data-field="secret"]')).to_have_text("no")
     expect(tab.locator('dd[data-field="class"]')).to_have_text("BlockGrid")
 
@@ -146,7 +150,7 @@ def test_open_grid_shows_drawing_metadata_and_code(
     for name in ("copy-url", "copy-snippet", "insert-cell", "open-page"):
         expect(toolbar.locator(f'[data-jp-item-name="{name}"]')).to_be_visible()
     expect(toolbar.locator('[data-jp-item-name="delete"]')).to_have_count(0)
-    assert lab.api("DELETE", f'api/grids/{grid["id"]}').status_code == 403
+    assert lab.api("DELETE", f"api/grids/{grid['id']}").status_code == 403
 
     # Opening it again activates the same tab.
     page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
@@ -193,9 +197,7 @@ def test_new_grids_appear_without_a_refresh(
     expect(panel.locator(CARD).first).to_be_visible()
     fresh = bob.post_grid(grid_payload(99, title="Fresh from bob"))
     # The panel polls every 5 s while visible.
-    expect(panel.locator(CARD).first).to_have_attribute(
-        "data-grid-id", fresh["id"], timeout=20_000
-    )
+    expect(panel.locator(CARD).first).to_have_attribute("data-grid-id", fresh["id"], timeout=20_000)
     expect(panel.locator(CARD).first.locator(".jp-BlocksGallery-cardTitle")).to_have_text(
         "Fresh from bob"
     )
@@ -216,7 +218,7 @@ def test_delete_own_grid(page: Page, page_errors: list[Error], lab: Server, seed
 
     expect(tab).to_have_count(0)
     expect(card).to_have_count(0)
-    assert lab.api("GET", f'api/grids/{grid["id"]}').status_code == 404
+    assert lab.api("GET", f"api/grids/{grid['id']}").status_code == 404
 
 
 def test_error_state_when_the_server_extension_is_disabled(
@@ -319,4 +321,3 @@ def test_notebook7_shows_the_panel_in_its_left_area(
     # Notebook 7.6.5's keyboard-shortcuts plugin throws this on notebook pages, with or without
     # jupyter-blocks installed: not ours.
     page_errors[:] = [e for e in page_errors if e.message != NOTEBOOK7_SHORTCUTS_ERROR]
-
