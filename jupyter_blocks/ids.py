@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hashids import Hashids
 
@@ -17,6 +18,9 @@ SECRET_NONCE_BITS = 48
 _MAX_NUMBER = 2**63 - 1
 # No id we hand out is anywhere near this long; longer strings are not decoded at all.
 _MAX_ID_LENGTH = 64
+# hashids is pure Python and a listing encodes dozens of ids per request; encoding and decoding
+# are pure functions of the salt, so the most recent ones are remembered (a few MB at most).
+_CACHED_IDS = 65_536
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,14 @@ class GridIds:
 
     def __init__(self, salt: str, min_length: int = 6) -> None:
         self._hashids = Hashids(salt=salt, min_length=min_length)
+        self._encode = lru_cache(maxsize=_CACHED_IDS)(self._hashids.encode)
+        self._decode = lru_cache(maxsize=_CACHED_IDS)(self._hashids.decode)
 
     def public(self, row_id: int) -> str:
-        return self._hashids.encode(row_id)
+        return self._encode(row_id)
 
     def secret(self, row_id: int, nonce: int) -> str:
-        return self._hashids.encode(row_id, nonce)
+        return self._encode(row_id, nonce)
 
     def for_row(self, row_id: int, nonce: int | None) -> str:
         return self.public(row_id) if nonce is None else self.secret(row_id, nonce)
@@ -54,7 +60,7 @@ class GridIds:
         """The key behind any id we issued, or None for anything else."""
         if not grid_id or len(grid_id) > _MAX_ID_LENGTH:
             return None
-        numbers = self._hashids.decode(grid_id)
+        numbers = self._decode(grid_id)
         if not numbers or any(n > _MAX_NUMBER for n in numbers):
             return None
         if len(numbers) == 1:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
+import msgspec
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
@@ -36,10 +47,16 @@ class Grid(Base):
     python_version: Mapped[list[Any] | None] = mapped_column(JSON)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    grid_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lines_on: Mapped[bool] = mapped_column(Boolean)
+    # The validated `grid_data` as compact JSON, written once and served as it is: a read
+    # never decodes and encodes it again.
+    grid_json: Mapped[str] = mapped_column(Text)
     code_cells: Mapped[list[str] | None] = mapped_column(JSON)
-    # Drawn once when the grid is stored, so listing pages never touch grid_data.
+    # Drawn once when the grid is stored, so listing pages never touch the grid data.
     thumbnail_svg: Mapped[str] = mapped_column(Text)
+    # The blocks as zlib-compressed bytes (red, green, blue, size per block, rows top first),
+    # made once when the grid is stored: a page draws any grid from these (render.py).
+    pixels: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
@@ -48,6 +65,11 @@ class Grid(Base):
         # The same, filtered by author.
         Index("ix_grids_author_secret_id", "author", "secret", "id"),
     )
+
+    @property
+    def grid_data(self) -> dict[str, Any]:
+        """`grid_json` decoded, for code that needs the blocks as Python values."""
+        return dict(msgspec.json.decode(self.grid_json))
 
 
 class InstanceSetting(Base):

@@ -1,4 +1,5 @@
-"""Draw grids: the HTML table ipythonblocks itself draws, SVG thumbnails, highlighted code.
+"""Draw grids: the HTML table ipythonblocks itself draws, a canvas for big grids, SVG
+thumbnails, highlighted code.
 
 Every number written here was validated as an integer, and all text goes through an escaper
 (pygments for code, Jinja's autoescape in the templates), so no user input reaches the page raw.
@@ -6,10 +7,14 @@ Every number written here was validated as an integer, and all text goes through
 
 from __future__ import annotations
 
+import base64
 import re
+import zlib
+from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
@@ -22,18 +27,53 @@ _CODE_FORMATTER = HtmlFormatter(cssclass="highlight")
 _PYTHON = PythonLexer()
 
 
-def grid_table(grid_data: dict[str, Any]) -> Markup:
+# Grids of up to this many blocks are drawn as ipythonblocks draws them, a table cell per block
+# (with its index and colour as a tooltip); bigger ones on a canvas, by static/grid.js, from a
+# few bytes per block: the page of a 500x500 grid stays well under a megabyte.
+TABLE_MAX_CELLS = 2_500
+# A canvas bigger than this on either side takes too much memory: its blocks are drawn smaller.
+CANVAS_MAX_PX = 4_096
+PIXELS_COMPRESSION = 6
+
+
+def pack_pixels(blocks: Sequence[Sequence[Sequence[int]]]) -> bytes:
+    """The blocks (validated) as zlib-compressed bytes: red, green, blue, size per block, rows
+    top first. Made once when a grid is stored."""
+    flat = bytes(chain.from_iterable(chain.from_iterable(blocks)))
+    return zlib.compress(flat, PIXELS_COMPRESSION)
+
+
+def grid_drawing(width: int, height: int, lines_on: bool, pixels: bytes, script_url: str) -> Markup:
+    """The grid on a page: a table when small, else a canvas that `script_url` draws on."""
+    lines = "lines-on" if lines_on else "lines-off"
+    if width * height <= TABLE_MAX_CELLS:
+        return grid_table(width, lines, zlib.decompress(pixels))
+    # every block in a cell as big as the largest block, as a table's widest column would be
+    block_px = max(zlib.decompress(pixels)[3::4])
+    cell = max(1, min(block_px, CANVAS_MAX_PX // max(width, height)))
+    return Markup(
+        f'<canvas class="blockgrid {lines}" width="{width * cell}" height="{height * cell}" '
+        f'data-width="{width}" data-height="{height}" data-cell="{cell}" '
+        f'data-lines-on="{str(lines_on).lower()}" '
+        f'data-pixels="{base64.b64encode(pixels).decode()}" role="img" '
+        f'aria-label="a grid of {width}x{height} blocks"></canvas>'
+        f'<script src="{escape(script_url)}" defer></script>'
+    )
+
+
+def grid_table(width: int, lines: str, blocks: bytes) -> Markup:
     """The grid as ipythonblocks' `_repr_html_` draws it: one table cell per block."""
     rows = []
-    for row_index, row in enumerate(grid_data["blocks"]):
+    row_bytes = width * 4
+    for row_index in range(len(blocks) // row_bytes):
+        row = blocks[row_index * row_bytes : (row_index + 1) * row_bytes]
         cells = "".join(
             f'<td title="Index: [{row_index}, {col}]&#10;Color: ({r}, {g}, {b})" '
             f'style="width: {size}px; height: {size}px; background-color: rgb({r}, {g}, {b});">'
             "</td>"
-            for col, (r, g, b, size) in enumerate(row)
+            for col, (r, g, b, size) in enumerate(zip(*[iter(row)] * 4))
         )
         rows.append(f"<tr>{cells}</tr>")
-    lines = "lines-on" if grid_data["lines_on"] else "lines-off"
     return Markup(f'<table class="blockgrid {lines}"><tbody>{"".join(rows)}</tbody></table>')
 
 

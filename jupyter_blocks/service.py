@@ -8,21 +8,30 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer
 
 from .ids import GridKey, new_secret_nonce
 from .models import Grid, InstanceSetting
-from .render import thumbnail_svg
+from .render import pack_pixels, thumbnail_svg
 
-if TYPE_CHECKING:  # jsonschema, behind validation, is slow to import for the CLI
+if TYPE_CHECKING:
     from .validation import NewGrid
 
 # The instance setting that holds the hashids salt every server on the database shares.
 SALT_SETTING = "hashids_salt"
 
-# A listing never needs the (possibly megabytes of) grid data or code.
-_SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
+# The (possibly megabytes of) columns that only some reads need.
+_BIG_COLUMNS = ("grid_json", "code_cells", "thumbnail_svg", "pixels")
+# A listing or a delete never needs them.
+_SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
+# A page draws from the pixels, never from the grid's JSON.
+_PAGE_ONLY = (defer(Grid.grid_json), defer(Grid.thumbnail_svg))
+# A record serves the JSON.
+_RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
+# Listings read these columns with a Core select: rows, not ORM objects, for speed.
+_SUMMARY_COLUMNS = [column for column in Grid.__table__.c if column.name not in _BIG_COLUMNS]
 
 
 def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
@@ -36,9 +45,11 @@ def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
         python_version=new.python_version,
         width=new.width,
         height=new.height,
-        grid_data=new.grid_data,
+        lines_on=new.grid_data["lines_on"],
+        grid_json=new.grid_json,
         code_cells=new.code_cells,
         thumbnail_svg=thumbnail_svg(new.grid_data),
+        pixels=pack_pixels(new.grid_data["blocks"]),
     )
     session.add(grid)
     session.flush()
@@ -56,9 +67,17 @@ def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
 def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
     """The grid behind a decoded id (without its data and code unless `with_data`)."""
     query = sa.select(Grid).where(*_matching(key))
-    if not with_data:
-        query = query.options(*_SUMMARY_ONLY)
-    return session.scalar(query)
+    return session.scalar(query.options(*(_RECORD_ONLY if with_data else _SUMMARY_ONLY)))
+
+
+def find_page_grid(session: Session, key: GridKey) -> Grid | None:
+    """The grid behind a decoded id, with what its page draws (not its JSON)."""
+    return session.scalar(sa.select(Grid).where(*_matching(key)).options(*_PAGE_ONLY))
+
+
+def grid_json(session: Session, key: GridKey) -> str | None:
+    """The grid's data as the JSON stored when it was posted."""
+    return session.scalar(sa.select(Grid.grid_json).where(*_matching(key)))
 
 
 def thumbnail(session: Session, key: GridKey) -> str | None:
@@ -68,27 +87,27 @@ def thumbnail(session: Session, key: GridKey) -> str | None:
 def list_public(
     session: Session, limit: int, before_id: int | None = None, author: str | None = None
 ) -> tuple[list[Grid], bool]:
-    """Public grids newest first (keyset paging on the row id), and whether more follow."""
-    query = sa.select(Grid).options(*_SUMMARY_ONLY).where(Grid.secret.is_(False))
+    """Public grids newest first (keyset paging on the row id), and whether more follow. The
+    grids are rows with a grid's summary columns as attributes (`grid.id`, `grid.title`...)."""
+    query = sa.select(*_SUMMARY_COLUMNS).where(Grid.secret.is_(False))
     if author is not None:
         query = query.where(Grid.author == author)
     if before_id is not None:
         query = query.where(Grid.id < before_id)
-    rows = list(session.scalars(query.order_by(Grid.id.desc()).limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
+    rows = list(session.execute(query.order_by(Grid.id.desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit  # type: ignore[return-value]
 
 
 def random_public_id(session: Session) -> int | None:
-    """A random public grid's row id, without scanning the table: pick a point in the id range
-    and take the next public grid at or after it."""
-    public = sa.select(Grid.id).where(Grid.secret.is_(False))
-    low, high = session.execute(
-        sa.select(sa.func.min(Grid.id), sa.func.max(Grid.id)).where(Grid.secret.is_(False))
-    ).one()
-    if low is None:
+    """A random public grid's row id in constant time at any table size: the largest row id
+    (the end of the primary key's index), a random point below it, and the first public grid
+    at or after that point (one seek in the (secret, id) index), wrapping around to the first."""
+    highest = session.scalar(sa.select(sa.func.max(Grid.id)))
+    if highest is None:
         return None
-    point = random.randint(low, high)
-    return session.scalar(public.where(Grid.id >= point).order_by(Grid.id).limit(1))
+    public = sa.select(Grid.id).where(Grid.secret.is_(False)).order_by(Grid.id).limit(1)
+    found = session.scalar(public.where(Grid.id >= random.randint(1, highest)))
+    return found if found is not None else session.scalar(public)
 
 
 def delete_grid(session: Session, grid: Grid) -> None:
@@ -113,12 +132,19 @@ def statistics(session: Session) -> dict[str, Any]:
 
 
 def export_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Every grid row (secret ones too) as a JSON-ready dict, oldest first."""
+    """Every grid row (secret ones too) as a JSON-ready dict, oldest first. The grid data is
+    exported as a JSON object and the pixels left out (they are made from it again)."""
     rows = session.execute(
         sa.select(Grid.__table__).order_by(Grid.id).execution_options(yield_per=500)
     )
     for row in rows.mappings():
-        yield {**row, "created_at": row["created_at"].isoformat()}
+        exported = {
+            **row,
+            "grid_data": msgspec.json.decode(row["grid_json"]),
+            "created_at": row["created_at"].isoformat(),
+        }
+        del exported["grid_json"], exported["pixels"], exported["lines_on"]
+        yield exported
 
 
 def import_rows(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -126,10 +152,7 @@ def import_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     if session.scalar(sa.select(sa.func.count()).select_from(Grid)):
         raise ValueError("the target database already holds grids; import into an empty one")
     for start in range(0, len(rows), 500):
-        batch = [
-            {**row, "created_at": datetime.fromisoformat(row["created_at"])}
-            for row in rows[start : start + 500]
-        ]
+        batch = [stored_row(row) for row in rows[start : start + 500]]
         session.execute(sa.insert(Grid), batch)
     if session.get_bind().dialect.name == "postgresql" and rows:
         session.execute(
@@ -137,6 +160,16 @@ def import_rows(session: Session, rows: list[dict[str, Any]]) -> None:
                 "SELECT setval(pg_get_serial_sequence('grids', 'id'), (SELECT max(id) FROM grids))"
             )
         )
+
+
+def stored_row(exported: dict[str, Any]) -> dict[str, Any]:
+    """An exported row as it is stored: the grid data as JSON and pixels."""
+    row = {**exported, "created_at": datetime.fromisoformat(exported["created_at"])}
+    grid_data = row.pop("grid_data")
+    row["grid_json"] = msgspec.json.encode(grid_data).decode()
+    row["lines_on"] = bool(grid_data["lines_on"])
+    row["pixels"] = pack_pixels(grid_data["blocks"])
+    return row
 
 
 def instance_setting(session: Session, key: str) -> str | None:

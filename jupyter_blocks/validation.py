@@ -1,22 +1,32 @@
 """Turn a request body into a clean `NewGrid`, or a list of precise errors.
 
-The envelope (keys, types, bounds) is checked with a JSON Schema built from the configured
-limits. The blocks themselves (up to `max_cells` of them) are checked by a tight loop instead:
-a schema validator takes seconds on a quarter of a million blocks, this loop milliseconds.
+A valid body is parsed and checked in one pass by msgspec's typed decoder, in C: the payload
+types below carry every bound from the configured limits, reject unknown keys, and take no bools
+or floats for integers. What a type cannot say (the blocks form `height` rows of `width`, text is
+storable) is checked after. Only a body that fails is looked at again, slowly, to say precisely
+what is wrong: msgspec stops at the first error, and for the blocks we name every bad one (up to
+`MAX_REPORTED_ERRORS`) by its row and column.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from jsonschema import Draft202012Validator, validators
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from .text import text_problem
 
 GRID_CLASSES = ("BlockGrid", "ImageGrid")
 ORIGINS = ("upper-left", "lower-left")
 # Stop collecting block errors after this many: one is enough to fix, a screenful is plenty.
 MAX_REPORTED_ERRORS = 20
+# A grid id, as `parent` names the grid a remix was loaded from.
+GRID_ID_PATTERN = "^[A-Za-z0-9]{1,64}$"
+MAX_VERSION_CHARS = 32
+MAX_VERSION_PARTS = 8
 
 
 @dataclass(frozen=True)
@@ -45,12 +55,15 @@ class InvalidPayload(Exception):
 
 @dataclass(frozen=True)
 class NewGrid:
-    """A validated grid, ready to store."""
+    """A validated grid, ready to store. `grid_json` is `grid_data` as compact JSON: stored
+    once, served as it is."""
 
     ipb_class: str
     grid_data: dict[str, Any]
+    grid_json: str
     secret: bool = False
     title: str | None = None
+    parent: str | None = None
     code_cells: list[str] | None = None
     ipb_version: str | None = None
     python_version: list[Any] | None = None
@@ -64,99 +77,122 @@ class NewGrid:
         return int(self.grid_data["height"])
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def _payload_type(limits: Limits) -> type[msgspec.Struct]:
+    """The msgspec type of a payload under `limits`."""
+    colour = Annotated[int, Meta(ge=0, le=255)]
+    size = Annotated[int, Meta(ge=1, le=limits.max_block_size)]
+    dimension = Annotated[int, Meta(ge=1, le=limits.max_cells)]
+    grid_data = msgspec.defstruct(
+        "GridData",
+        [
+            ("lines_on", bool),
+            ("width", dimension),
+            ("height", dimension),
+            ("blocks", list[list[tuple[colour, colour, colour, size]]]),
+            ("origin", Literal[ORIGINS] | UnsetType, UNSET),
+        ],
+        forbid_unknown_fields=True,
+    )
+    version_part = int | Annotated[str, Meta(max_length=MAX_VERSION_CHARS)]
+    code_cell = Annotated[str, Meta(max_length=limits.max_code_cell_chars)]
+    return msgspec.defstruct(
+        "Payload",
+        [
+            ("ipb_class", Literal[GRID_CLASSES]),
+            ("grid_data", grid_data),
+            ("secret", bool, False),
+            ("title", Annotated[str, Meta(max_length=limits.max_title_chars)] | None, None),
+            ("parent", Annotated[str, Meta(pattern=GRID_ID_PATTERN)] | None, None),
+            (
+                "code_cells",
+                Annotated[list[code_cell], Meta(max_length=limits.max_code_cells)] | None,
+                None,
+            ),
+            ("ipb_version", Annotated[str, Meta(max_length=MAX_VERSION_CHARS)] | None, None),
+            (
+                "python_version",
+                Annotated[list[version_part], Meta(max_length=MAX_VERSION_PARTS)] | None,
+                None,
+            ),
+        ],
+        forbid_unknown_fields=True,
+    )
 
 
-def parse_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8 only, no NaN or Infinity, no nesting deep enough to crash the parser."""
+def _decode_text(body: bytes) -> str:
     try:
-        text = body.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        return body.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InvalidPayload("Request body is not UTF-8 text") from err
-    except (ValueError, RecursionError) as err:
-        raise InvalidPayload(f"Request body is not valid JSON: {err}") from err
 
 
-def payload_schema(limits: Limits, allow_title: bool) -> dict[str, Any]:
-    dimension = {"type": "integer", "minimum": 1, "maximum": limits.max_cells}
-    properties: dict[str, Any] = {
-        "python_version": {
-            "type": "array",
-            "maxItems": 8,
-            "items": {"type": ["integer", "string"], "maxLength": 32},
-        },
-        "ipb_version": {"type": "string", "maxLength": 32},
-        "ipb_class": {"enum": list(GRID_CLASSES)},
-        "code_cells": {
-            "type": ["array", "null"],
-            "maxItems": limits.max_code_cells,
-            "items": {"type": "string", "maxLength": limits.max_code_cell_chars},
-        },
-        "secret": {"type": "boolean"},
-        "grid_data": {
-            "type": "object",
-            "properties": {
-                "lines_on": {"type": "boolean"},
-                "width": dimension,
-                "height": dimension,
-                "blocks": {"type": "array"},
-                "origin": {"enum": list(ORIGINS)},
-            },
-            "required": ["lines_on", "width", "height", "blocks"],
-            "additionalProperties": False,
-        },
-    }
-    if allow_title:
-        properties["title"] = {"type": ["string", "null"], "maxLength": limits.max_title_chars}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "properties": properties,
-        "required": ["ipb_class", "grid_data"],
-        "additionalProperties": False,
-    }
+def _not_json(err: Exception) -> InvalidPayload:
+    return InvalidPayload(f"Request body is not valid JSON: {err}")
 
 
-# JSON Schema counts 3.0 as an integer and Python counts True as one; neither is a block count.
-_StrictValidator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, value: type(value) is int
-    ),
-)
-# jsonschema quotes the offending value in its messages, and a value can be megabytes long:
-# past this length, say what the rule is instead.
-MAX_MESSAGE_CHARS = 200
-_RULES = {
-    "maxItems": "must have at most {} items (too long)",
-    "maxLength": "must be at most {} characters (too long)",
-    "type": "must be of type {}",
-    "enum": "must be one of {}",
-    "minimum": "must be at least {} (minimum)",
-    "maximum": "must be at most {} (maximum)",
+# msgspec says where an error is as `$.grid_data.blocks[2][3]`; we say `grid_data.blocks.2.3`.
+_LOCATION = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_TYPE_NAMES = {
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "float": "number",
+    "array": "array",
+    "object": "object",
+    "null": "null",
 }
+_REWORDS = [
+    (
+        re.compile(r"Expected `([^`]+)`, got `(\w+)`"),
+        lambda m: (
+            "must be of type "
+            + " or ".join(_TYPE_NAMES.get(name, name) for name in m[1].split(" | "))
+            + f", got {_TYPE_NAMES.get(m[2], m[2])}"
+        ),
+    ),
+    (re.compile(r"Expected `int` >= (-?\d+)"), lambda m: f"must be at least {m[1]} (minimum)"),
+    (re.compile(r"Expected `int` <= (-?\d+)"), lambda m: f"must be at most {m[1]} (maximum)"),
+    (
+        re.compile(r"Expected `array` of length <= (\d+)"),
+        lambda m: f"must have at most {m[1]} items (too long)",
+    ),
+    (
+        re.compile(r"Expected `str` of length <= (\d+)"),
+        lambda m: f"must be at most {m[1]} characters (too long)",
+    ),
+    (
+        re.compile(r"Expected `str` matching regex '\^\[A-Za-z0-9\]\{1,64\}\$'"),
+        lambda m: "must be a grid id: 1 to 64 letters and digits",
+    ),
+    (re.compile(r"Invalid enum value (.*)"), lambda m: f"{m[1]} is not one of the allowed values"),
+    (re.compile(r"Object contains unknown field `(.*)`"), lambda m: f"unknown field {m[1]!r}"),
+    (re.compile(r"Object missing required field `(.*)`"), lambda m: f"{m[1]!r} is required"),
+]
 
 
-def _message(error: Any) -> str:
-    if len(error.message) <= MAX_MESSAGE_CHARS:
-        return str(error.message)
-    rule = _RULES.get(error.validator, f"fails the {error.validator} rule {{}}")
-    return rule.format(json.dumps(error.validator_value))
+def _field_error(error: msgspec.ValidationError) -> FieldError:
+    """msgspec's error as a FieldError, with our path syntax and plain words."""
+    located = _LOCATION.match(str(error))
+    assert located is not None  # the pattern matches any text
+    message, where = located["message"], located["path"] or ""
+    path = ".".join(part for part in re.split(r"[.\[\]]+", where) if part)
+    for pattern, reword in _REWORDS:
+        matched = pattern.fullmatch(message)
+        if matched:
+            return FieldError(path, reword(matched))
+    return FieldError(path, message)
 
 
-def _path(parts: Any) -> str:
-    return ".".join(str(part) for part in parts)
-
-
-def _block_errors(blocks: list[Any], width: int, height: int, max_size: int) -> list[FieldError]:
+def _block_errors(blocks: Any, width: int, height: int, max_size: int) -> list[FieldError]:
+    """Every way `blocks` is not `height` rows of `width` valid blocks (up to the cap)."""
     errors: list[FieldError] = []
 
     def add(path: str, message: str) -> bool:
         errors.append(FieldError(path, message))
         return len(errors) >= MAX_REPORTED_ERRORS
 
+    if type(blocks) is not list:
+        return errors
     if len(blocks) != height:
         add("grid_data.blocks", f"expected {height} rows (the height), got {len(blocks)}")
         return errors
@@ -171,31 +207,44 @@ def _block_errors(blocks: list[Any], width: int, height: int, max_size: int) -> 
                 return errors
             continue
         for col_index, block in enumerate(row):
-            if (
-                type(block) is list
-                and len(block) == 4
-                and type(block[0]) is int
-                and type(block[1]) is int
-                and type(block[2]) is int
-                and type(block[3]) is int
-                and 0 <= block[0] <= 255
-                and 0 <= block[1] <= 255
-                and 0 <= block[2] <= 255
-                and 1 <= block[3] <= max_size
-            ):
-                continue
-            if add(f"{row_path}.{col_index}", _describe_bad_block(block, max_size)):
+            problem = _block_problem(block, max_size)
+            if problem and add(f"{row_path}.{col_index}", problem):
                 return errors
     return errors
 
 
-def _describe_bad_block(block: Any, max_size: int) -> str:
-    if type(block) is not list or len(block) != 4:
+def _block_problem(block: Any, max_size: int) -> str | None:
+    # a list as parsed from JSON, or a tuple as the typed decoder makes it
+    if type(block) not in (list, tuple) or len(block) != 4:
         return "a block must be a list [red, green, blue, size]"
     for name, value in zip(("red", "green", "blue"), block[:3]):
         if type(value) is not int or not 0 <= value <= 255:
-            return f"{name} must be an integer from 0 to 255, got {json.dumps(value)}"
-    return f"size must be an integer from 1 to {max_size}, got {json.dumps(block[3])}"
+            return f"{name} must be an integer from 0 to 255, got {_shown(value)}"
+    size = block[3]
+    if type(size) is not int or not 1 <= size <= max_size:
+        return f"size must be an integer from 1 to {max_size}, got {_shown(size)}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _text_errors(payload: Any) -> list[FieldError]:
+    """Text that no database can store (NUL, lone surrogates), by field."""
+    fields: list[tuple[str, Any]] = [
+        ("title", payload.title),
+        ("parent", payload.parent),
+        ("ipb_version", payload.ipb_version),
+        *((f"code_cells.{i}", cell) for i, cell in enumerate(payload.code_cells or [])),
+        *((f"python_version.{i}", part) for i, part in enumerate(payload.python_version or [])),
+    ]
+    errors = []
+    for path, value in fields:
+        problem = text_problem(value) if isinstance(value, str) else None
+        if problem:
+            errors.append(FieldError(path, problem))
+    return errors
 
 
 class PayloadValidator:
@@ -203,40 +252,66 @@ class PayloadValidator:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._protocol = _StrictValidator(payload_schema(limits, allow_title=False))
-        self._api = _StrictValidator(payload_schema(limits, allow_title=True))
+        self._decoder = msgspec.json.Decoder(_payload_type(limits))
+        self._encoder = msgspec.json.Encoder()
 
-    def validate(self, body: bytes, allow_title: bool = False) -> NewGrid:
-        payload = parse_json(body)
-        validator = self._api if allow_title else self._protocol
-        schema_errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
-        if schema_errors:
-            raise InvalidPayload(
-                "Invalid grid payload",
-                [FieldError(_path(e.absolute_path), _message(e)) for e in schema_errors],
-            )
-        grid_data = payload["grid_data"]
-        width, height = grid_data["width"], grid_data["height"]
-        if width * height > self.limits.max_cells:
+    def validate(self, body: bytes) -> NewGrid:
+        text = _decode_text(body)
+        try:
+            payload: Any = self._decoder.decode(text)
+        except msgspec.ValidationError as err:
+            raise InvalidPayload("Invalid grid payload", self._explain(text, err)) from err
+        except (msgspec.DecodeError, RecursionError) as err:
+            raise _not_json(err) from err
+        grid = payload.grid_data
+        if grid.width * grid.height > self.limits.max_cells:
             raise InvalidPayload(
                 "Invalid grid payload",
                 [
                     FieldError(
                         "grid_data",
-                        f"{width}x{height} is {width * height} blocks, "
+                        f"{grid.width}x{grid.height} is {grid.width * grid.height} blocks, "
                         f"more than the limit of {self.limits.max_cells}",
                     )
                 ],
             )
-        block_errors = _block_errors(grid_data["blocks"], width, height, self.limits.max_block_size)
-        if block_errors:
-            raise InvalidPayload("Invalid grid payload", block_errors)
+        if len(grid.blocks) != grid.height or any(len(row) != grid.width for row in grid.blocks):
+            raise InvalidPayload(
+                "Invalid grid payload",
+                _block_errors(grid.blocks, grid.width, grid.height, self.limits.max_block_size),
+            )
+        text_errors = _text_errors(payload)
+        if text_errors:
+            raise InvalidPayload("Invalid grid payload", text_errors)
+        grid_data = msgspec.structs.asdict(grid)
+        if grid.origin is UNSET:
+            del grid_data["origin"]
         return NewGrid(
-            ipb_class=payload["ipb_class"],
+            ipb_class=payload.ipb_class,
             grid_data=grid_data,
-            secret=payload.get("secret", False),
-            title=payload.get("title") or None,
-            code_cells=payload.get("code_cells"),
-            ipb_version=payload.get("ipb_version"),
-            python_version=payload.get("python_version"),
+            grid_json=self._encoder.encode(grid).decode(),
+            secret=payload.secret,
+            title=payload.title or None,
+            parent=payload.parent,
+            code_cells=payload.code_cells,
+            ipb_version=payload.ipb_version,
+            python_version=payload.python_version,
         )
+
+    def _explain(self, text: str, error: msgspec.ValidationError) -> list[FieldError]:
+        """The errors of a payload the typed decoder refused. It stops at the first, maybe
+        before the rest of the body proves not to be JSON at all: parse it whole to tell. In the
+        blocks, name every bad block and row (up to the cap), not just the first."""
+        try:
+            document = msgspec.json.decode(text)
+        except (msgspec.DecodeError, RecursionError) as err:
+            raise _not_json(err) from err
+        first = _field_error(error)
+        grid_data = document.get("grid_data") if type(document) is dict else None
+        if not first.path.startswith("grid_data.blocks.") or type(grid_data) is not dict:
+            return [first]
+        width, height = grid_data.get("width"), grid_data.get("height")
+        if type(width) is not int or type(height) is not int:
+            return [first]
+        block_errors = _block_errors(grid_data["blocks"], width, height, self.limits.max_block_size)
+        return block_errors or [first]

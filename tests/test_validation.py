@@ -67,6 +67,15 @@ INVALID = [
     ("code-cell-too-long", set_path("code_cells", ["x" * 100_001]), "code_cells.0", "too long"),
     ("bad-origin", set_path("grid_data.origin", "middle"), "grid_data.origin", "middle"),
     ("too-many-cells", set_path("grid_data.width", 250_001), "grid_data.width", "maximum"),
+    ("title-not-text", set_path("title", 5), "title", "string"),
+    ("title-nul", set_path("title", "a\x00b"), "title", "NUL"),
+    ("code-cell-nul", set_path("code_cells", ["ok", "x\x00"]), "code_cells.1", "NUL"),
+    ("ipb-version-nul", set_path("ipb_version", "1\x00"), "ipb_version", "NUL"),
+    ("version-part-nul", set_path("python_version", [3, "a\x00"]), "python_version.1", "NUL"),
+    ("version-part-float", set_path("python_version", [3.11]), "python_version.0", "integer"),
+    ("parent-not-an-id", set_path("parent", "../x"), "parent", "grid id"),
+    ("parent-too-long", set_path("parent", "a" * 65), "parent", "grid id"),
+    ("parent-number", set_path("parent", 12), "parent", "string"),
 ]
 
 
@@ -100,7 +109,7 @@ async def test_invalid_payload_is_rejected_with_its_error_path(
         (b"[1, 2", "not valid JSON"),
         (b'{"asdf"}', "not valid JSON"),
         (b"\xff\xfe{}", "not UTF-8"),
-        (b'{"secret": NaN}', "NaN is not valid JSON"),
+        (b'{"secret": NaN}', "not valid JSON: JSON is malformed: invalid character (byte 11)"),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
         (b"[1, 2, 3]", "Invalid grid payload"),
         (b'"a string"', "Invalid grid payload"),
@@ -177,12 +186,33 @@ async def test_block_errors_are_capped_but_precise(jp_fetch: Any) -> None:
     }
 
 
-async def test_title_is_accepted_by_the_api_only(jp_fetch: Any) -> None:
+async def test_title_is_accepted_on_both_routes(jp_fetch: Any) -> None:
+    """The patched kernel client sends a title to `blocks/post` too (the stock one never does)."""
     body = json.dumps(make_payload(title="Sunset"))
-    protocol = await jp_fetch("blocks", "post", method="POST", body=body, raise_error=False)
-    assert protocol.code == 400
+    protocol = await jp_fetch("blocks", "post", method="POST", body=body)
+    assert protocol.code == 200
     api = await jp_fetch("blocks", "api", "grids", method="POST", body=body)
     assert api.code == 201 and json.loads(api.body)["title"] == "Sunset"
+
+
+@pytest.mark.parametrize("route", [("blocks", "post"), ("blocks", "api", "grids")])
+@pytest.mark.parametrize("field", ["title", "ipb_version"])
+async def test_a_lone_surrogate_escape_is_not_valid_json(
+    jp_fetch: Any, route: tuple[str, ...], field: str
+) -> None:
+    """`"\\ud800"` is valid JSON to Python's json module, but no database can store the text."""
+    body = json.dumps(make_payload(**{field: "a\ud800"}))
+    assert "\\ud800" in body
+    response = await jp_fetch(*route, method="POST", body=body, raise_error=False)
+    assert response.code == 400
+    assert "not valid JSON" in json.loads(response.body)["message"]
+    assert await grid_count(jp_fetch) == 0
+
+
+async def test_a_title_with_a_surrogate_pair_escape_is_stored(jp_fetch: Any) -> None:
+    body = json.dumps(make_payload(title="sun \U0001f305"))  # escaped as \ud83c\udf05
+    response = await jp_fetch("blocks", "api", "grids", method="POST", body=body)
+    assert json.loads(response.body)["title"] == "sun \U0001f305"
 
 
 async def test_title_longer_than_200_characters_is_rejected(jp_fetch: Any) -> None:

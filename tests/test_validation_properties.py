@@ -25,7 +25,7 @@ json_values = st.recursive(
 
 def outcome(body: bytes) -> Any:
     try:
-        return VALIDATOR.validate(body, allow_title=True)
+        return VALIDATOR.validate(body)
     except InvalidPayload as error:
         assert error.message
         for field_error in error.errors:

@@ -66,7 +66,7 @@ class GridsHandler(GridUploadHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new, author = await self.validate_payload(allow_title=True), self.author
+        new, author = await self.validate_payload(), self.author
         grid = await self.db(lambda session: service.create_grid(session, new, author))
         self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
         await self.write_json(self.record(grid), status=201, grid=grid)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
@@ -127,7 +128,8 @@ class BlocksMixin(ExtensionHandlerMixin):
     def record(self, grid: Grid) -> dict[str, Any]:
         return {
             **self.summary(grid),
-            "grid_data": grid.grid_data,
+            # the JSON stored when the grid was posted, spliced in as it is
+            "grid_data": msgspec.Raw(grid.grid_json),
             "code_cells": grid.code_cells,
             "ipb_version": grid.ipb_version,
             "python_version": grid.python_version,
@@ -151,7 +153,7 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
     async def write_json(self, value: Any, status: int = 200, grid: Grid | None = None) -> None:
         """Answer `value` as JSON; when it holds a big `grid`, encoded off the event loop."""
         big = grid is not None and grid.width * grid.height > BIG_GRID_CELLS
-        body = await self.off_loop(big, lambda: json.dumps(value))
+        body = await self.off_loop(big, lambda: msgspec.json.encode(value))
         self.set_status(status)
         self.finish(body)
 
@@ -176,14 +178,14 @@ class GridUploadHandler(BlocksAPIHandler):
     def data_received(self, chunk: bytes) -> None:
         self._body += chunk
 
-    async def validate_payload(self, allow_title: bool) -> NewGrid:
+    async def validate_payload(self) -> NewGrid:
         """The request body as a valid grid, or a 400 listing what is wrong. Parsing and
         checking a big grid takes a while: that runs off the event loop."""
         body = bytes(self._body)
         try:
             return await self.off_loop(
                 len(body) > BIG_BODY_BYTES,
-                lambda: self.blocks.validator.validate(body, allow_title=allow_title),
+                lambda: self.blocks.validator.validate(body),
             )
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err

@@ -15,7 +15,7 @@ class PostHandler(GridUploadHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new, author = await self.validate_payload(allow_title=False), self.author
+        new, author = await self.validate_payload(), self.author
         grid = await self.db(lambda session: service.create_grid(session, new, author))
         await self.write_json({"url": self.page_url(grid)})
 
@@ -26,8 +26,11 @@ class GetGridDataHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        grid = await self.find_grid(grid_id)
-        await self.write_json(grid.grid_data, grid=grid)
+        key = self.grid_key(grid_id)
+        stored = await self.db(lambda session: service.grid_json(session, key))
+        if stored is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        self.finish(stored)  # the JSON stored when it was posted, as it is
 
 
 class RandomHandler(BlocksAPIHandler):

@@ -10,8 +10,8 @@ from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin
 from tornado import httputil, web
 
 from .. import service
-from ..render import CODE_STYLE, grid_table, highlighted_code
-from .base import BIG_BODY_BYTES, BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
+from ..render import CODE_STYLE, grid_drawing, highlighted_code
+from .base import BIG_BODY_BYTES, ApiError, BlocksMixin, as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
@@ -49,8 +49,12 @@ class GridPageHandler(BlocksPageHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        grid = await self.find_grid(grid_id)
+        key = self.grid_key(grid_id)
+        grid = await self.db(lambda session: service.find_page_grid(session, key))
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
         template, common = self.get_template("blocks/grid.html"), self.page_namespace()
+        script_url = self.static_url("grid.js")
 
         def draw() -> str:
             return template.render(
@@ -58,15 +62,15 @@ class GridPageHandler(BlocksPageHandler):
                 grid=grid,
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
-                table=grid_table(grid.grid_data),
+                drawing=grid_drawing(
+                    grid.width, grid.height, grid.lines_on, grid.pixels, script_url
+                ),
                 code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
             )
 
-        # A big grid is a big table, and highlighting long code takes a while.
+        # Highlighting long code takes a while.
         code_chars = sum(len(cell) for cell in grid.code_cells or [])
-        html = await self.off_loop(
-            grid.width * grid.height > BIG_GRID_CELLS or code_chars > BIG_BODY_BYTES, draw
-        )
+        html = await self.off_loop(code_chars > BIG_BODY_BYTES, draw)
         self.finish(html)
 
 
