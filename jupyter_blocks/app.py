@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from .handlers import routes
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
 from .service import SALT_SETTING
-from .validation import Limits, PayloadValidator
+from .validation import Limits, PayloadValidator, start_worker
 
 HERE = Path(__file__).parent
 ENV_PREFIX = "JUPYTER_BLOCKS_"
@@ -103,6 +104,9 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     # Parsing, checking, drawing and encoding big grids: few threads, so that they cannot
     # crowd the event loop's thread out of the GIL.
     cpu_threads: ThreadPoolExecutor
+    # Big payloads are parsed, checked and drawn in a worker process, so that their work never
+    # holds this process's GIL (and with it the event loop). Started on the first big post.
+    validating_processes: ProcessPoolExecutor
     ids: GridIds
     validator: PayloadValidator
 
@@ -127,6 +131,12 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self._apply_environment()
         self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
+        self.validating_processes = ProcessPoolExecutor(
+            max(1, (os.cpu_count() or 2) // 2),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+            initargs=(self.limits,),
+        )
         export_kernel_environment(self.serverapp)
 
     def open_database(self) -> None:
@@ -151,6 +161,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.extend(routes())
 
     async def stop_extension(self) -> None:
+        self.validating_processes.shutdown(wait=True, cancel_futures=True)
         self.cpu_threads.shutdown(wait=True)
         self.database.close()
 

@@ -66,10 +66,19 @@ def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
     parsed = parsed.set(drivername=_DRIVERS[backend])
     if _is_sqlite(parsed) and parsed.database in (None, "", ":memory:"):
         raise UnsupportedDatabase("an in-memory SQLite database cannot be shared: name a file")
+    sqlite = _is_sqlite(parsed)
     engine = sa.create_engine(
-        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=60
+        parsed,
+        # A SQLite file cannot drop the connection: pinging it is a wasted query per request.
+        pool_pre_ping=not sqlite,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        # psycopg 3 prepares a statement on the server from its second use on a connection:
+        # the few queries every request makes are parsed and planned once per connection.
+        connect_args={} if sqlite else {"prepare_threshold": 1},
     )
-    if _is_sqlite(parsed):
+    if sqlite:
         sa.event.listen(engine, "connect", _set_sqlite_pragmas)
     return engine
 

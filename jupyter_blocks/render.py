@@ -7,7 +7,6 @@ Every number written here was validated as an integer, and all text goes through
 
 from __future__ import annotations
 
-import base64
 import re
 import zlib
 from collections.abc import Sequence
@@ -28,12 +27,13 @@ _PYTHON = PythonLexer()
 
 
 # Grids of up to this many blocks are drawn as ipythonblocks draws them, a table cell per block
-# (with its index and colour as a tooltip); bigger ones on a canvas, by static/grid.js, from a
-# few bytes per block: the page of a 500x500 grid stays well under a megabyte.
+# (with its index and colour as a tooltip); bigger ones on a canvas, by static/grid.js, from
+# their packed pixels: the page of a 500x500 grid is as small as any other.
 TABLE_MAX_CELLS = 2_500
 # A canvas bigger than this on either side takes too much memory: its blocks are drawn smaller.
 CANVAS_MAX_PX = 4_096
-PIXELS_COMPRESSION = 6
+# zlib level 1: nearly as small as the default level on block data, and half the time.
+PIXELS_COMPRESSION = 1
 
 
 def pack_pixels(blocks: Sequence[Sequence[Sequence[int]]]) -> bytes:
@@ -43,20 +43,18 @@ def pack_pixels(blocks: Sequence[Sequence[Sequence[int]]]) -> bytes:
     return zlib.compress(flat, PIXELS_COMPRESSION)
 
 
-def grid_drawing(width: int, height: int, lines_on: bool, pixels: bytes, script_url: str) -> Markup:
-    """The grid on a page: a table when small, else a canvas that `script_url` draws on."""
-    lines = "lines-on" if lines_on else "lines-off"
-    if width * height <= TABLE_MAX_CELLS:
-        return grid_table(width, lines, zlib.decompress(pixels))
-    # every block in a cell as big as the largest block, as a table's widest column would be
-    block_px = max(zlib.decompress(pixels)[3::4])
-    cell = max(1, min(block_px, CANVAS_MAX_PX // max(width, height)))
+def grid_drawing(grid: Any, pixels_url: str, script_url: str) -> Markup:
+    """The grid on a page: a table when small (from `grid.pixels`), else a canvas that the
+    script at `script_url` sizes and draws from the pixels at `pixels_url` (already compressed,
+    and cacheable: the page stays small)."""
+    lines = "lines-on" if grid.lines_on else "lines-off"
+    if grid.width * grid.height <= TABLE_MAX_CELLS:
+        return grid_table(grid.width, lines, zlib.decompress(grid.pixels))
     return Markup(
-        f'<canvas class="blockgrid {lines}" width="{width * cell}" height="{height * cell}" '
-        f'data-width="{width}" data-height="{height}" data-cell="{cell}" '
-        f'data-lines-on="{str(lines_on).lower()}" '
-        f'data-pixels="{base64.b64encode(pixels).decode()}" role="img" '
-        f'aria-label="a grid of {width}x{height} blocks"></canvas>'
+        f'<canvas class="blockgrid {lines}" data-width="{grid.width}" '
+        f'data-height="{grid.height}" data-max-px="{CANVAS_MAX_PX}" '
+        f'data-lines-on="{str(grid.lines_on).lower()}" data-pixels-url="{escape(pixels_url)}" '
+        f'role="img" aria-label="a grid of {grid.width}x{grid.height} blocks"></canvas>'
         f'<script src="{escape(script_url)}" defer></script>'
     )
 
@@ -84,11 +82,10 @@ def _sample(count: int, limit: int) -> list[int]:
     return [index * count // limit for index in range(limit)]
 
 
-def thumbnail_svg(grid_data: dict[str, Any]) -> str:
+def thumbnail_svg(width: int, height: int, blocks: Sequence[Sequence[Sequence[int]]]) -> str:
     """A small SVG of the grid: one square per sampled block, equal runs merged into one rect."""
-    blocks = grid_data["blocks"]
-    rows = _sample(grid_data["height"], THUMBNAIL_MAX_BLOCKS)
-    cols = _sample(grid_data["width"], THUMBNAIL_MAX_BLOCKS)
+    rows = _sample(height, THUMBNAIL_MAX_BLOCKS)
+    cols = _sample(width, THUMBNAIL_MAX_BLOCKS)
     width, height = len(cols), len(rows)
     scale = THUMBNAIL_PX / max(width, height)
     rects = []

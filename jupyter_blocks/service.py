@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .ids import GridKey, new_secret_nonce
 from .models import Grid, InstanceSetting
-from .render import pack_pixels, thumbnail_svg
+from .render import TABLE_MAX_CELLS, pack_pixels
 
 if TYPE_CHECKING:
     from .validation import NewGrid
@@ -26,8 +27,8 @@ SALT_SETTING = "hashids_salt"
 _BIG_COLUMNS = ("grid_json", "code_cells", "thumbnail_svg", "pixels")
 # A listing or a delete never needs them.
 _SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
-# A page draws from the pixels, never from the grid's JSON.
-_PAGE_ONLY = (defer(Grid.grid_json), defer(Grid.thumbnail_svg))
+# A page draws from the pixels (a big grid's page fetches them itself), never from the JSON.
+_PAGE_ONLY = (defer(Grid.grid_json), defer(Grid.thumbnail_svg), defer(Grid.pixels))
 # A record serves the JSON.
 _RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
 # Listings read these columns with a Core select: rows, not ORM objects, for speed.
@@ -45,11 +46,11 @@ def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
         python_version=new.python_version,
         width=new.width,
         height=new.height,
-        lines_on=new.grid_data["lines_on"],
+        lines_on=new.lines_on,
         grid_json=new.grid_json,
         code_cells=new.code_cells,
-        thumbnail_svg=thumbnail_svg(new.grid_data),
-        pixels=pack_pixels(new.grid_data["blocks"]),
+        thumbnail_svg=new.thumbnail_svg,
+        pixels=new.pixels,
     )
     session.add(grid)
     session.flush()
@@ -71,13 +72,28 @@ def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | 
 
 
 def find_page_grid(session: Session, key: GridKey) -> Grid | None:
-    """The grid behind a decoded id, with what its page draws (not its JSON)."""
-    return session.scalar(sa.select(Grid).where(*_matching(key)).options(*_PAGE_ONLY))
+    """The grid behind a decoded id, with what its page draws: the pixels of a grid drawn as a
+    table, never its JSON (one query)."""
+    small = Grid.width * Grid.height <= TABLE_MAX_CELLS
+    row = session.execute(
+        sa.select(Grid, sa.case((small, Grid.pixels))).where(*_matching(key)).options(*_PAGE_ONLY)
+    ).first()
+    if row is None:
+        return None
+    grid, table_pixels = row
+    if table_pixels is not None:
+        set_committed_value(grid, "pixels", table_pixels)
+    return grid
 
 
 def grid_json(session: Session, key: GridKey) -> str | None:
     """The grid's data as the JSON stored when it was posted."""
     return session.scalar(sa.select(Grid.grid_json).where(*_matching(key)))
+
+
+def pixels(session: Session, key: GridKey) -> bytes | None:
+    """The grid's blocks as packed when it was stored (render.pack_pixels)."""
+    return session.scalar(sa.select(Grid.pixels).where(*_matching(key)))
 
 
 def thumbnail(session: Session, key: GridKey) -> str | None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from .render import pack_pixels, thumbnail_svg
 from .text import text_problem
 
 GRID_CLASSES = ("BlockGrid", "ImageGrid")
@@ -55,12 +56,17 @@ class InvalidPayload(Exception):
 
 @dataclass(frozen=True)
 class NewGrid:
-    """A validated grid, ready to store. `grid_json` is `grid_data` as compact JSON: stored
-    once, served as it is."""
+    """A validated grid, ready to store: its `grid_data` as compact JSON (stored once, served as
+    it is) and drawn once (packed pixels for pages, an SVG thumbnail). Plain strings and bytes,
+    cheap to hand back from a worker process."""
 
     ipb_class: str
-    grid_data: dict[str, Any]
+    width: int
+    height: int
+    lines_on: bool
     grid_json: str
+    pixels: bytes
+    thumbnail_svg: str
     secret: bool = False
     title: str | None = None
     parent: str | None = None
@@ -69,12 +75,8 @@ class NewGrid:
     python_version: list[Any] | None = None
 
     @property
-    def width(self) -> int:
-        return int(self.grid_data["width"])
-
-    @property
-    def height(self) -> int:
-        return int(self.grid_data["height"])
+    def grid_data(self) -> dict[str, Any]:
+        return dict(msgspec.json.decode(self.grid_json))
 
 
 def _payload_type(limits: Limits) -> type[msgspec.Struct]:
@@ -283,13 +285,14 @@ class PayloadValidator:
         text_errors = _text_errors(payload)
         if text_errors:
             raise InvalidPayload("Invalid grid payload", text_errors)
-        grid_data = msgspec.structs.asdict(grid)
-        if grid.origin is UNSET:
-            del grid_data["origin"]
         return NewGrid(
             ipb_class=payload.ipb_class,
-            grid_data=grid_data,
+            width=grid.width,
+            height=grid.height,
+            lines_on=grid.lines_on,
             grid_json=self._encoder.encode(grid).decode(),
+            pixels=pack_pixels(grid.blocks),
+            thumbnail_svg=thumbnail_svg(grid.width, grid.height, grid.blocks),
             secret=payload.secret,
             title=payload.title or None,
             parent=payload.parent,
@@ -315,3 +318,19 @@ class PayloadValidator:
             return [first]
         block_errors = _block_errors(grid_data["blocks"], width, height, self.limits.max_block_size)
         return block_errors or [first]
+
+
+# A worker process validates big payloads, so that parsing them never holds the server's GIL.
+_worker_validator: PayloadValidator | None = None
+
+
+def start_worker(limits: Limits) -> None:
+    """The initializer of a validating worker process."""
+    global _worker_validator  # noqa: PLW0603 (one validator per worker process)
+    _worker_validator = PayloadValidator(limits)
+
+
+def validate_in_worker(body: bytes) -> NewGrid:
+    """`PayloadValidator.validate` in a worker process started by `start_worker`."""
+    assert _worker_validator is not None, "start the worker with start_worker(limits)"
+    return _worker_validator.validate(body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import zlib
@@ -107,12 +106,18 @@ async def test_grid_lines_follow_lines_on(jp_fetch: Any, lines_on: bool) -> None
     assert f'class="blockgrid lines-{"on" if lines_on else "off"}"' in html
 
 
-def canvas_blocks(html: str) -> tuple[dict[str, str], list[list[list[int]]]]:
-    """The data attributes of a page's grid canvas, and the blocks they carry."""
+async def canvas_blocks(
+    jp_fetch: Any, jp_base_url: str, html: str
+) -> tuple[dict[str, str], list[list[list[int]]]]:
+    """The data attributes of a page's grid canvas, and the blocks its pixels URL serves."""
     canvas = re.search(r"<canvas ([^>]*)>", html)
     assert canvas
     attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', canvas.group(1)))
-    flat = zlib.decompress(base64.b64decode(attributes["data-pixels"]))
+    url = attributes["data-pixels-url"]
+    assert url.startswith(jp_base_url)
+    response = await jp_fetch(url[len(jp_base_url) :])
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    flat = zlib.decompress(response.body)
     width = int(attributes["data-width"])
     blocks = [list(flat[i : i + 4]) for i in range(0, len(flat), 4)]
     return attributes, [blocks[i : i + width] for i in range(0, len(blocks), width)]
@@ -124,7 +129,7 @@ async def test_a_big_grid_page_draws_its_blocks_on_a_canvas(
     grid = await post_grid(width=80, height=60)
     html = await page(jp_fetch, "blocks", grid["id"])
     assert "<td " not in html
-    attributes, blocks = canvas_blocks(html)
+    attributes, blocks = await canvas_blocks(jp_fetch, jp_base_url, html)
     assert blocks == grid["grid_data"]["blocks"]
     assert (attributes["data-width"], attributes["data-height"]) == ("80", "60")
     assert attributes["data-lines-on"] == "true" and attributes["class"] == "blockgrid lines-on"
@@ -137,10 +142,41 @@ async def test_a_big_grid_page_draws_its_blocks_on_a_canvas(
     assert b"DecompressionStream" in script.body
 
 
-async def test_the_page_of_the_biggest_grid_is_small(jp_fetch: Any, post_grid: Any) -> None:
-    """500x500 blocks were a 32 MB table; packed on a canvas, the page stays under 1 MB."""
+async def test_a_secret_big_grid_page_draws_from_its_secret_id(
+    jp_fetch: Any, post_grid: Any, jp_base_url: str
+) -> None:
+    grid = await post_grid(width=60, height=60, secret=True)
+    html = await page(jp_fetch, "blocks", "secret", grid["id"])
+    _, blocks = await canvas_blocks(jp_fetch, jp_base_url, html)
+    assert blocks == grid["grid_data"]["blocks"]
+
+
+async def test_the_page_of_the_biggest_grid_is_small(
+    jp_fetch: Any, post_grid: Any, jp_base_url: str
+) -> None:
+    """500x500 blocks were a 32 MB table; on a canvas, the page is as small as any other."""
     grid = await post_grid(width=500, height=500)
     response = await jp_fetch("blocks", grid["id"])
-    assert len(response.body) <= 1_000_000
-    _, blocks = canvas_blocks(response.body.decode())
+    assert len(response.body) <= 100_000
+    _, blocks = await canvas_blocks(jp_fetch, jp_base_url, response.body.decode())
     assert blocks == grid["grid_data"]["blocks"]
+
+
+async def test_pixels_are_cacheable_and_404_for_unknown_grids(
+    jp_fetch: Any, post_grid: Any
+) -> None:
+    grid = await post_grid(width=60, height=60)
+    first = await jp_fetch("blocks", "api", "grids", grid["id"], "pixels")
+    etag = first.headers["ETag"]
+    again = await jp_fetch(
+        "blocks",
+        "api",
+        "grids",
+        grid["id"],
+        "pixels",
+        headers={"If-None-Match": etag},
+        raise_error=False,
+    )
+    assert again.code == 304
+    missing = await jp_fetch("blocks", "api", "grids", "AAAAAAAAA", "pixels", raise_error=False)
+    assert missing.code == 404 and json.loads(missing.body)["message"]

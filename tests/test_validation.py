@@ -220,3 +220,29 @@ async def test_title_longer_than_200_characters_is_rejected(jp_fetch: Any) -> No
     response = await jp_fetch("blocks", "api", "grids", method="POST", body=body, raise_error=False)
     assert response.code == 400
     assert json.loads(response.body)["errors"][0]["path"] == "title"
+
+
+@pytest.mark.parametrize("route", [("blocks", "post"), ("blocks", "api", "grids")])
+async def test_a_big_payload_checked_in_a_worker_process_has_the_same_errors(
+    jp_fetch: Any, route: tuple[str, ...]
+) -> None:
+    """Bodies over 64 KiB are validated in a worker process; its errors come back whole."""
+    payload = make_payload(width=150, height=150)
+    set_at(payload, "grid_data.blocks.149.7.2", 256)
+    set_at(payload, "code_cells", ["ok", "x\x00"])
+    body = json.dumps(payload)
+    assert len(body) > 64 * 1024
+    response = await jp_fetch(*route, method="POST", body=body, raise_error=False)
+    assert response.code == 400
+    assert json.loads(response.body)["errors"] == [
+        {
+            "path": "grid_data.blocks.149.7",
+            "message": "blue must be an integer from 0 to 255, got 256",
+        }
+    ]
+    set_at(payload, "grid_data.blocks.149.7.2", 255)
+    response = await jp_fetch(*route, method="POST", body=json.dumps(payload), raise_error=False)
+    assert json.loads(response.body)["errors"] == [
+        {"path": "code_cells.1", "message": "must not contain NUL characters"}
+    ]
+    assert await grid_count(jp_fetch) == 0

@@ -8,6 +8,7 @@ from .api import GridHandler, GridsHandler, MeHandler, ThumbnailHandler
 from .base import ID, NAMESPACE
 from .compat import GetGridDataHandler, PostHandler, RandomHandler
 from .pages import GalleryPageHandler, GridPageHandler
+from .pixels import PixelsHandler
 
 
 def routes() -> list[tuple[Any, ...]]:
@@ -17,6 +18,7 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"{at}api/me", MeHandler),
         (rf"{at}api/grids", GridsHandler),
         (rf"{at}api/grids/{ID}/thumbnail\.svg", ThumbnailHandler),
+        (rf"{at}api/grids/{ID}/pixels", PixelsHandler),
         (rf"{at}api/grids/{ID}", GridHandler),
         (rf"{at}post", PostHandler),
         (rf"{at}random", RandomHandler),

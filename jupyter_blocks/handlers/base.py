@@ -19,7 +19,7 @@ from tornado import web
 from .. import service
 from ..ids import GridKey
 from ..models import Grid
-from ..validation import FieldError, InvalidPayload, NewGrid
+from ..validation import FieldError, InvalidPayload, NewGrid, validate_in_worker
 
 if TYPE_CHECKING:
     from ..app import BlocksApp
@@ -179,13 +179,14 @@ class GridUploadHandler(BlocksAPIHandler):
         self._body += chunk
 
     async def validate_payload(self) -> NewGrid:
-        """The request body as a valid grid, or a 400 listing what is wrong. Parsing and
-        checking a big grid takes a while: that runs off the event loop."""
+        """The request body as a valid grid, or a 400 listing what is wrong. A big body is
+        parsed, checked and drawn in a worker process: that work would hold the GIL."""
         body = bytes(self._body)
         try:
-            return await self.off_loop(
-                len(body) > BIG_BODY_BYTES,
-                lambda: self.blocks.validator.validate(body),
+            if len(body) <= BIG_BODY_BYTES:
+                return self.blocks.validator.validate(body)
+            return await asyncio.get_running_loop().run_in_executor(
+                self.blocks.validating_processes, validate_in_worker, body
             )
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err

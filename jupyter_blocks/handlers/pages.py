@@ -55,6 +55,7 @@ class GridPageHandler(BlocksPageHandler):
             raise ApiError(404, f"No grid with id {grid_id!r}")
         template, common = self.get_template("blocks/grid.html"), self.page_namespace()
         script_url = self.static_url("grid.js")
+        pixels_url = self.blocks_path("api", "grids", grid_id, "pixels")
 
         def draw() -> str:
             return template.render(
@@ -62,9 +63,7 @@ class GridPageHandler(BlocksPageHandler):
                 grid=grid,
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
-                drawing=grid_drawing(
-                    grid.width, grid.height, grid.lines_on, grid.pixels, script_url
-                ),
+                drawing=grid_drawing(grid, pixels_url, script_url),
                 code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
             )
 

@@ -1,19 +1,33 @@
-// Draws the big grids of jupyter-blocks pages on their <canvas>, from the compact form the
-// server writes into the page (render.py's grid_drawing): zlib-compressed bytes, four per block
-// (red, green, blue, size), rows top first. A static file, so pages need no inline script.
+// Draws the big grids of jupyter-blocks pages on their <canvas> (render.py's grid_drawing),
+// from the grid's packed pixels (blocks/api/grids/<id>/pixels): zlib-compressed bytes, four per
+// block (red, green, blue, size), rows top first. A static file: pages need no inline script.
 'use strict';
 
-async function inflate(base64) {
-  const packed = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream('deflate'));
+async function fetchBlocks(url) {
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) {
+    throw new Error(`${url}: ${response.status}`);
+  }
+  const stream = response.body.pipeThrough(new DecompressionStream('deflate'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 async function drawGrid(canvas) {
   const width = Number(canvas.dataset.width);
   const height = Number(canvas.dataset.height);
-  const cell = Number(canvas.dataset.cell);
-  const blocks = await inflate(canvas.dataset.pixels);
+  const blocks = await fetchBlocks(canvas.dataset.pixelsUrl);
+  // Every block in a cell as big as the largest block (as a table's widest column would be),
+  // smaller when the canvas would be too big.
+  let largest = 1;
+  for (let block = 3; block < blocks.length; block += 4) {
+    largest = Math.max(largest, blocks[block]);
+  }
+  const cell = Math.max(
+    1,
+    Math.min(largest, Math.floor(Number(canvas.dataset.maxPx) / Math.max(width, height)))
+  );
+  canvas.width = width * cell;
+  canvas.height = height * cell;
   // One pixel per block, then scaled up without smoothing: a few draw calls for any size.
   const image = new ImageData(width, height);
   for (let block = 0; block < width * height; block++) {
@@ -44,6 +58,6 @@ async function drawGrid(canvas) {
   canvas.dataset.drawn = 'true';
 }
 
-for (const canvas of document.querySelectorAll('canvas.blockgrid[data-pixels]')) {
+for (const canvas of document.querySelectorAll('canvas.blockgrid[data-pixels-url]')) {
   drawGrid(canvas);
 }

@@ -21,7 +21,7 @@ depends_on = None
 
 BATCH = 200
 # As jupyter_blocks.render.pack_pixels made them at this revision (a migration never changes).
-PIXELS_COMPRESSION = 6
+PIXELS_COMPRESSION = 1
 
 
 def _pack_pixels(blocks: list[list[list[int]]]) -> bytes:
