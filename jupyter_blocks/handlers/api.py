@@ -8,7 +8,7 @@ from tornado import web
 
 from .. import service
 from ..validation import FieldError
-from .base import ApiError, BlocksAPIHandler, GridUploadHandler
+from .base import IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
 
 MAX_LIMIT = 100
 # Thumbnails of a grid never change: bump this when the drawing does, to refresh caches.
@@ -16,12 +16,13 @@ THUMBNAIL_VERSION = 1
 
 
 class MeHandler(BlocksAPIHandler):
-    """`GET blocks/api/me`: who this server says posts and owns grids for the caller."""
+    """`GET blocks/api/me`: who this server says posts and owns grids for the caller, and
+    whether they may delete anyone's (a moderator)."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.write_json({"author": self.author})
+        await self.write_json({"author": self.author, "moderator": self.moderator})
 
 
 class GridsHandler(GridUploadHandler):
@@ -84,15 +85,15 @@ class GridHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def delete(self, grid_id: str) -> None:
-        key, author = self.grid_key(grid_id), self.author
+        key, author, may_delete = self.grid_key(grid_id), self.author, self.may_delete
 
         def delete_if_owned(session: Session) -> None:
             grid = service.find_grid(session, key, with_data=False)
             if grid is None:
                 raise ApiError(404, f"No grid with id {grid_id!r}")
-            if grid.author != author:
-                raise ApiError(403, f"Only {grid.author} can delete this grid")
-            service.delete_grid(session, grid)
+            if not may_delete(grid.author):
+                raise ApiError(403, f"Only {grid.author} or a moderator can delete this grid")
+            service.delete_grid(session, grid, deleted_by=author)
 
         await self.db(delete_if_owned)
         self.set_status(204)
@@ -101,6 +102,8 @@ class GridHandler(BlocksAPIHandler):
 
 class ThumbnailHandler(BlocksAPIHandler):
     """`GET blocks/api/grids/<id>/thumbnail.svg`: a small image, cacheable by ETag."""
+
+    csp = IMAGE_CSP
 
     @web.authenticated
     @authorized

@@ -35,6 +35,16 @@ NAMESPACE = "blocks"
 # Ids are hashids: letters and digits.
 ID = r"([A-Za-z0-9]{1,64})"
 
+# Pages load script and style only from this server's static files; nothing inline runs, so
+# markup that reached the database could not run even if it were not escaped.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'self'"
+)
+# Images served from stored data (SVG is a document when opened on its own): nothing runs.
+IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
 
 class ApiError(web.HTTPError):
     """An error answered as `{"message": ..., "errors": [...]}` with a 4xx status."""
@@ -54,6 +64,9 @@ class BlocksMixin(ExtensionHandlerMixin):
     """Shared by the JSON, protocol and HTML handlers of jupyter-blocks."""
 
     auth_resource = NAMESPACE
+    csp = PAGE_CSP
+    # Whether the current user may delete anyone's grid (set in `prepare`).
+    moderator = False
 
     def initialize(self, name: str, *args: Any, secret: bool | None = None, **kwargs: Any) -> None:
         """`secret`: this route takes only secret (True) or only public (False) grid ids."""
@@ -63,6 +76,20 @@ class BlocksMixin(ExtensionHandlerMixin):
     @property
     def blocks(self) -> BlocksApp:
         return self.extensionapp  # type: ignore[return-value]
+
+    @property
+    def content_security_policy(self) -> str:
+        return self.csp
+
+    async def prepare(self) -> None:
+        await super().prepare()  # type: ignore[misc]
+        user = self.current_user  # type: ignore[attr-defined]
+        if user is not None:
+            self.moderator = await self.blocks.is_moderator(user)
+
+    def may_delete(self, author: str) -> bool:
+        """Authors delete their own grids; moderators anyone's."""
+        return author == self.author or self.moderator
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` off the event loop, in this request's database session (commit on
@@ -122,6 +149,7 @@ class BlocksMixin(ExtensionHandlerMixin):
             "width": grid.width,
             "height": grid.height,
             "owned": grid.author == self.author,
+            "can_delete": self.may_delete(grid.author),
         }
 
     def record(self, grid: Grid) -> dict[str, Any]:
