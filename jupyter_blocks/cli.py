@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="the gallery as a JupyterHub service")
     serve.add_argument("server_args", nargs=argparse.REMAINDER, help="jupyter_server options")
     hub = commands.add_parser("hub-config", help="print the jupyterhub_config.py fragment")
+    hub.add_argument(
+        "--db-url", dest="service_db_url", help="SQLAlchemy URL of the database the service holds"
+    )
     hub.add_argument("--port", type=int, default=10101, help="the service's port on 127.0.0.1")
     hub.add_argument("--name", default="blocks", help="the service's name (URL /services/NAME/)")
     hub.add_argument(
@@ -158,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     hub.add_argument("--pool-size", type=int, default=10, help="database connections it holds")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from .hub.server import NotAHubService, serve as serve_gallery
+        from .hub.server import NotAHubService
+        from .hub.server import serve as serve_gallery
 
         try:
             serve_gallery(args.server_args)
@@ -166,13 +170,14 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"jupyter blocks serve: {error}") from error
         return
     if args.command == "hub-config":
-        if not args.db_url:
+        service_db_url = args.service_db_url or args.db_url
+        if not service_db_url:
             parser.error("hub-config needs --db-url: the database only the service will hold")
         from .hub.config import hub_config
 
         print(
             hub_config(
-                args.db_url,
+                service_db_url,
                 name=args.name,
                 port=args.port,
                 public_url=args.public_url,

@@ -44,6 +44,12 @@ class GalleryServiceApp(ServerApp):
         self.jpserver_extensions = dict(EXTENSIONS)
         super().init_server_extensions()
 
+    def init_webapp(self) -> None:
+        super().init_webapp()
+        # As jupyterhub.singleuser does: tornado's own XSRF check runs before the Hub has said
+        # whether a request carries a token; jupyter_server checks again once it knows.
+        self.web_app.settings["xsrf_cookies"] = False
+
 
 def service_config(environ: Any = os.environ) -> Config:
     """Where to listen and how to authenticate, from the environment the Hub sets."""
