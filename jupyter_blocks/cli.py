@@ -148,6 +148,15 @@ def main(argv: list[str] | None = None) -> None:
         "--db-url", dest="service_db_url", help="SQLAlchemy URL of the database the service holds"
     )
     hub.add_argument("--port", type=int, default=10101, help="the service's port on 127.0.0.1")
+    hub.add_argument(
+        "--url",
+        default="",
+        help="where the Hub's proxy reaches the service (default "
+        "http://127.0.0.1:PORT; e.g. http://hub:10101 on Kubernetes)",
+    )
+    hub.add_argument(
+        "--moderators-group", default="blocks-moderators", help="Hub group that may delete any grid"
+    )
     hub.add_argument("--name", default="blocks", help="the service's name (URL /services/NAME/)")
     hub.add_argument(
         "--public-url", default="", help="where people open the Hub, e.g. https://hub.example.org/"
@@ -155,8 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     hub.add_argument(
         "--service-url",
         default="",
-        help="the service's URL as users' servers reach it "
-        "(default http://127.0.0.1:PORT/services/NAME/, for a Hub on one machine)",
+        help="the service's URL as users' servers reach it (default URL/services/NAME/)",
     )
     hub.add_argument("--pool-size", type=int, default=10, help="database connections it holds")
     args = parser.parse_args(argv)
@@ -179,7 +187,8 @@ def main(argv: list[str] | None = None) -> None:
             hub_config(
                 service_db_url,
                 name=args.name,
-                port=args.port,
+                url=args.url or f"http://127.0.0.1:{args.port}",
+                moderators_group=args.moderators_group,
                 public_url=args.public_url,
                 service_url=args.service_url,
                 pool_size=args.pool_size,

@@ -318,12 +318,17 @@ def test_no_user_process_holds_the_database_credential(hub: Hub) -> None:
                 "print(repr(dict(os.environ)))",
                 "print(pathlib.Path(f'/proc/{server_pid}/environ').read_bytes().decode(errors='replace'))",
                 "print(open(f'/proc/{server_pid}/cmdline').read())",
+                "from jupyter_core.paths import jupyter_data_dir",
+                "sqlite = pathlib.Path(jupyter_data_dir()) / 'jupyter_blocks.sqlite'",
+                "print('local database:', sqlite.exists())",
             ]
         ),
     )
     assert "JUPYTER_BLOCKS_SERVICE_URL" in seen  # it did read the server's environment
     assert DB_PASSWORD not in seen
     assert "JUPYTER_BLOCKS_DB_URL" not in seen and "postgresql" not in seen
+    # the user's server opened no database of its own either
+    assert "local database: False" in seen
 
 
 def test_alice_shares_from_a_kernel_and_bob_opens_and_loads_it(hub: Hub) -> None:

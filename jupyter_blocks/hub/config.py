@@ -9,6 +9,7 @@ the extension and kernels at the service. The database URL goes to the service a
 from __future__ import annotations
 
 from string import Template
+from urllib.parse import urlsplit
 
 FRAGMENT = Template('''
 # ---- jupyter-blocks: the class gallery as a JupyterHub service --------------------------------
@@ -24,8 +25,8 @@ _blocks_access = f"access:services!service={_blocks_name}"
 
 c.JupyterHub.services.append({
     "name": _blocks_name,
-    "url": "http://127.0.0.1:$port",
-    "command": [_blocks_sys.executable, "-m", "jupyter_blocks.cli", "serve"],
+    "url": $url,
+    "command": [_blocks_sys.executable, "-m", "jupyter_blocks.cli", "serve"$serve_args],
     "environment": {
         # The only process holding the database URL: users' servers and kernels never see it.
         "JUPYTER_BLOCKS_DB_URL": $db_url,
@@ -71,30 +72,38 @@ elif callable(_blocks_token_scopes):
 else:  # JupyterHub's default (the `server` role) plus the gallery
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", _blocks_access]
 
-c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_URL": $service_url or (
-    f"http://127.0.0.1:$port/services/{_blocks_name}/")})
+c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_URL": $service_url})
 # Moderators (may delete any grid): Hub admins and members of the Hub group $moderators.
 # ---- end of jupyter-blocks ---------------------------------------------------------------------
 ''')
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def hub_config(
     db_url: str,
     *,
     name: str = "blocks",
-    port: int = 10101,
+    url: str = "http://127.0.0.1:10101",
     public_url: str = "",
     service_url: str = "",
     pool_size: int = 10,
     moderators_group: str = "blocks-moderators",
 ) -> str:
-    """The fragment, for a service called `name` on 127.0.0.1:`port` using `db_url`."""
+    """The fragment for a service called `name`, reached by the Hub's proxy at `url`, holding
+    `db_url`. Users' servers reach it at `service_url` (default: `url` + its prefix)."""
+    url = url.rstrip("/")
+    host = urlsplit(url).netloc.rsplit(":", 1)[0]
+    # Reached from other machines (another pod): listen on every interface, not the loopback.
+    serve_args = [] if host in LOCAL_HOSTS else ["--ServerApp.ip=0.0.0.0"]
     return FRAGMENT.substitute(
         name=repr(name),
-        port=int(port),
+        url=repr(url),
+        serve_args="".join(f", {arg!r}" for arg in serve_args),
         db_url=repr(db_url),
         public_url=repr(public_url),
-        service_url=repr(service_url),
+        service_url=repr(service_url or f"{url}/services/{name}/"),
         pool_size=int(pool_size),
         moderators=repr(moderators_group),
     ).lstrip("\n")
