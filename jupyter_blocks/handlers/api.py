@@ -48,14 +48,15 @@ class ListingHandler(BlocksAPIHandler):
         return int(raw)
 
     def text_argument(self, name: str) -> str | None:
-        """A free-text query argument (stripped; None when empty), bounded and storable."""
-        raw = self.get_query_argument(name, "").strip()
+        """A free-text query argument, stripped (None when empty) and bounded. Tornado already
+        drops control characters from arguments and refuses undecodable ones."""
+        raw = self.get_query_argument(name, "")
         if len(raw) > MAX_QUERY_CHARS:
-            problem: str | None = f"must be at most {MAX_QUERY_CHARS} characters"
-        else:
-            problem = text_problem(raw)
-        if problem:
-            raise ApiError(400, "Invalid query", [FieldError(name, problem)])
+            raise ApiError(
+                400,
+                "Invalid query",
+                [FieldError(name, f"must be at most {MAX_QUERY_CHARS} characters")],
+            )
         return raw or None
 
 
