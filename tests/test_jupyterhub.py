@@ -7,6 +7,7 @@ kernels do, with tokens the Hub issues to each user.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -153,10 +154,8 @@ c.JupyterHub.load_roles = [{{
         yield Hub(url, admin, tokens)
     finally:
         for name in USERS:
-            try:
+            with contextlib.suppress(requests.RequestException):
                 admin.delete(f"{url}hub/api/users/{name}/server", timeout=30)
-            except requests.RequestException:
-                pass
         process.terminate()
         process.wait(timeout=60)
         log.close()

@@ -28,7 +28,7 @@ def servers(postgres_server: str, tmp_path: Path) -> Iterator[dict[str, Server]]
         )
 
     with ThreadPoolExecutor(len(USERS)) as pool:
-        started = dict(zip(USERS, pool.map(start, USERS)))
+        started = dict(zip(USERS, pool.map(start, USERS), strict=True))
     yield started
     for server in started.values():
         stop_server(server)
@@ -41,7 +41,7 @@ def test_servers_sharing_a_database_see_the_same_grids_under_the_same_ids(
         return [servers[user].post_grid(grid_payload(n)) for n in range(8)]
 
     with ThreadPoolExecutor(len(USERS)) as pool:
-        posted = dict(zip(USERS, pool.map(post_many, USERS)))
+        posted = dict(zip(USERS, pool.map(post_many, USERS), strict=True))
     views = {user: server.all_grids() for user, server in servers.items()}
     ids = {user: [grid["id"] for grid in grids] for user, grids in views.items()}
     assert len(ids["alice"]) == 8 * len(USERS)

@@ -85,7 +85,7 @@ def lab_without_blocks(browser_home: Path) -> Iterator[Server]:
 
 @pytest.fixture(scope="package")
 def seeded(lab: Server, bob: Server) -> Seeded:
-    """30 grids, alice's and bob's in turns, posted through their own servers (the newest untitled)."""
+    """30 grids, alice's and bob's in turns, posted through their own servers (newest untitled)."""
     alice_grids, bob_grids = [], []
     for number in range(29):
         if number % 2:

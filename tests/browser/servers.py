@@ -141,7 +141,7 @@ def stop_server(server: Server) -> None:
 
 
 LAB_ARGS = [
-    # window.jupyterapp, to run commands, in JupyterLab and in Notebook 7 (served by the same server)
+    # window.jupyterapp, to run commands, in JupyterLab and in Notebook 7 (on the same server)
     "--LabApp.expose_app_in_browser=True",
     "--JupyterNotebookApp.expose_app_in_browser=True",
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",

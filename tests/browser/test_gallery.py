@@ -10,8 +10,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from .servers import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
 from playwright.sync_api import Error, Locator, Page, expect
+
+from .servers import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
 
 pytestmark = pytest.mark.browser
 
