@@ -61,7 +61,7 @@ def test_default_database_is_a_sqlite_file_in_the_jupyter_data_dir(
 
 def test_a_database_behind_the_schema_is_refused_without_auto_migrate(db_url: str) -> None:
     app = BlocksApp(config=Config({"BlocksApp": {"db_url": db_url, "auto_migrate": False}}))
-    with pytest.raises(RuntimeError, match="jupyter blocks upgrade-db"):
+    with pytest.raises(db.SchemaMismatch, match=r"jupyter blocks --db-url '.+' upgrade-db"):
         app.open_database()
     engine = db.create_engine(db_url)
     db.upgrade(engine)
