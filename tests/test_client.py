@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import AUTHOR
 from ipythonblocks import BlockGrid, ImageGrid
 from ipythonblocks import ipythonblocks as ipb
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -29,6 +28,7 @@ from jupyter_server.serverapp import list_running_servers
 
 from jupyter_blocks import client
 from jupyter_blocks.kernel_env import ENV_TOKEN, ENV_URL, kernel_facing_url
+from tests.utils import AUTHOR
 
 KERNEL_TIMEOUT = 60.0
 HTTP_TIMEOUT = 30.0

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from conftest import make_payload
 from traitlets.config import Config
 
 from jupyter_blocks import db
 from jupyter_blocks.app import BlocksApp
 from jupyter_blocks.ids import SECRET_NONCE_BITS, GridIds
+from tests.utils import make_payload
 
 
 class TestEnvironment:

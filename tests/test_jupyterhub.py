@@ -18,12 +18,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from browser.servers import free_port, grid_payload
 from websocket import create_connection
+
+from tests.utils import free_port, grid_payload, wait_until
 
 USERS = ("alice", "bob")
 CHP_CACHE = Path.home() / ".cache" / "jupyter-blocks-tests" / "chp"
@@ -68,18 +68,6 @@ class Hub:
 
     def blocks(self, name: str, path: str) -> str:
         return f"{self.url}user/{name}/blocks/{path}"
-
-
-def wait_until(check: Any, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{what} within {TIMEOUT} s")
 
 
 @pytest.fixture(scope="module")

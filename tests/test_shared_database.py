@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.servers import Server, grid_payload, start_server, stop_server
-from conftest import _fresh_postgres_database
+
+from tests.postgres import fresh_database
+from tests.utils import Server, grid_payload, start_server, stop_server
 
 USERS = ["alice", "bob", "carol"]
 
@@ -17,7 +18,7 @@ USERS = ["alice", "bob", "carol"]
 @pytest.fixture
 def servers(postgres_server: str, tmp_path: Path) -> Iterator[dict[str, Server]]:
     """Three servers, started at the same moment on one new database, one user each."""
-    db_url = _fresh_postgres_database(postgres_server)
+    db_url = fresh_database(postgres_server)
 
     def start(user: str) -> Server:
         return start_server(

@@ -16,17 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from .servers import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LAB_ARGS,
-    Seeded,
-    Server,
-    grid_payload,
-    start_server,
-    stop_server,
-)
+from tests.utils import ARTIFACTS, Server, grid_payload, start_server, stop_server
+
+from .servers import CHROMIUM, CHROMIUM_ARGS, LAB_ARGS, Seeded
 
 
 @pytest.fixture(scope="package")

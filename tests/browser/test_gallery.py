@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Error, Locator, Page, expect
 
-from .servers import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
+from tests.utils import ARTIFACTS, Server, grid_payload
+
+from .servers import GALLERY_ID, Seeded
 
 pytestmark = pytest.mark.browser
 
