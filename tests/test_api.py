@@ -180,7 +180,7 @@ class TestSeveralUsers:
     @pytest.fixture
     def jp_server_config(self, jp_server_config: dict[str, Any]) -> dict[str, Any]:
         jp_server_config["ServerApp"]["identity_provider_class"] = (
-            "identity.NamedUsersIdentityProvider"
+            "tests.identity.NamedUsersIdentityProvider"
         )
         return jp_server_config
 
