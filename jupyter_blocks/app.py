@@ -38,8 +38,14 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     name = "jupyter_blocks"
     load_other_extensions = True
-    template_paths = [str(HERE / "templates")]
-    static_paths = [str(HERE / "static")]
+
+    @default("template_paths")
+    def _default_template_paths(self) -> list[str]:
+        return [str(HERE / "templates")]
+
+    @default("static_paths")
+    def _default_static_paths(self) -> list[str]:
+        return [str(HERE / "static")]
 
     db_url = Unicode(
         help="""SQLAlchemy URL of the grid database. Default: a SQLite file in the Jupyter data
@@ -159,6 +165,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         return url_path_join(urlsplit(self.service_url).path or "/", NAMESPACE) + "/"
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None, "loaded by a Jupyter server"
         self._apply_environment()
         if self.uses_service:
             # No database here: the Hub service holds it; the panel learns where it is.
@@ -183,10 +190,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         current, head = db.current_revision(engine), db.head_revision()
         if current != head:
             self.database.close()
-            raise RuntimeError(
-                f"jupyter-blocks: the database is at schema revision {current}, this version "
-                f"needs {head}. Run `jupyter blocks upgrade-db` or set BlocksApp.auto_migrate."
-            )
+            raise db.SchemaMismatch(engine.url, current, head)
         salt = self.hashids_salt or db.stored_setting(engine, SALT_SETTING) or ""
         self.ids = GridIds(salt, self.hashids_min_length)
         self.validator = PayloadValidator(self.limits)
@@ -219,5 +223,6 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     @property
     def _identity_is_the_owner(self) -> bool:
+        assert self.serverapp is not None, "loaded by a Jupyter server"
         provider = self.serverapp.identity_provider
         return type(provider) in (IdentityProvider, PasswordIdentityProvider)

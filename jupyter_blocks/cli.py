@@ -67,7 +67,9 @@ def _export(session: Session) -> tuple[str | None, list[dict[str, Any]]]:
 def _upgrade(url: str) -> str | None:
     database = db.Database(url, pool_size=1)
     try:
-        db.upgrade(database.engine)
+        backup = db.upgrade(database.engine)
+        if backup:
+            print(f"backed up {database.engine.url.database} to {backup}")
         return db.current_revision(database.engine)
     finally:
         database.close()

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import AUTHOR, make_payload
+
+from tests.utils import AUTHOR, make_payload
 
 
 async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
@@ -182,7 +183,7 @@ class TestSeveralUsers:
     @pytest.fixture
     def jp_server_config(self, jp_server_config: dict[str, Any]) -> dict[str, Any]:
         jp_server_config["ServerApp"]["identity_provider_class"] = (
-            "identity.NamedUsersIdentityProvider"
+            "tests.identity.NamedUsersIdentityProvider"
         )
         return jp_server_config
 

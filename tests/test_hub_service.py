@@ -16,24 +16,23 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import requests
 import sqlalchemy as sa
-from browser.servers import free_port, grid_payload
-from test_jupyterhub import TIMEOUT, configurable_http_proxy, wait_until
-from websocket import create_connection
 
 from jupyter_blocks import db
 from jupyter_blocks.ids import GridIds
 from jupyter_blocks.models import Grid
 from jupyter_blocks.service import SALT_SETTING, create_grid, instance_setting
-from jupyter_blocks.validation import PayloadValidator, Limits
+from jupyter_blocks.validation import Limits, PayloadValidator
+from tests import hubs
+from tests.hubs import TIMEOUT
+from tests.utils import free_port, grid_payload, wait_until
 
 USERS = ("alice", "bob", "mod")
 SERVICE = "blocks"
@@ -42,18 +41,9 @@ POOL_SIZE = 10
 
 
 @dataclass
-class Hub:
-    url: str
-    admin: requests.Session
-    tokens: dict[str, str]
-    db_url: str
-    home: Path
-    old_grid: dict[str, Any]
-
-    def as_user(self, name: str) -> requests.Session:
-        session = requests.Session()
-        session.headers["Authorization"] = f"token {self.tokens[name]}"
-        return session
+class Hub(hubs.Hub):
+    db_url: str = ""
+    old_grid: dict[str, Any] = field(default_factory=dict)
 
     def gallery(self, path: str) -> str:
         return f"{self.url}services/{SERVICE}/blocks/{path}"
@@ -112,8 +102,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Itera
     home = tmp_path_factory.mktemp("gallery-hub")
     db_url = _gallery_database(postgres_server)
     old_grid = _existing_gallery(db_url)
-    port, admin_token = free_port(), secrets.token_hex(16)
-    url = f"http://127.0.0.1:{port}/"
+    public_url = f"http://127.0.0.1:{free_port()}/"
     fragment = subprocess.run(
         [
             sys.executable,
@@ -127,7 +116,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Itera
             "--name",
             SERVICE,
             "--public-url",
-            url,
+            public_url,
             "--pool-size",
             str(POOL_SIZE),
         ],
@@ -135,146 +124,28 @@ def hub(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Itera
         capture_output=True,
         text=True,
     ).stdout
-    base = f"""
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {free_port()}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-c.ConfigurableHTTPProxy.command = [{configurable_http_proxy()!r}]
-c.JupyterHub.db_url = "sqlite:///{home}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = "{home}/cookie_secret"
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allowed_users = {set(USERS)!r}
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = "{home}/home/{{username}}"
-c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
-c.Spawner.args = ["--allow-root"]
-c.Spawner.start_timeout = {TIMEOUT}
-c.Spawner.http_timeout = {TIMEOUT}
-c.Spawner.environment = {{"PYTHONWARNINGS": "ignore"}}
-c.JupyterHub.services = [{{"name": "test-admin", "api_token": {admin_token!r}}}]
-c.JupyterHub.load_roles = [
-    {{
-        "name": "test-admin",
-        "scopes": ["admin:users", "admin:servers", "admin:groups", "tokens", "access:servers",
-                   "shares"],
-        "services": ["test-admin"],
-    }},
-    # users may share their servers (JupyterHub 5)
-    {{"name": "user", "scopes": ["self", "shares!user"]}},
-]
+    admins_own_settings = """
+c.Spawner.environment = {"PYTHONWARNINGS": "ignore"}
+# users may share their servers (JupyterHub 5)
+c.JupyterHub.load_roles.append({"name": "user", "scopes": ["self", "shares!user"]})
 """
-    config = home / "jupyterhub_config.py"
-    config.write_text(base + "\n" + fragment)
-    log = (home / "hub.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=home,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    admin = requests.Session()
-    admin.headers["Authorization"] = f"token {admin_token}"
-    try:
-        wait_until(lambda: admin.get(f"{url}hub/api/", timeout=5).ok, "the Hub did not answer")
-        tokens = {}
-        for name in USERS:
-            assert admin.post(f"{url}hub/api/users/{name}", timeout=30).status_code in (201, 409)
-            started = admin.post(f"{url}hub/api/users/{name}/server", timeout=TIMEOUT)
-            assert started.status_code in (201, 202), started.text
-            wait_until(
-                lambda name=name: (
-                    admin.get(f"{url}hub/api/users/{name}", timeout=5)
-                    .json()["servers"]
-                    .get("", {})
-                    .get("ready")
-                ),
-                f"{name}'s server did not start",
-            )
-            issued = admin.post(
-                f"{url}hub/api/users/{name}/tokens",
-                json={"note": "jupyter-blocks test"},
-                timeout=30,
-            )
-            assert issued.status_code == 201, issued.text
-            tokens[name] = issued.json()["token"]
-        made = admin.post(
-            f"{url}hub/api/groups/blocks-moderators", json={"users": ["mod"]}, timeout=30
+    port = int(public_url.rsplit(":", 1)[1].strip("/"))
+    with hubs.running_hub(home, USERS, admins_own_settings + fragment, port=port) as running:
+        made = running.admin.post(
+            f"{running.url}hub/api/groups/blocks-moderators", json={"users": ["mod"]}, timeout=30
         )
         assert made.status_code == 201, made.text
-        hub = Hub(url, admin, tokens, db_url, home, old_grid)
+        hub = Hub(running.url, running.admin, running.tokens, home, db_url, old_grid)
         wait_until(
             lambda: hub.as_user("alice").get(hub.gallery("api/me"), timeout=5).ok,
             "the gallery service did not answer",
         )
         yield hub
-    finally:
-        for name in USERS:
-            try:
-                admin.delete(f"{url}hub/api/users/{name}/server", timeout=30)
-            except requests.RequestException:
-                pass
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
 
 
 def run_in_kernel(hub: Hub, server_owner: str, code: str, as_user: str | None = None) -> str:
     """Run `code` in a new kernel on `server_owner`'s server, with `as_user`'s credentials."""
-    caller = as_user or server_owner
-    session = hub.as_user(caller)
-    base = f"{hub.url}user/{server_owner}/"
-    started = session.post(f"{base}api/kernels", json={}, timeout=60)
-    assert started.status_code == 201, started.text
-    kernel = started.json()
-    ws = create_connection(
-        f"{base.replace('http', 'ws', 1)}api/kernels/{kernel['id']}/channels",
-        header=[f"Authorization: token {hub.tokens[caller]}"],
-        timeout=TIMEOUT,
-    )
-    try:
-        msg_id = secrets.token_hex(8)
-        ws.send(
-            json.dumps(
-                {
-                    "channel": "shell",
-                    "header": {
-                        "msg_id": msg_id,
-                        "msg_type": "execute_request",
-                        "username": caller,
-                        "session": secrets.token_hex(8),
-                        "version": "5.3",
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": True,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
-                }
-            )
-        )
-        output, deadline = [], time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            message = json.loads(ws.recv())
-            if message.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind = message["header"]["msg_type"]
-            if kind == "stream":
-                output.append(message["content"]["text"])
-            elif kind == "error":
-                raise AssertionError("\n".join(message["content"]["traceback"]))
-            elif kind == "status" and message["content"]["execution_state"] == "idle":
-                return "".join(output)
-        raise TimeoutError("the kernel did not finish")
-    finally:
-        ws.close()
-        session.delete(f"{base}api/kernels/{kernel['id']}", timeout=30)
+    return hubs.run_in_kernel(hub.url, server_owner, hub.tokens[as_user or server_owner], code)
 
 
 POST_FROM_KERNEL = """

@@ -14,6 +14,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from sqlalchemy.orm import Session
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 
 from .. import service
 from ..ids import GridKey
@@ -73,7 +74,7 @@ class BlocksMixin(ExtensionHandlerMixin):
 
     def initialize(self, name: str, *args: Any, secret: bool | None = None, **kwargs: Any) -> None:
         """`secret`: this route takes only secret (True) or only public (False) grid ids."""
-        super().initialize(name, *args, **kwargs)  # type: ignore[misc]
+        super().initialize(name, *args, **kwargs)
         self.secret_ids = secret
 
     @property
@@ -128,7 +129,7 @@ class BlocksMixin(ExtensionHandlerMixin):
         return self.blocks.ids.for_row(grid.id, grid.secret_nonce)
 
     def blocks_path(self, *parts: str) -> str:
-        return url_path_join(self.base_url, NAMESPACE, *parts)  # type: ignore[attr-defined]
+        return url_path_join(self.base_url, NAMESPACE, *parts)
 
     def page_url(self, grid: Grid, grid_id: str | None = None) -> str:
         """The absolute URL of the grid's page (`grid_id`: its id, when already encoded)."""
@@ -233,6 +234,7 @@ class GridUploadHandler(BlocksAPIHandler):
         if declared.isdigit() and int(declared) > limit:
             raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
         # A chunked body has no length to check up front: tornado stops reading it at the limit.
+        assert isinstance(self.request.connection, HTTP1Connection), "served over HTTP/1"
         self.request.connection.set_max_body_size(limit)
 
     def data_received(self, chunk: bytes) -> None:
