@@ -32,12 +32,11 @@ import sqlalchemy as sa
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-from browser.servers import ARTIFACTS, start_server, stop_server
-from postgres import _binaries, running_postgres
-
-from jupyter_blocks.db import create_engine
-from jupyter_blocks.ids import GridIds
+sys.path.insert(0, str(HERE.parent))  # the tests package: its servers and PostgreSQL
+from jupyter_blocks.db import create_engine  # noqa: E402
+from jupyter_blocks.ids import GridIds  # noqa: E402
+from tests.postgres import _binaries, running_postgres  # noqa: E402
+from tests.utils import ARTIFACTS, start_server, stop_server  # noqa: E402
 
 SMALL_TABLE = 1_000
 

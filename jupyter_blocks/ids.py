@@ -48,10 +48,10 @@ class GridIds:
         self._decode = lru_cache(maxsize=_CACHED_IDS)(self._hashids.decode)
 
     def public(self, row_id: int) -> str:
-        return self._encode(row_id)
+        return str(self._encode(row_id))
 
     def secret(self, row_id: int, nonce: int) -> str:
-        return self._encode(row_id, nonce)
+        return str(self._encode(row_id, nonce))
 
     def for_row(self, row_id: int, nonce: int | None) -> str:
         return self.public(row_id) if nonce is None else self.secret(row_id, nonce)

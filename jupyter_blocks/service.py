@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, joinedload, load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .ids import GridKey, new_secret_nonce
-from .models import Grid, InstanceSetting
+from .models import Grid, GridDeletion, InstanceSetting
 from .render import TABLE_MAX_CELLS, pack_pixels
 
 if TYPE_CHECKING:
@@ -31,11 +31,14 @@ _SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
 _PAGE_ONLY = (defer(Grid.grid_json), defer(Grid.thumbnail_svg), defer(Grid.pixels))
 # A record serves the JSON.
 _RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
-# Listings read these columns with a Core select: rows, not ORM objects, for speed.
-_SUMMARY_COLUMNS = [column for column in Grid.__table__.c if column.name not in _BIG_COLUMNS]
+# A summary names its parent by id: of the parent it needs only what makes the id.
+_WITH_PARENT = joinedload(Grid.parent).load_only(Grid.id, Grid.secret, Grid.secret_nonce)
+# Most remixes a record lists.
+MAX_REMIXES = 50
 
 
-def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
+def create_grid(session: Session, new: NewGrid, author: str, parent: Grid | None = None) -> Grid:
+    """Store `new`; `parent` is the grid it was remixed from (see `find_grid`)."""
     grid = Grid(
         secret=new.secret,
         secret_nonce=new_secret_nonce() if new.secret else None,
@@ -51,6 +54,7 @@ def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
         code_cells=new.code_cells,
         thumbnail_svg=new.thumbnail_svg,
         pixels=new.pixels,
+        parent=parent,
     )
     session.add(grid)
     session.flush()
@@ -67,7 +71,7 @@ def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
 
 def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
     """The grid behind a decoded id (without its data and code unless `with_data`)."""
-    query = sa.select(Grid).where(*_matching(key))
+    query = sa.select(Grid).where(*_matching(key)).options(_WITH_PARENT)
     return session.scalar(query.options(*(_RECORD_ONLY if with_data else _SUMMARY_ONLY)))
 
 
@@ -75,12 +79,12 @@ def find_page_grid(session: Session, key: GridKey) -> Grid | None:
     """The grid behind a decoded id, with what its page draws: the pixels of a grid drawn as a
     table, never its JSON (one query)."""
     small = Grid.width * Grid.height <= TABLE_MAX_CELLS
-    row = session.execute(
-        sa.select(Grid, sa.case((small, Grid.pixels))).where(*_matching(key)).options(*_PAGE_ONLY)
-    ).first()
+    query = sa.select(Grid, sa.case((small, Grid.pixels))).where(*_matching(key))
+    row = session.execute(query.options(_WITH_PARENT, *_PAGE_ONLY)).first()
     if row is None:
         return None
-    grid, table_pixels = row
+    grid: Grid = row[0]
+    table_pixels: bytes | None = row[1]
     if table_pixels is not None:
         set_committed_value(grid, "pixels", table_pixels)
     return grid
@@ -100,18 +104,69 @@ def thumbnail(session: Session, key: GridKey) -> str | None:
     return session.scalar(sa.select(Grid.thumbnail_svg).where(*_matching(key)))
 
 
+def remixes(session: Session, grid: Grid) -> list[Grid]:
+    """The public grids remixed from `grid`, newest first, at most `MAX_REMIXES`."""
+    query = (
+        sa.select(Grid)
+        .options(load_only(Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author))
+        .where(Grid.parent_id == grid.id, Grid.secret.is_(False))
+        .order_by(Grid.id.desc())
+        .limit(MAX_REMIXES)
+    )
+    return list(session.scalars(query))
+
+
+def rename_grid(session: Session, grid: Grid, title: str | None) -> None:
+    grid.title = title
+    session.flush()
+
+
+def _lower_like(column: Any, text: str, anywhere: bool) -> sa.ColumnElement[bool]:
+    """lower(column) contains (`anywhere`) or starts with `text`, whatever `%` or `_` it holds.
+    The form the indexes on lower(...) serve (trigram GIN ones on PostgreSQL for substrings)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%" if anywhere else f"{escaped}%"
+    return sa.func.lower(column).like(pattern, escape="\\")
+
+
 def list_public(
-    session: Session, limit: int, before_id: int | None = None, author: str | None = None
+    session: Session,
+    limit: int,
+    before_id: int | None = None,
+    author: str | None = None,
+    search: str | None = None,
 ) -> tuple[list[Grid], bool]:
-    """Public grids newest first (keyset paging on the row id), and whether more follow. The
-    grids are rows with a grid's summary columns as attributes (`grid.id`, `grid.title`...)."""
-    query = sa.select(*_SUMMARY_COLUMNS).where(Grid.secret.is_(False))
+    """Public grids newest first (keyset paging on the row id), and whether more follow;
+    `search`: only those whose title or author contains it (case-insensitive)."""
+    query = sa.select(Grid).options(*_SUMMARY_ONLY, _WITH_PARENT).where(Grid.secret.is_(False))
     if author is not None:
         query = query.where(Grid.author == author)
+    if search:
+        query = query.where(
+            sa.or_(_lower_like(Grid.title, search, True), _lower_like(Grid.author, search, True))
+        )
     if before_id is not None:
         query = query.where(Grid.id < before_id)
-    rows = list(session.execute(query.order_by(Grid.id.desc()).limit(limit + 1)))
-    return rows[:limit], len(rows) > limit  # type: ignore[return-value]
+    rows = list(session.scalars(query.order_by(Grid.id.desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def authors(session: Session, prefix: str, limit: int) -> list[str]:
+    """Names of authors of public grids starting with `prefix` (case-insensitive), sorted."""
+    query = (
+        sa.select(Grid.author)
+        .where(Grid.secret.is_(False), _lower_like(Grid.author, prefix, False))
+        .group_by(Grid.author)
+        .order_by(Grid.author)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def grid_image_source(session: Session, key: GridKey) -> sa.Row[Any] | None:
+    """What an image of the grid is drawn from: its size, lines and packed pixels."""
+    query = sa.select(Grid.width, Grid.height, Grid.lines_on, Grid.pixels)
+    return session.execute(query.where(*_matching(key))).first()
 
 
 def random_public_id(session: Session) -> int | None:
@@ -126,8 +181,25 @@ def random_public_id(session: Session) -> int | None:
     return found if found is not None else session.scalar(public)
 
 
-def delete_grid(session: Session, grid: Grid) -> None:
+def delete_grid(session: Session, grid: Grid, deleted_by: str) -> None:
+    """Delete `grid` and record who did it in the audit trail, in one transaction."""
+    session.add(
+        GridDeletion(
+            grid_row_id=grid.id,
+            grid_secret_nonce=grid.secret_nonce,
+            grid_author=grid.author,
+            grid_title=grid.title,
+            deleted_by=deleted_by,
+            by_moderator=deleted_by != grid.author,
+        )
+    )
     session.execute(sa.delete(Grid).where(Grid.id == grid.id))
+
+
+def deletions(session: Session, limit: int) -> list[GridDeletion]:
+    """The newest `limit` entries of the audit trail, newest first."""
+    query = sa.select(GridDeletion).order_by(GridDeletion.id.desc()).limit(limit)
+    return list(session.scalars(query))
 
 
 def statistics(session: Session) -> dict[str, Any]:

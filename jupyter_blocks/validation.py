@@ -11,6 +11,7 @@ what is wrong: msgspec stops at the first error, and for the blocks we name ever
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -132,6 +133,16 @@ def _not_json(err: Exception) -> InvalidPayload:
     return InvalidPayload(f"Request body is not valid JSON: {err}")
 
 
+def parse_json(body: bytes) -> Any:
+    """Strict JSON as Python values (UTF-8 only, no NaN or Infinity, no lone surrogates, no
+    nesting deep enough to crash the parser), for small bodies that have no payload type."""
+    text = _decode_text(body)
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError) as err:
+        raise _not_json(err) from err
+
+
 # msgspec says where an error is as `$.grid_data.blocks[2][3]`; we say `grid_data.blocks.2.3`.
 _LOCATION = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _TYPE_NAMES = {
@@ -143,7 +154,7 @@ _TYPE_NAMES = {
     "object": "object",
     "null": "null",
 }
-_REWORDS = [
+_REWORDS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (
         re.compile(r"Expected `([^`]+)`, got `(\w+)`"),
         lambda m: (
@@ -219,7 +230,7 @@ def _block_problem(block: Any, max_size: int) -> str | None:
     # a list as parsed from JSON, or a tuple as the typed decoder makes it
     if type(block) not in (list, tuple) or len(block) != 4:
         return "a block must be a list [red, green, blue, size]"
-    for name, value in zip(("red", "green", "blue"), block[:3]):
+    for name, value in zip(("red", "green", "blue"), block[:3], strict=True):
         if type(value) is not int or not 0 <= value <= 255:
             return f"{name} must be an integer from 0 to 255, got {_shown(value)}"
     size = block[3]
@@ -326,7 +337,7 @@ _worker_validator: PayloadValidator | None = None
 
 def start_worker(limits: Limits) -> None:
     """The initializer of a validating worker process."""
-    global _worker_validator  # noqa: PLW0603 (one validator per worker process)
+    global _worker_validator
     _worker_validator = PayloadValidator(limits)
 
 

@@ -8,7 +8,8 @@ import zlib
 from typing import Any
 
 import pytest
-from conftest import AUTHOR, make_payload
+
+from tests.utils import AUTHOR, make_payload
 
 SCRIPT = "<script>alert('pwned')</script>"
 

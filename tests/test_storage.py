@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from conftest import make_payload
 
 from jupyter_blocks import db, service
 from jupyter_blocks.ids import GridKey
 from jupyter_blocks.validation import Limits, PayloadValidator
+from tests.utils import make_payload
 
-BEFORE_STORED_FORM = "1f0c2a9d3b7e"
+BEFORE_STORED_FORM = "b7e4c1a9f2d6"
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from .servers import Server, grid_payload
+from tests.utils import Server, grid_payload
 
 pytestmark = pytest.mark.browser
 

@@ -2,20 +2,23 @@
 pages), instead of a JSON column decoded and encoded again on every read.
 
 Revision ID: 7e3f9a1c5b2d
-Revises: 1f0c2a9d3b7e
+Revises: b7e4c1a9f2d6
 Create Date: 2026-11-26
 """
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from alembic import op
+from alembic.operations import BatchOperations
 
 revision = "7e3f9a1c5b2d"
-down_revision = "1f0c2a9d3b7e"
+down_revision = "b7e4c1a9f2d6"
 branch_labels = None
 depends_on = None
 
@@ -32,7 +35,7 @@ def _pack_pixels(blocks: list[list[list[int]]]) -> bytes:
 
 def _batches(
     connection: sa.Connection, table: sa.TableClause, column: str
-) -> Iterator[list[sa.Row]]:
+) -> Iterator[Sequence[sa.Row[Any]]]:
     """The id and `column` of every row, a batch at a time in id order (keyset paging)."""
     query = sa.select(table.c.id, table.c[column]).order_by(table.c.id)
     after = 0
@@ -44,11 +47,32 @@ def _batches(
         after = rows[-1].id
 
 
-def upgrade() -> None:
+# Indexes on expressions, which batch_alter_table cannot carry over when it copies a SQLite table.
+_EXPRESSION_INDEXES = {
+    "ix_grids_lower_title": "lower(title)",
+    "ix_grids_lower_author": "lower(author)",
+}
+
+
+@contextmanager
+def _altering_grids() -> Iterator[BatchOperations]:
+    """`batch_alter_table("grids")`, which on SQLite copies the table: its expression indexes
+    are dropped before and made again after."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        for name in _EXPRESSION_INDEXES:
+            op.drop_index(name, table_name="grids")
     with op.batch_alter_table("grids") as batch:
-        batch.add_column(sa.Column("grid_json", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("pixels", sa.LargeBinary(), nullable=True))
-        batch.add_column(sa.Column("lines_on", sa.Boolean(), nullable=True))
+        yield batch
+    if sqlite:
+        for name, expression in _EXPRESSION_INDEXES.items():
+            op.create_index(name, "grids", [sa.text(expression)])
+
+
+def upgrade() -> None:
+    op.add_column("grids", sa.Column("grid_json", sa.Text(), nullable=True))
+    op.add_column("grids", sa.Column("pixels", sa.LargeBinary(), nullable=True))
+    op.add_column("grids", sa.Column("lines_on", sa.Boolean(), nullable=True))
     grids = sa.table(
         "grids",
         sa.column("id", sa.BigInteger()),
@@ -69,7 +93,7 @@ def upgrade() -> None:
                     lines_on=bool(row.grid_data["lines_on"]),
                 )
             )
-    with op.batch_alter_table("grids") as batch:
+    with _altering_grids() as batch:
         batch.alter_column("grid_json", existing_type=sa.Text(), nullable=False)
         batch.alter_column("pixels", existing_type=sa.LargeBinary(), nullable=False)
         batch.alter_column("lines_on", existing_type=sa.Boolean(), nullable=False)
@@ -84,8 +108,7 @@ def _tune_postgresql_storage(connection: sa.Connection) -> None:
     op.execute("ALTER TABLE grids ALTER COLUMN pixels SET STORAGE EXTERNAL")
     has_lz4 = connection.scalar(
         sa.text(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-            "WHERE name = 'default_toast_compression'"
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
         )
     )
     if has_lz4:
@@ -93,8 +116,7 @@ def _tune_postgresql_storage(connection: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("grids") as batch:
-        batch.add_column(sa.Column("grid_data", sa.JSON(), nullable=True))
+    op.add_column("grids", sa.Column("grid_data", sa.JSON(), nullable=True))
     grids = sa.table(
         "grids",
         sa.column("id", sa.BigInteger()),
@@ -109,7 +131,7 @@ def downgrade() -> None:
                 .where(grids.c.id == row.id)
                 .values(grid_data=msgspec.json.decode(row.grid_json))
             )
-    with op.batch_alter_table("grids") as batch:
+    with _altering_grids() as batch:
         batch.alter_column("grid_data", existing_type=sa.JSON(), nullable=False)
         batch.drop_column("lines_on")
         batch.drop_column("pixels")
