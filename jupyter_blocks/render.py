@@ -11,6 +11,7 @@ import io
 import re
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -155,8 +156,21 @@ def grid_png(width: int, height: int, lines_on: bool, pixels: bytes) -> bytes:
     return out.getvalue()
 
 
+# Highlighting takes a millisecond even for a line; pages show the same short cells again and
+# again, so those are remembered (at most this many of at most this length: a few MB).
+CACHED_CODE_CELLS = 2_048
+CACHED_CODE_CHARS = 2_000
+
+
 def highlighted_code(source: str) -> Markup:
     """Python source as escaped, pygments-highlighted HTML."""
+    if len(source) <= CACHED_CODE_CHARS:
+        return _highlighted_short_code(source)
+    return Markup(highlight(source, _PYTHON, _CODE_FORMATTER))
+
+
+@lru_cache(maxsize=CACHED_CODE_CELLS)
+def _highlighted_short_code(source: str) -> Markup:
     return Markup(highlight(source, _PYTHON, _CODE_FORMATTER))
 
 
