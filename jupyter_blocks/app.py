@@ -18,6 +18,7 @@ from . import db
 from .handlers import routes
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
+from .render import CodeCache
 from .service import SALT_SETTING
 from .validation import Limits, PayloadValidator
 
@@ -105,6 +106,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     cpu_threads: ThreadPoolExecutor
     ids: GridIds
     validator: PayloadValidator
+    # Highlighted code of recently viewed grids of this database.
+    code_cache: CodeCache
 
     def _apply_environment(self) -> None:
         configured = self.config.get(self.__class__.__name__, {})
@@ -145,6 +148,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         salt = self.hashids_salt or db.stored_setting(engine, SALT_SETTING) or ""
         self.ids = GridIds(salt, self.hashids_min_length)
         self.validator = PayloadValidator(self.limits)
+        self.code_cache = CodeCache()
         self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
 
     def initialize_handlers(self) -> None:

@@ -10,8 +10,8 @@ from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin
 from tornado import httputil, web
 
 from .. import service
-from ..render import CODE_STYLE, grid_table, highlighted_code
-from .base import BIG_BODY_BYTES, BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
+from ..render import CODE_STYLE, grid_table
+from .base import BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
@@ -59,13 +59,12 @@ class GridPageHandler(BlocksPageHandler):
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
                 table=grid_table(grid.grid_data),
-                code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
+                code_cells=self.blocks.code_cache.code(grid.id, grid.code_cells or []),
             )
 
-        # A big grid is a big table, and highlighting long code takes a while.
-        code_chars = sum(len(cell) for cell in grid.code_cells or [])
+        # A big grid is a big table, and highlighting code takes a while.
         html = await self.off_loop(
-            grid.width * grid.height > BIG_GRID_CELLS or code_chars > BIG_BODY_BYTES, draw
+            grid.width * grid.height > BIG_GRID_CELLS or bool(grid.code_cells), draw
         )
         self.finish(html)
 
