@@ -41,12 +41,18 @@ class Grid(Base):
     # Drawn once when the grid is stored, so listing pages never touch grid_data.
     thumbnail_svg: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The client's `Idempotency-Key` header, so a retried post returns this grid, not a new one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         # Newest-first paging of public grids: WHERE NOT secret AND id < :cursor ORDER BY id DESC.
         Index("ix_grids_secret_id", "secret", "id"),
         # The same, filtered by author.
         Index("ix_grids_author_secret_id", "author", "secret", "id"),
+        # One grid per key and author (NULL keys never collide).
+        Index("ux_grids_author_idempotency_key", "author", "idempotency_key", unique=True),
+        # SQLite reuses the highest row id after a delete unless the table is AUTOINCREMENT.
+        {"sqlite_autoincrement": True},
     )
 
 

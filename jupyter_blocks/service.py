@@ -25,7 +25,9 @@ SALT_SETTING = "hashids_salt"
 _SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
 
 
-def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
+def create_grid(
+    session: Session, new: NewGrid, author: str, idempotency_key: str | None = None
+) -> Grid:
     grid = Grid(
         secret=new.secret,
         secret_nonce=new_secret_nonce() if new.secret else None,
@@ -39,10 +41,39 @@ def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
         grid_data=new.grid_data,
         code_cells=new.code_cells,
         thumbnail_svg=thumbnail_svg(new.grid_data),
+        idempotency_key=idempotency_key,
     )
     session.add(grid)
     session.flush()
     return grid
+
+
+def _grid_for_key(session: Session, author: str, idempotency_key: str) -> Grid | None:
+    return session.scalar(
+        sa.select(Grid).where(Grid.author == author, Grid.idempotency_key == idempotency_key)
+    )
+
+
+def create_grid_once(
+    session: Session, new: NewGrid, author: str, idempotency_key: str | None
+) -> Grid:
+    """`create_grid`, except that a post repeating an `idempotency_key` of the same author gets
+    the grid the first one made. Two retries racing each other both get the one grid: the
+    unique index refuses the second insert, whose transaction then reads the first one's row.
+    Call it as the session's only write."""
+    if idempotency_key is None:
+        return create_grid(session, new, author)
+    found = _grid_for_key(session, author, idempotency_key)
+    if found is not None:
+        return found
+    try:
+        return create_grid(session, new, author, idempotency_key)
+    except sa.exc.IntegrityError:
+        session.rollback()
+        found = _grid_for_key(session, author, idempotency_key)
+        if found is None:
+            raise
+        return found
 
 
 def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:

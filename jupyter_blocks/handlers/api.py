@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from jupyter_server.auth.decorator import authorized
 from sqlalchemy.orm import Session
 from tornado import web
@@ -31,7 +33,7 @@ class GridsHandler(GridUploadHandler):
         raw = self.get_query_argument("limit", None)
         if raw is None:
             return min(self.blocks.page_size, MAX_LIMIT)
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ApiError(
                 400,
                 "Invalid query",
@@ -66,8 +68,9 @@ class GridsHandler(GridUploadHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new, author = await self.validate_payload(allow_title=True), self.author
-        grid = await self.db(lambda session: service.create_grid(session, new, author))
+        new = await self.validate_payload(allow_title=True)
+        author, key = self.author_of_new_grid(), self.idempotency_key()
+        grid = await self.db(lambda session: service.create_grid_once(session, new, author, key))
         self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
         await self.write_json(self.record(grid), status=201, grid=grid)
 
@@ -106,14 +109,16 @@ class ThumbnailHandler(BlocksAPIHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
-        etag = f'"{grid_id}-{THUMBNAIL_VERSION}"'
-        self.set_header("ETag", etag)
-        self.set_header("Cache-Control", "private, max-age=86400")
+        svg = await self.db(lambda session: service.thumbnail(session, key))
+        if svg is None:  # also for a deleted grid a browser still holds a picture of
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        # Browsers ask again each time (a 304 is cheap), so none keeps a deleted grid's picture,
+        # and the ETag is the picture's own hash, so none keeps another grid's under its id.
+        digest = hashlib.blake2b(svg.encode(), digest_size=12).hexdigest()
+        self.set_header("ETag", f'"{digest}-{THUMBNAIL_VERSION}"')
+        self.set_header("Cache-Control", "private, no-cache")
         if self.check_etag_header():
             self.set_status(304)
             self.finish()
             return
-        svg = await self.db(lambda session: service.thumbnail(session, key))
-        if svg is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
         self.finish(svg, set_content_type="image/svg+xml")

@@ -15,9 +15,10 @@ from jupyter_server.utils import url_path_join
 from sqlalchemy.orm import Session
 from tornado import web
 
-from .. import service
+from .. import db, service
 from ..ids import GridKey
 from ..models import Grid
+from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, NewGrid
 
 if TYPE_CHECKING:
@@ -34,6 +35,12 @@ BIG_BODY_BYTES = 64 * 1024
 NAMESPACE = "blocks"
 # Ids are hashids: letters and digits.
 ID = r"([A-Za-z0-9]{1,64})"
+# The longest author name the grids table holds, and the longest Idempotency-Key header.
+MAX_AUTHOR_CHARS = 255
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+DATABASE_UNAVAILABLE = (
+    "The grid database is not reachable at the moment; nothing was changed. Try again shortly."
+)
 
 
 class ApiError(web.HTTPError):
@@ -78,6 +85,25 @@ class BlocksMixin(ExtensionHandlerMixin):
     @property
     def author(self) -> str:
         return self.blocks.author_for(self.current_user)  # type: ignore[attr-defined]
+
+    def author_of_new_grid(self) -> str:
+        """`author`, or a 400 when the identity provider's name for the user cannot be stored."""
+        author = self.author
+        problem = text_problem(author)
+        if problem is None and len(author) > MAX_AUTHOR_CHARS:
+            problem = f"must be at most {MAX_AUTHOR_CHARS} characters"
+        if problem:
+            raise ApiError(
+                400, "Your user name cannot be stored with a grid", [FieldError("author", problem)]
+            )
+        return author
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if value is not None and db.unavailable(value):
+            summary = self._request_summary()  # type: ignore[attr-defined]
+            self.log.warning("jupyter-blocks: database unavailable for %s: %s", summary, value)
+            return
+        super().log_exception(typ, value, tb)  # type: ignore[misc]
 
     def grid_key(self, grid_id: str) -> GridKey:
         """The key behind `grid_id` (of the kind this route takes), or 404."""
@@ -143,6 +169,10 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
             message, errors = error.message, [e.to_json() for e in error.errors]
         elif isinstance(error, web.HTTPError) and status_code < 500:
             message, errors = error.log_message or self._reason, []
+        elif error is not None and db.unavailable(error):
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+            message, errors = DATABASE_UNAVAILABLE, []
         else:
             message, errors = "Internal server error", []
         self.set_header("Content-Type", "application/json")
@@ -159,26 +189,53 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
 @web.stream_request_body
 class GridUploadHandler(BlocksAPIHandler):
     """A JSON handler that takes grid payloads. The body streams in, so a body declared larger
-    than the limit is refused with 413 as soon as the headers arrive, before it is read."""
+    than the limit is refused with 413 as soon as the headers arrive, before it is read, and a
+    chunked body (no declared length) as soon as the bytes received pass the limit."""
 
     _body: bytearray
+
+    def _too_large(self) -> ApiError:
+        limit = self.blocks.max_body_bytes
+        return ApiError(413, f"Request body is larger than the limit of {limit} bytes")
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         self._body = bytearray()
-        limit = self.blocks.max_body_bytes
         declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
-        # A chunked body has no length to check up front: tornado stops reading it at the limit.
-        self.request.connection.set_max_body_size(limit)
+        if declared.isascii() and declared.isdigit() and int(declared) > self.blocks.max_body_bytes:
+            raise self._too_large()
 
     def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
         self._body += chunk
+        if len(self._body) > self.blocks.max_body_bytes:
+            # Answered now; tornado closes the connection after the answer, unread body and all.
+            self._body = bytearray()
+            error = self._too_large()
+            self.send_error(413, exc_info=(ApiError, error, None))
+
+    def idempotency_key(self) -> str | None:
+        """The request's `Idempotency-Key` header: a retry with the same key gets the first grid."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        problem = text_problem(key) or (
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+            if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
+            else None
+        )
+        if problem:
+            raise ApiError(
+                400, "Invalid Idempotency-Key header", [FieldError("Idempotency-Key", problem)]
+            )
+        return key
 
     async def validate_payload(self, allow_title: bool) -> NewGrid:
         """The request body as a valid grid, or a 400 listing what is wrong. Parsing and
         checking a big grid takes a while: that runs off the event loop."""
+        if self._finished:  # refused as too large while it streamed in
+            raise web.Finish
         body = bytes(self._body)
         try:
             return await self.off_loop(

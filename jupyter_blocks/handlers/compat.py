@@ -15,8 +15,9 @@ class PostHandler(GridUploadHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new, author = await self.validate_payload(allow_title=False), self.author
-        grid = await self.db(lambda session: service.create_grid(session, new, author))
+        new = await self.validate_payload(allow_title=False)
+        author, key = self.author_of_new_grid(), self.idempotency_key()
+        grid = await self.db(lambda session: service.create_grid_once(session, new, author, key))
         await self.write_json({"url": self.page_url(grid)})
 
 
