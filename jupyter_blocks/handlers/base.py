@@ -186,13 +186,21 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.finish(body)
 
 
+# A chunked body (no declared length) over the limit is still read to its end, and thrown away,
+# so that a client that sends it all before reading the answer gets the 413; one this many times
+# over the limit is cut off.
+DRAIN_FACTOR = 8
+
+
 @web.stream_request_body
 class GridUploadHandler(BlocksAPIHandler):
     """A JSON handler that takes grid payloads. The body streams in, so a body declared larger
-    than the limit is refused with 413 as soon as the headers arrive, before it is read, and a
-    chunked body (no declared length) as soon as the bytes received pass the limit."""
+    than the limit is refused with 413 as soon as the headers arrive, before it is read; a
+    chunked body is counted as it arrives and refused with 413 once read, holding no more than
+    the limit meanwhile."""
 
     _body: bytearray
+    _received: int
 
     def _too_large(self) -> ApiError:
         limit = self.blocks.max_body_bytes
@@ -200,20 +208,19 @@ class GridUploadHandler(BlocksAPIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
-        self._body = bytearray()
+        self._body, self._received = bytearray(), 0
+        limit = self.blocks.max_body_bytes
         declared = self.request.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.blocks.max_body_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise self._too_large()
+        self.request.connection.set_max_body_size(limit * DRAIN_FACTOR)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
-            return
-        self._body += chunk
-        if len(self._body) > self.blocks.max_body_bytes:
-            # Answered now; tornado closes the connection after the answer, unread body and all.
+        self._received += len(chunk)
+        if self._received <= self.blocks.max_body_bytes:
+            self._body += chunk
+        elif self._body:
             self._body = bytearray()
-            error = self._too_large()
-            self.send_error(413, exc_info=(ApiError, error, None))
 
     def idempotency_key(self) -> str | None:
         """The request's `Idempotency-Key` header: a retry with the same key gets the first grid."""
@@ -234,8 +241,8 @@ class GridUploadHandler(BlocksAPIHandler):
     async def validate_payload(self, allow_title: bool) -> NewGrid:
         """The request body as a valid grid, or a 400 listing what is wrong. Parsing and
         checking a big grid takes a while: that runs off the event loop."""
-        if self._finished:  # refused as too large while it streamed in
-            raise web.Finish
+        if self._received > self.blocks.max_body_bytes:
+            raise self._too_large()
         body = bytes(self._body)
         try:
             return await self.off_loop(
