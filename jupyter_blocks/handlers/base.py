@@ -101,7 +101,8 @@ class BlocksMixin(ExtensionHandlerMixin):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if value is not None and db.unavailable(value):
             summary = self._request_summary()  # type: ignore[attr-defined]
-            self.log.warning("jupyter-blocks: database unavailable for %s: %s", summary, value)
+            cause = str(getattr(value, "orig", None) or value).strip().splitlines()[0]
+            self.log.warning("jupyter-blocks: database unavailable for %s: %s", summary, cause)
             return
         super().log_exception(typ, value, tb)  # type: ignore[misc]
 
