@@ -9,9 +9,9 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin
 from tornado import httputil, web
 
-from .. import service
-from ..render import CODE_STYLE, grid_table, highlighted_code
-from .base import BIG_BODY_BYTES, BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
+from .. import db, service
+from ..render import CODE_STYLE, grid_table
+from .base import BIG_GRID_CELLS, DATABASE_UNAVAILABLE, ApiError, BlocksMixin, as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
@@ -37,6 +37,11 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
             message = error.message
         elif isinstance(error, web.HTTPError) and status_code < 500:
             message = error.log_message or self._reason
+        elif error is not None and db.unavailable(error):
+            status_code = 503
+            self.set_status(status_code)
+            self.set_header("Retry-After", "5")
+            message = DATABASE_UNAVAILABLE
         else:
             message = "Something went wrong on the server; the error has been logged."
         self.set_header("Content-Type", "text/html; charset=UTF-8")
@@ -59,13 +64,12 @@ class GridPageHandler(BlocksPageHandler):
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
                 table=grid_table(grid.grid_data),
-                code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
+                code_cells=self.blocks.code_cache.code(grid.id, grid.code_cells or []),
             )
 
-        # A big grid is a big table, and highlighting long code takes a while.
-        code_chars = sum(len(cell) for cell in grid.code_cells or [])
+        # A big grid is a big table, and highlighting code takes a while.
         html = await self.off_loop(
-            grid.width * grid.height > BIG_GRID_CELLS or code_chars > BIG_BODY_BYTES, draw
+            grid.width * grid.height > BIG_GRID_CELLS or bool(grid.code_cells), draw
         )
         self.finish(html)
 
