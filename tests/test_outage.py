@@ -1,6 +1,6 @@
 """A database outage: PostgreSQL stopped and started again under load. Every request gets a
 2xx or a clear 503, every acknowledged grid is there afterwards, and the server recovers by
-itself, with no restart."""
+itself, with no restart. And idle connections go back to the database."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from conftest import make_payload
 from postgres import PostgresServer
 
+from jupyter_blocks import db
 from jupyter_blocks.models import Grid
 
 pytestmark = pytest.mark.postgresql
@@ -110,3 +111,21 @@ async def test_an_outage_answers_503_and_the_server_recovers_without_a_restart(
     with blocks_app.database.engine.connect() as connection:
         rows = connection.scalar(sa.select(sa.func.count()).select_from(Grid))
     assert rows >= len(acknowledged) + 1
+
+
+def test_an_idle_server_gives_its_connections_back(db_url: str) -> None:
+    engine = db.create_engine(db_url, pool_size=3, idle_timeout=0.5)
+    try:
+        with engine.connect() as connection:
+            ours = connection.scalar(sa.text("SELECT pg_backend_pid()"))
+        assert engine.pool.checkedin() == 1  # pooled, and open on the server...
+        time.sleep(1.5)
+        with psycopg.connect(db_url.replace("+psycopg", "")) as watcher:
+            alive = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [ours]
+            ).fetchone()
+        assert alive == (0,)  # ...until it was idle too long
+        with engine.connect() as connection:  # the pool notices and connects again
+            assert connection.scalar(sa.text("SELECT 1")) == 1
+    finally:
+        engine.dispose()
