@@ -86,8 +86,11 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
-    """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3)."""
+def create_engine(
+    url: str | URL, pool_size: int = 5, idle_timeout: float = IDLE_SESSION_TIMEOUT_SECONDS
+) -> Engine:
+    """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3, whose
+    server closes connections idle for `idle_timeout` seconds)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _DRIVERS:
@@ -115,7 +118,7 @@ def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             # pg_stat_activity names our connections (how many does the pool hold?)
             "application_name": "jupyter-blocks",
-            "options": f"-c idle_session_timeout={IDLE_SESSION_TIMEOUT_SECONDS * 1000}",
+            "options": f"-c idle_session_timeout={round(idle_timeout * 1000)}",
         },
     )
 

@@ -7,6 +7,7 @@ Every number written here was validated as an integer, and all text goes through
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 import time
@@ -185,6 +186,32 @@ def highlighted_code(source: str, deadline: float | None = None) -> Markup:
     return Markup(html.getvalue())
 
 
+_JSON = json.JSONDecoder()
+_SPACE = re.compile(r"\s*")
+
+
+def code_cells_from_json(text: str | None) -> list[str]:
+    """Stored code cells (a JSON list of strings, or null) decoded one cell at a time: one
+    `json.loads` of the largest allowed code (20 MB) holds the GIL for a quarter of a second,
+    one cell (100,000 characters) for about a millisecond, so other threads run in between."""
+    if text is None:
+        return []
+    position = _SPACE.match(text).end()  # type: ignore[union-attr]
+    if text.startswith("null", position):
+        return []
+    if not text.startswith("[", position):
+        raise ValueError("stored code cells are not a JSON list")
+    cells: list[str] = []
+    position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+    while not text.startswith("]", position):
+        cell, position = _JSON.raw_decode(text, position)
+        cells.append(cell)
+        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+        if text.startswith(",", position):
+            position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+    return cells
+
+
 class CodeCache:
     """Highlighted code cells per grid of one database, least recently used dropped first,
     bounded by the total length of the HTML held. Grids never change, so an entry never goes
@@ -217,14 +244,15 @@ class CodeCache:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._chars -= dropped
 
-    def code(self, row_id: int, cells: list[str]) -> list[Markup]:
-        """The code cells of grid `row_id` as HTML: highlighted within one time budget for all
-        of them, then kept. CPU-heavy the first time: call it off the event loop."""
+    def code(self, row_id: int, code_json: str | None) -> list[Markup]:
+        """The code cells of grid `row_id` (stored as `code_json`) as HTML: highlighted within
+        one time budget for all of them, then kept. CPU-heavy the first time: call it off the
+        event loop."""
         found = self.get(row_id)
         if found is not None:
             return found
         deadline = time.monotonic() + HIGHLIGHT_BUDGET_SECONDS
-        drawn = [highlighted_code(cell, deadline) for cell in cells]
+        drawn = [highlighted_code(cell, deadline) for cell in code_cells_from_json(code_json)]
         self.put(row_id, drawn)
         return drawn
 

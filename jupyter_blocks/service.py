@@ -108,6 +108,17 @@ def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | 
     return session.scalar(query)
 
 
+def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | None:
+    """The grid behind a decoded id with its code cells as JSON text, not decoded: up to 20 MB
+    of code decoded in one call would hold the GIL, and so stall the event loop, for long."""
+    row = session.execute(
+        sa.select(Grid, sa.cast(Grid.code_cells, sa.Text))
+        .options(defer(Grid.code_cells))
+        .where(*_matching(key))
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def thumbnail(session: Session, key: GridKey) -> str | None:
     return session.scalar(sa.select(Grid.thumbnail_svg).where(*_matching(key)))
 

@@ -47,21 +47,33 @@ def test_highlighting_stops_at_its_time_budget(source: str) -> None:
 def test_one_budget_covers_all_the_cells_of_a_grid() -> None:
     cells = [" \n" * 4_000] * 50 + ["y = 2"]
     started = time.monotonic()
-    html = render.CodeCache().code(1, cells)
+    html = render.CodeCache().code(1, json.dumps(cells))
     assert time.monotonic() - started < render.HIGHLIGHT_BUDGET_SECONDS + 1
     assert html[-1] == render.plain_code("y = 2")  # the budget was spent before the last cell
 
 
 def test_the_cache_keeps_recent_grids_within_its_size() -> None:
     cache = render.CodeCache(max_chars=3_000)
-    first = cache.code(1, ["a = 1"])
-    assert cache.code(1, ["ignored: grids never change"]) is first
+    first = cache.code(1, '["a = 1"]')
+    assert cache.code(1, '["ignored: grids never change"]') is first
     for row_id in range(2, 40):
-        cache.code(row_id, [f"b = {row_id}"])
+        cache.code(row_id, json.dumps([f"b = {row_id}"]))
     assert cache.get(1) is None  # the oldest went first
     assert cache.get(39) is not None
     held = sum(len(cell) for row_id in range(40) for cell in cache.get(row_id) or [])
     assert held <= 3_000
+
+
+@pytest.mark.parametrize(
+    "cells", [None, [], ["x = 1"], ["a", 'b\n"c"\\', "\u00e9\U0001f600"], ["\n"] * 3]
+)
+def test_stored_code_is_decoded_cell_by_cell_like_json(cells: Any) -> None:
+    for text in [
+        json.dumps(cells),
+        json.dumps(cells, indent=2),
+        json.dumps(cells, separators=(",", ":")),
+    ]:
+        assert render.code_cells_from_json(text) == (cells or [])
 
 
 @pytest.fixture

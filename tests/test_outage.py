@@ -1,12 +1,13 @@
 """A database outage: PostgreSQL stopped and started again under load. Every request gets a
 2xx or a clear 503, every acknowledged grid is there afterwards, and the server recovers by
-itself, with no restart."""
+itself, with no restart. And idle connections go back to the database."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,11 +16,10 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from jupyter_blocks import db
 from jupyter_blocks.models import Grid
 from tests.postgres import PostgresServer
 from tests.utils import make_payload
-
-pytestmark = pytest.mark.postgresql
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,7 @@ ROUTES = {
 }
 
 
+@pytest.mark.postgresql
 async def test_an_outage_answers_503_and_the_server_recovers_without_a_restart(
     jp_fetch: Any, blocks_app: Any, own_postgres: PostgresServer
 ) -> None:
@@ -110,3 +111,52 @@ async def test_an_outage_answers_503_and_the_server_recovers_without_a_restart(
     with blocks_app.database.engine.connect() as connection:
         rows = connection.scalar(sa.select(sa.func.count()).select_from(Grid))
     assert rows >= len(acknowledged) + 1
+
+
+@pytest.mark.postgresql
+def test_an_idle_server_gives_its_connections_back(db_url: str) -> None:
+    engine = db.create_engine(db_url, pool_size=3, idle_timeout=0.5)
+    try:
+        with engine.connect() as connection:
+            ours = connection.scalar(sa.text("SELECT pg_backend_pid()"))
+        assert engine.pool.checkedin() == 1  # pooled, and open on the server...
+        time.sleep(1.5)
+        with psycopg.connect(db_url.replace("+psycopg", "")) as watcher:
+            alive = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [ours]
+            ).fetchone()
+        assert alive == (0,)  # ...until it was idle too long
+        with engine.connect() as connection:  # the pool notices and connects again
+            assert connection.scalar(sa.text("SELECT 1")) == 1
+    finally:
+        engine.dispose()
+
+
+class TestBusySQLite:
+    """SQLite's outage: another process holding the write lock past the busy timeout."""
+
+    @pytest.fixture
+    def db_url(self, tmp_path: Any) -> str:
+        return f"sqlite:///{tmp_path / 'blocks.sqlite'}"
+
+    async def test_a_write_locked_out_answers_503_and_succeeds_once_the_lock_is_gone(
+        self, jp_fetch: Any, db_url: str
+    ) -> None:
+        body = json.dumps(make_payload())
+        await jp_fetch("blocks", "api", "grids", method="POST", body=body)
+        other_process = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            other_process.execute("BEGIN EXCLUSIVE")
+            refused = await jp_fetch(
+                "blocks", "api", "grids", method="POST", body=body, raise_error=False
+            )
+            assert refused.code == 503
+            assert refused.headers["Retry-After"] == "5"
+            assert "database is not reachable" in json.loads(refused.body)["message"]
+            listing = await jp_fetch("blocks", "api", "grids")  # reading still works (WAL)
+            assert len(json.loads(listing.body)["items"]) == 1
+        finally:
+            other_process.execute("ROLLBACK")
+            other_process.close()
+        accepted = await jp_fetch("blocks", "api", "grids", method="POST", body=body)
+        assert accepted.code == 201

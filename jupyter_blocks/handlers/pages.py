@@ -54,22 +54,26 @@ class GridPageHandler(BlocksPageHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        grid = await self.find_grid(grid_id)
+        key = self.grid_key(grid_id)
+        found = await self.db(lambda session: service.grid_for_page(session, key))
+        if found is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        grid, code_json = found
         template, common = self.get_template("blocks/grid.html"), self.page_namespace()
 
-        def draw() -> str:
+        def draw() -> bytes:  # encoded here too: megabytes of code take a while
             return template.render(
                 **common,
                 grid=grid,
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
                 table=grid_table(grid.grid_data),
-                code_cells=self.blocks.code_cache.code(grid.id, grid.code_cells or []),
-            )
+                code_cells=self.blocks.code_cache.code(grid.id, code_json),
+            ).encode()
 
-        # A big grid is a big table, and highlighting code takes a while.
+        # A big grid is a big table, and decoding and highlighting code takes a while.
         html = await self.off_loop(
-            grid.width * grid.height > BIG_GRID_CELLS or bool(grid.code_cells), draw
+            grid.width * grid.height > BIG_GRID_CELLS or code_json not in (None, "null"), draw
         )
         self.finish(html)
 
