@@ -1,4 +1,5 @@
-"""HTML pages: one per grid, and the gallery. They work without JupyterLab."""
+"""HTML pages: one per grid, the gallery, and errors. They work without JupyterLab; their only
+script is the static `blocks.js` (no inline script)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin
+from jupyter_server.utils import url_path_join
+from sqlalchemy.orm import Session
 from tornado import httputil, web
 
 from .. import service
+from ..models import Grid
 from ..render import CODE_STYLE, grid_table, highlighted_code
 from .base import BIG_BODY_BYTES, BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
 
@@ -24,7 +28,10 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
     def page_namespace(self) -> dict[str, Any]:
         return {
             "gallery_url": self.gallery_path,
+            "random_url": self.blocks_path("random"),
+            "lab_url": url_path_join(self.base_url, "lab"),
             "css_url": self.static_url("blocks.css"),
+            "js_url": self.static_url("blocks.js"),
             "code_css": CODE_STYLE,
         }
 
@@ -44,17 +51,33 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
 
 
 class GridPageHandler(BlocksPageHandler):
-    """`GET blocks/<id>` and `GET blocks/secret/<id>`: the grid, its code, author and date."""
+    """`GET blocks/<id>` and `GET blocks/secret/<id>`: the grid, its code, author and date, the
+    grid it was remixed from and its remixes."""
 
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        grid = await self.find_grid(grid_id)
+        key = self.grid_key(grid_id)
+
+        def grid_and_remixes(session: Session) -> tuple[Grid | None, list[Grid]]:
+            grid = service.find_grid(session, key)
+            return grid, service.remixes(session, grid) if grid else []
+
+        grid, remixes = await self.db(grid_and_remixes)
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
         template, common = self.get_template("blocks/grid.html"), self.page_namespace()
+        parent = grid.parent if grid.parent and not grid.parent.secret else None
+        links = {
+            "parent": parent and self.link(parent),
+            "remixes": [self.link(remix) for remix in remixes],
+            "image_url": self.blocks_path("api", "grids", grid_id, "image.png"),
+        }
 
         def draw() -> str:
             return template.render(
                 **common,
+                **links,
                 grid=grid,
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
@@ -69,31 +92,49 @@ class GridPageHandler(BlocksPageHandler):
         )
         self.finish(html)
 
+    def link(self, grid: Grid) -> dict[str, Any]:
+        return {"url": self.page_url(grid), "title": grid.title, "author": grid.author}
+
 
 class GalleryPageHandler(BlocksPageHandler):
-    """`GET blocks/`: public grids newest first, `?author=` to filter, `?cursor=` to page on."""
+    """`GET blocks/`: public grids newest first; `?q=` searches titles and authors, `?author=`
+    filters, `?cursor=` pages on."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
         author = self.get_query_argument("author", None) or None
+        q = self.get_query_argument("q", "")[:200] or None
         cursor = self.get_query_argument("cursor", None)
         key = self.blocks.ids.decode(cursor) if cursor else None
         before_id = key.row_id if key and not key.secret else None
         page_size = self.blocks.page_size
         grids, more = await self.db(
-            lambda session: service.list_public(session, page_size, before_id, author)
+            lambda session: service.list_public(session, page_size, before_id, author, q)
         )
+        filters = {name: value for name, value in (("q", q), ("author", author)) if value}
         older = None
         if more:
-            query = {"cursor": self.grid_id(grids[-1]), **({"author": author} if author else {})}
-            older = httputil.url_concat(self.gallery_path, query)
+            older = httputil.url_concat(
+                self.gallery_path, {**filters, "cursor": self.grid_id(grids[-1])}
+            )
         self.finish(
             self.page(
                 "blocks/gallery.html",
                 cards=[self.summary(grid) for grid in grids],
                 author=author,
+                q=q,
+                newest_url=httputil.url_concat(self.gallery_path, filters),
                 older_url=older,
                 first_page=cursor is None,
             )
         )
+
+
+class NotFoundPageHandler(BlocksPageHandler):
+    """Any other path under `blocks/`: the 404 page, with a way back to the gallery."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        raise ApiError(404, f"There is no page at {self.request.path}")
