@@ -188,7 +188,7 @@ def grid_from_data(
     if issubclass(cls, ImageGrid):
         options["origin"] = origin or grid_data.get("origin", "lower-left")
     blocks = grid_data["blocks"]
-    grid = cls(
+    grid: GridT = cls(
         grid_data["width"],
         grid_data["height"],
         block_size=blocks[0][0][3],
