@@ -27,6 +27,7 @@ from ipythonblocks import ipythonblocks as ipb
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_server.serverapp import list_running_servers
 
+import jupyter_blocks
 from jupyter_blocks import client
 from jupyter_blocks.kernel_env import ENV_TOKEN, ENV_URL, kernel_facing_url
 
@@ -663,6 +664,13 @@ print(json.dumps([original, remixed, remix_of_remix, fresh]))
     assert (await served.grid_record(fresh))["parent"] is None
     remixes = (await served.grid_record(original))["remixes"]
     assert [(remix["id"], remix["title"]) for remix in remixes] == [(remixed, "Remix")]
+
+
+async def test_post_from_the_package_takes_a_title(served: Served) -> None:
+    await asyncio.to_thread(client.connect, served.blocks_url, served.token)
+    url = await asyncio.to_thread(jupyter_blocks.post, BlockGrid(2, 2), title="Top level")
+    assert url.startswith(served.blocks_url)
+    assert (await served.grid_record(grid_id_of(url)))["title"] == "Top level"
 
 
 async def test_errors_say_why(served: Served) -> None:
