@@ -1,5 +1,5 @@
 """The lineage-and-search revision (b7e4c1a9f2d6) upgrades a database holding grids, keeping
-their ids, and downgrades again. On SQLite and PostgreSQL."""
+their ids, and downgrades again to the revision before it. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from jupyter_blocks import db
 
-BEFORE = "1f0c2a9d3b7e"
+LINEAGE = "b7e4c1a9f2d6"
+BEFORE = ScriptDirectory.from_config(db.alembic_config()).get_revision(LINEAGE).down_revision
 
 
 @pytest.fixture

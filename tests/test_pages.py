@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import AUTHOR, make_payload
+
+from tests.utils import AUTHOR, make_payload
 
 SCRIPT = "<script>alert('pwned')</script>"
 

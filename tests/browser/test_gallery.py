@@ -10,8 +10,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from .servers import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
 from playwright.sync_api import Error, Locator, Page, expect
+
+from tests.utils import ARTIFACTS, Server, grid_payload
+
+from .servers import GALLERY_ID, Seeded
 
 pytestmark = pytest.mark.browser
 

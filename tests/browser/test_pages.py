@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Error, Page, expect
 
-from .servers import Server, grid_payload
+from tests.utils import Server, grid_payload
 
 pytestmark = pytest.mark.browser
 
