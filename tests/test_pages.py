@@ -219,3 +219,16 @@ async def test_unknown_api_paths_are_json_404s(
         "message": f"There is no API endpoint at {jp_base_url}blocks/api/nothing",
         "errors": [],
     }
+
+
+class TestOnTheHubGalleryService:
+    """The gallery service is no one's server: "Open in JupyterLab" goes through the Hub."""
+
+    @pytest.fixture
+    def blocks_config(self, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        monkeypatch.setenv("JUPYTERHUB_BASE_URL", "/hub-root/")
+        return {"hub_service": True}
+
+    async def test_open_in_jupyterlab_goes_to_the_viewers_own_server(self, jp_fetch: Any) -> None:
+        html = await page(jp_fetch, "blocks", "")
+        assert '<a href="/hub-root/hub/user-redirect/lab">Open in JupyterLab</a>' in html

@@ -3,6 +3,7 @@ script is the static `blocks.js` (no inline script)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -25,11 +26,20 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
     def gallery_path(self) -> str:
         return self.blocks_path() + "/"
 
+    @property
+    def lab_url(self) -> str:
+        """Where "Open in JupyterLab" goes: this server's JupyterLab, or on the JupyterHub gallery
+        service (which is no one's server) the Hub's redirect to the viewer's own."""
+        if self.blocks.hub_service:
+            hub_prefix = os.environ.get("JUPYTERHUB_BASE_URL") or "/"
+            return url_path_join(hub_prefix, "hub", "user-redirect", "lab")
+        return url_path_join(self.base_url, "lab")
+
     def page_namespace(self) -> dict[str, Any]:
         return {
             "gallery_url": self.gallery_path,
             "random_url": self.blocks_path("random"),
-            "lab_url": url_path_join(self.base_url, "lab"),
+            "lab_url": self.lab_url,
             "css_url": self.static_url("blocks.css"),
             "js_url": self.static_url("blocks.js"),
             "code_css": CODE_STYLE,
