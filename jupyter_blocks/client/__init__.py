@@ -50,7 +50,7 @@ def load_ipython_extension(ipython: Any) -> None:
     from IPython.display import display
 
     connection = connect()
-    display(  # type: ignore[no-untyped-call]
+    display(
         {"text/plain": f"jupyter-blocks: grids go to {connection.url} as {connection.author}"},
         raw=True,
     )
