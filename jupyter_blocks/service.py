@@ -23,8 +23,10 @@ SALT_SETTING = "hashids_salt"
 
 # A listing never needs the (possibly megabytes of) grid data or code.
 _SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
-# A summary names its parent by id: of the parent it needs only what makes the id.
-_WITH_PARENT = joinedload(Grid.parent).load_only(Grid.id, Grid.secret, Grid.secret_nonce)
+# A summary names its parent by id, a page by title and author: of the parent, only those.
+_WITH_PARENT = joinedload(Grid.parent).load_only(
+    Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author
+)
 # Most remixes a record lists.
 MAX_REMIXES = 50
 
@@ -113,7 +115,7 @@ def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | N
     of code decoded in one call would hold the GIL, and so stall the event loop, for long."""
     row = session.execute(
         sa.select(Grid, sa.cast(Grid.code_cells, sa.Text))
-        .options(defer(Grid.code_cells))
+        .options(defer(Grid.code_cells), _WITH_PARENT)
         .where(*_matching(key))
     ).first()
     return None if row is None else (row[0], row[1])

@@ -242,3 +242,14 @@ class ImageHandler(CachedImageHandler):
         png = await self.off_loop(big, lambda: grid_png(grid_data))
         self.set_header("Content-Disposition", f'inline; filename="grid-{grid_id}.png"')
         self.finish(png, set_content_type="image/png")
+
+
+class ApiNotFoundHandler(BlocksAPIHandler):
+    """Any other path under `blocks/api/`: a JSON 404 in the API's error shape."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        raise ApiError(404, f"There is no API endpoint at {self.request.path}")
+
+    post = patch = delete = get
