@@ -56,17 +56,30 @@ _EXPRESSION_INDEXES = {
 
 @contextmanager
 def _altering_grids() -> Iterator[BatchOperations]:
-    """`batch_alter_table("grids")`, which on SQLite copies the table: its expression indexes
-    are dropped before and made again after."""
-    sqlite = op.get_bind().dialect.name == "sqlite"
+    """`batch_alter_table("grids")`, which on SQLite copies the table: it stays AUTOINCREMENT
+    with its sequence (ids of deleted grids are never given out again), and its expression
+    indexes, which the copy cannot carry over, are dropped before and made again after."""
+    bind = op.get_bind()
+    sqlite = bind.dialect.name == "sqlite"
+    last_id = None
     if sqlite:
+        last_id = bind.scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'grids'"))
         for name in _EXPRESSION_INDEXES:
             op.drop_index(name, table_name="grids")
-    with op.batch_alter_table("grids") as batch:
+    with op.batch_alter_table("grids", table_kwargs={"sqlite_autoincrement": True}) as batch:
         yield batch
     if sqlite:
         for name, expression in _EXPRESSION_INDEXES.items():
             op.create_index(name, "grids", [sa.text(expression)])
+        if last_id:
+            bind.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = 'grids'"))
+            bind.execute(
+                sa.text(
+                    "INSERT INTO sqlite_sequence (name, seq) "
+                    "SELECT 'grids', max(:last, COALESCE(max(id), 0)) FROM grids"
+                ),
+                {"last": last_id},
+            )
 
 
 def upgrade() -> None:
