@@ -57,8 +57,9 @@ class Grid(Base):
     # Drawn once when the grid is stored, so listing pages never touch the grid data.
     thumbnail_svg: Mapped[str] = mapped_column(Text)
     # The blocks as zlib-compressed bytes (red, green, blue, size per block, rows top first),
-    # made once when the grid is stored: a page draws any grid from these (render.py).
-    pixels: Mapped[bytes] = mapped_column(LargeBinary)
+    # made once when the grid is stored: a page draws any grid from these (render.py). NULL for
+    # grids stored before they existed until first needed (service.py packs them then).
+    pixels: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The grid this one was remixed from (loaded with `from_web`, changed, posted again).
     parent_id: Mapped[int | None] = mapped_column(

@@ -125,7 +125,8 @@ def grid_json(session: Session, key: GridKey) -> str | None:
 
 def pixels(session: Session, key: GridKey) -> bytes | None:
     """The grid's blocks as packed when it was stored (render.pack_pixels)."""
-    return session.scalar(sa.select(Grid.pixels).where(*_matching(key)))
+    row = session.execute(sa.select(Grid.id, Grid.pixels).where(*_matching(key))).first()
+    return None if row is None else _packed(session, row.id, row.pixels)
 
 
 def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | None:
@@ -141,10 +142,20 @@ def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | N
     if row is None:
         return None
     grid: Grid = row[0]
-    table_pixels: bytes | None = row[2]
-    if table_pixels is not None:
-        set_committed_value(grid, "pixels", table_pixels)
+    if grid.width * grid.height <= TABLE_MAX_CELLS:
+        set_committed_value(grid, "pixels", _packed(session, grid.id, row[2]))
     return grid, row[1]
+
+
+def _packed(session: Session, row_id: int, pixels: bytes | None) -> bytes:
+    """`pixels`, or for a grid stored before there were any, its blocks packed from its JSON
+    now (and stored: they never change)."""
+    if pixels is not None:
+        return pixels
+    stored = session.scalar(sa.select(Grid.grid_json).where(Grid.id == row_id))
+    pixels = pack_pixels(msgspec.json.decode(stored or "null")["blocks"])
+    session.execute(sa.update(Grid).where(Grid.id == row_id).values(pixels=pixels))
+    return pixels
 
 
 def thumbnail(session: Session, key: GridKey) -> str | None:
@@ -210,10 +221,13 @@ def authors(session: Session, prefix: str, limit: int) -> list[str]:
     return list(session.scalars(query))
 
 
-def grid_image_source(session: Session, key: GridKey) -> sa.Row[Any] | None:
+def grid_image_source(session: Session, key: GridKey) -> tuple[int, int, bool, bytes] | None:
     """What an image of the grid is drawn from: its size, lines and packed pixels."""
-    query = sa.select(Grid.width, Grid.height, Grid.lines_on, Grid.pixels)
-    return session.execute(query.where(*_matching(key))).first()
+    query = sa.select(Grid.id, Grid.width, Grid.height, Grid.lines_on, Grid.pixels)
+    row = session.execute(query.where(*_matching(key))).first()
+    if row is None:
+        return None
+    return row.width, row.height, row.lines_on, _packed(session, row.id, row.pixels)
 
 
 def random_public_id(session: Session) -> int | None:

@@ -147,7 +147,7 @@ def test_a_sqlite_backup_holds_every_committed_row(tmp_path: Path) -> None:
     """Including rows still in the write-ahead log, which a plain file copy would miss."""
     engine = db.create_engine(f"sqlite:///{tmp_path / 'blocks.sqlite'}")
     try:
-        db.upgrade(engine)
+        db.upgrade(engine, FIRST_REVISION)
         _insert_first_revision_grids(engine)
         with engine.connect():  # a connection stays open, so the log is not checkpointed
             backup = db.backup_sqlite(engine)

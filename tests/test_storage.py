@@ -4,6 +4,7 @@ existing grids to the stored form (ids kept), and `random` on empty and filled t
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -90,8 +91,13 @@ def test_the_migration_keeps_every_grid_its_id_and_its_data(database: db.Databas
         for row_id, grid_data in grids.items():
             key = GridKey(row_id, 99 if row_id == 12 else None)
             assert json.loads(service.grid_json(session, key) or "null") == grid_data
-            page = service.find_page_grid(session, key)
-            assert page is not None and page.lines_on is True and page.pixels
+            # packed from the JSON the first time they are needed
+            packed = service.pixels(session, key)
+            assert packed and zlib.decompress(packed) == bytes(
+                value for row in grid_data["blocks"] for block in row for value in block
+            )
+            found = service.grid_for_page(session, key)
+            assert found is not None and found[0].lines_on is True
     with engine.connect() as connection:
         command.downgrade(db.alembic_config(connection), BEFORE_STORED_FORM)
         connection.commit()

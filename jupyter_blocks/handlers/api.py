@@ -235,7 +235,7 @@ class ImageHandler(CachedImageHandler):
         source = await self.db(lambda session: service.grid_image_source(session, key))
         if source is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        big = source.width * source.height > BIG_GRID_CELLS
+        big = source[0] * source[1] > BIG_GRID_CELLS
         png = await self.off_loop(big, lambda: grid_png(*source))
         self.set_header("Content-Disposition", f'inline; filename="grid-{grid_id}.png"')
         self.finish(png, set_content_type="image/png")

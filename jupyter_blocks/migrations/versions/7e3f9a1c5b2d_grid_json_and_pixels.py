@@ -1,51 +1,26 @@
 """Store each grid's data once as compact JSON (served as it is) and as packed pixels (drawn by
 pages), instead of a JSON column decoded and encoded again on every read.
 
+Plain SQL, so that it runs offline (`alembic upgrade --sql`) and in moments on a million grids:
+the JSON is copied as text, and the pixels of grids stored before this revision are left NULL,
+to be packed from the JSON the first time a page or image needs them (service.py).
+
 Revision ID: 7e3f9a1c5b2d
 Revises: b7e4c1a9f2d6
 Create Date: 2026-11-26
 """
 
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import chain
-from typing import Any
 
-import msgspec
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 from alembic.operations import BatchOperations
 
 revision = "7e3f9a1c5b2d"
 down_revision = "b7e4c1a9f2d6"
 branch_labels = None
 depends_on = None
-
-BATCH = 200
-# As jupyter_blocks.render.pack_pixels made them at this revision (a migration never changes).
-PIXELS_COMPRESSION = 1
-
-
-def _pack_pixels(blocks: list[list[list[int]]]) -> bytes:
-    return zlib.compress(
-        bytes(chain.from_iterable(chain.from_iterable(blocks))), PIXELS_COMPRESSION
-    )
-
-
-def _batches(
-    connection: sa.Connection, table: sa.TableClause, column: str
-) -> Iterator[Sequence[sa.Row[Any]]]:
-    """The id and `column` of every row, a batch at a time in id order (keyset paging)."""
-    query = sa.select(table.c.id, table.c[column]).order_by(table.c.id)
-    after = 0
-    while True:
-        rows = connection.execute(query.where(table.c.id > after).limit(BATCH)).all()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].id
-
 
 # Indexes on expressions, which batch_alter_table cannot carry over when it copies a SQLite table.
 _EXPRESSION_INDEXES = {
@@ -63,7 +38,8 @@ def _altering_grids() -> Iterator[BatchOperations]:
     sqlite = bind.dialect.name == "sqlite"
     last_id = None
     if sqlite:
-        last_id = bind.scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'grids'"))
+        if not context.is_offline_mode():
+            last_id = bind.scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'grids'"))
         for name in _EXPRESSION_INDEXES:
             op.drop_index(name, table_name="grids")
     with op.batch_alter_table("grids", table_kwargs={"sqlite_autoincrement": True}) as batch:
@@ -82,70 +58,49 @@ def _altering_grids() -> Iterator[BatchOperations]:
             )
 
 
+# The stored JSON as text (SQLite's json() also makes it compact), and its lines_on.
+_TO_TEXT = {
+    "sqlite": ("json(grid_data)", "json_extract(grid_data, '$.lines_on')"),
+    "postgresql": ("CAST(grid_data AS TEXT)", "CAST(grid_data ->> 'lines_on' AS BOOLEAN)"),
+}
+_TO_JSON = {"sqlite": "json(grid_json)", "postgresql": "CAST(grid_json AS JSON)"}
+
+
 def upgrade() -> None:
+    dialect = op.get_bind().dialect.name
     op.add_column("grids", sa.Column("grid_json", sa.Text(), nullable=True))
-    op.add_column("grids", sa.Column("pixels", sa.LargeBinary(), nullable=True))
     op.add_column("grids", sa.Column("lines_on", sa.Boolean(), nullable=True))
-    grids = sa.table(
-        "grids",
-        sa.column("id", sa.BigInteger()),
-        sa.column("grid_data", sa.JSON()),
-        sa.column("grid_json", sa.Text()),
-        sa.column("pixels", sa.LargeBinary()),
-        sa.column("lines_on", sa.Boolean()),
-    )
-    connection = op.get_bind()
-    for rows in _batches(connection, grids, "grid_data"):
-        for row in rows:
-            connection.execute(
-                grids.update()
-                .where(grids.c.id == row.id)
-                .values(
-                    grid_json=msgspec.json.encode(row.grid_data).decode(),
-                    pixels=_pack_pixels(row.grid_data["blocks"]),
-                    lines_on=bool(row.grid_data["lines_on"]),
-                )
-            )
+    # NULL until first needed for the grids stored before this revision.
+    op.add_column("grids", sa.Column("pixels", sa.LargeBinary(), nullable=True))
+    grid_json, lines_on = _TO_TEXT[dialect]
+    op.execute(f"UPDATE grids SET grid_json = {grid_json}, lines_on = {lines_on}")
     with _altering_grids() as batch:
         batch.alter_column("grid_json", existing_type=sa.Text(), nullable=False)
-        batch.alter_column("pixels", existing_type=sa.LargeBinary(), nullable=False)
         batch.alter_column("lines_on", existing_type=sa.Boolean(), nullable=False)
         batch.drop_column("grid_data")
-    if connection.dialect.name == "postgresql":
-        _tune_postgresql_storage(connection)
+    if dialect == "postgresql":
+        _tune_postgresql_storage()
 
 
-def _tune_postgresql_storage(connection: sa.Connection) -> None:
+def _tune_postgresql_storage() -> None:
     """PostgreSQL compresses big values before storing them: the pixels are compressed already
     (don't try again), and the JSON compresses faster with lz4 (when the server has it)."""
     op.execute("ALTER TABLE grids ALTER COLUMN pixels SET STORAGE EXTERNAL")
-    has_lz4 = connection.scalar(
-        sa.text(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-        )
+    op.execute(
+        "DO $$ BEGIN "
+        "IF EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)) THEN "
+        "ALTER TABLE grids ALTER COLUMN grid_json SET COMPRESSION lz4; "
+        "END IF; END $$"
     )
-    if has_lz4:
-        op.execute("ALTER TABLE grids ALTER COLUMN grid_json SET COMPRESSION lz4")
 
 
 def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
     op.add_column("grids", sa.Column("grid_data", sa.JSON(), nullable=True))
-    grids = sa.table(
-        "grids",
-        sa.column("id", sa.BigInteger()),
-        sa.column("grid_data", sa.JSON()),
-        sa.column("grid_json", sa.Text()),
-    )
-    connection = op.get_bind()
-    for rows in _batches(connection, grids, "grid_json"):
-        for row in rows:
-            connection.execute(
-                grids.update()
-                .where(grids.c.id == row.id)
-                .values(grid_data=msgspec.json.decode(row.grid_json))
-            )
+    op.execute(f"UPDATE grids SET grid_data = {_TO_JSON[dialect]}")
     with _altering_grids() as batch:
         batch.alter_column("grid_data", existing_type=sa.JSON(), nullable=False)
-        batch.drop_column("lines_on")
         batch.drop_column("pixels")
+        batch.drop_column("lines_on")
         batch.drop_column("grid_json")
