@@ -196,7 +196,8 @@ def _load(
     transaction, BATCH_ROWS at a time; a row that cannot be stored is reported and skipped."""
     _upgrade(url)
     progress, loaded = Progress("stored"), Loaded()
-    columns = set(Grid.__table__.columns.keys())
+    # the stored columns, and the grid data they are made from (service.stored_row)
+    columns = set(Grid.__table__.columns.keys()) | {"grid_data"}
 
     def work(session: Session) -> None:
         service.require_empty(session)

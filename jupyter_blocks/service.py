@@ -4,6 +4,7 @@ which calls them in a worker thread with the request's session."""
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -125,8 +126,9 @@ def grid_json(session: Session, key: GridKey) -> str | None:
 
 def pixels(session: Session, key: GridKey) -> bytes | None:
     """The grid's blocks as packed when it was stored (render.pack_pixels)."""
-    row = session.execute(sa.select(Grid.id, Grid.pixels).where(*_matching(key))).first()
-    return None if row is None else _packed(session, row.id, row.pixels)
+    query = sa.select(Grid.id, Grid.width, Grid.height, Grid.pixels)
+    row = session.execute(query.where(*_matching(key))).first()
+    return None if row is None else _packed(session, row, row.pixels)
 
 
 def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | None:
@@ -143,18 +145,24 @@ def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | N
         return None
     grid: Grid = row[0]
     if grid.width * grid.height <= TABLE_MAX_CELLS:
-        set_committed_value(grid, "pixels", _packed(session, grid.id, row[2]))
+        set_committed_value(grid, "pixels", _packed(session, grid, row[2]))
     return grid, row[1]
 
 
-def _packed(session: Session, row_id: int, pixels: bytes | None) -> bytes:
-    """`pixels`, or for a grid stored before there were any, its blocks packed from its JSON
-    now (and stored: they never change)."""
+def _packed(session: Session, grid: Any, pixels: bytes | None) -> bytes:
+    """`pixels`, or for a `grid` (id, width, height) stored before there were any, its blocks
+    packed from its JSON now (and stored: they never change). Stored data is not trusted: blocks
+    that are not validated numbers (a row written straight into the database) are drawn black."""
     if pixels is not None:
         return pixels
-    stored = session.scalar(sa.select(Grid.grid_json).where(Grid.id == row_id))
-    pixels = pack_pixels(msgspec.json.decode(stored or "null")["blocks"])
-    session.execute(sa.update(Grid).where(Grid.id == row_id).values(pixels=pixels))
+    stored = session.scalar(sa.select(Grid.grid_json).where(Grid.id == grid.id))
+    try:
+        pixels = pack_pixels(msgspec.json.decode(stored or "null")["blocks"])
+        if len(zlib.decompress(pixels)) != grid.width * grid.height * 4:
+            raise ValueError("the blocks do not match the grid's size")
+    except (TypeError, ValueError, KeyError, msgspec.DecodeError):
+        pixels = zlib.compress(bytes(grid.width * grid.height * 4))
+    session.execute(sa.update(Grid).where(Grid.id == grid.id).values(pixels=pixels))
     return pixels
 
 
@@ -227,7 +235,7 @@ def grid_image_source(session: Session, key: GridKey) -> tuple[int, int, bool, b
     row = session.execute(query.where(*_matching(key))).first()
     if row is None:
         return None
-    return row.width, row.height, row.lines_on, _packed(session, row.id, row.pixels)
+    return row.width, row.height, row.lines_on, _packed(session, row, row.pixels)
 
 
 def random_public_id(session: Session) -> int | None:
@@ -348,12 +356,12 @@ def never_reuse_row_ids(session: Session, last_given: int) -> None:
 
 
 def stored_row(exported: dict[str, Any]) -> dict[str, Any]:
-    """An exported row as it is stored: the grid data as JSON and pixels."""
+    """An exported row as it is stored: the grid data as JSON (its pixels are packed from it
+    when first needed)."""
     row = {**exported, "created_at": datetime.fromisoformat(exported["created_at"])}
     grid_data = row.pop("grid_data")
     row["grid_json"] = msgspec.json.encode(grid_data).decode()
-    row["lines_on"] = bool(grid_data["lines_on"])
-    row["pixels"] = pack_pixels(grid_data["blocks"])
+    row["lines_on"] = grid_data.get("lines_on") is not False
     return row
 
 

@@ -10,6 +10,7 @@ what is wrong: msgspec stops at the first error, and for the blocks we name ever
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,13 +134,18 @@ def _not_json(err: Exception) -> InvalidPayload:
     return InvalidPayload(f"Request body is not valid JSON: {err}")
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_json(body: bytes) -> Any:
-    """Strict JSON as Python values (UTF-8 only, no NaN or Infinity, no lone surrogates, no
-    nesting deep enough to crash the parser), for small bodies that have no payload type."""
+    """Strict JSON as Python values (UTF-8 only, no NaN or Infinity, no nesting deep enough to
+    crash the parser), for small bodies that have no payload type. Unlike msgspec, Python's
+    parser takes lone surrogate escapes: the caller's text_problem names the field instead."""
     text = _decode_text(body)
     try:
-        return msgspec.json.decode(text)
-    except (msgspec.DecodeError, RecursionError) as err:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as err:
         raise _not_json(err) from err
 
 

@@ -8,14 +8,13 @@ import pty
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from jupyter_blocks import db
+from jupyter_blocks import db, service
 from jupyter_blocks.models import Grid
 from tests.utils import AUTHOR
 
@@ -291,10 +290,7 @@ def test_copy_of_an_old_sqlite_file_with_bad_rows_skips_them(tmp_path: Path, db_
                 grid_row(4),
                 grid_row(5),
             ]:
-                connection.execute(
-                    sa.insert(Grid),
-                    {**row, "created_at": datetime.fromisoformat(row["created_at"])},
-                )
+                connection.execute(sa.insert(Grid), service.stored_row(row))
             connection.execute(sa.delete(Grid).where(Grid.id == 5))  # its id is never reused
     finally:
         engine.dispose()
@@ -307,7 +303,7 @@ def test_copy_of_an_old_sqlite_file_with_bad_rows_skips_them(tmp_path: Path, db_
     target = db.create_engine(db_url)
     try:
         with target.begin() as connection:
-            row = {**grid_row(0), "created_at": datetime.now(timezone.utc)}
+            row = service.stored_row(grid_row(0))
             del row["id"]
             assert connection.execute(sa.insert(Grid).returning(Grid.id), row).scalar() == 6
     finally:
