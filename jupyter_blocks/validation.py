@@ -250,13 +250,16 @@ def _shown(value: Any) -> str:
 
 
 def _text_errors(payload: Any) -> list[FieldError]:
-    """Text that no database can store (NUL, lone surrogates), by field."""
+    """Text that no database can store (NUL, lone surrogates), by field (`payload`: decoded, or
+    a dict as Python's json module parses it)."""
+    field = payload.get if isinstance(payload, dict) else lambda name: getattr(payload, name)
+    code_cells, python_version = field("code_cells"), field("python_version")
     fields: list[tuple[str, Any]] = [
-        ("title", payload.title),
-        ("parent", payload.parent),
-        ("ipb_version", payload.ipb_version),
-        *((f"code_cells.{i}", cell) for i, cell in enumerate(payload.code_cells or [])),
-        *((f"python_version.{i}", part) for i, part in enumerate(payload.python_version or [])),
+        ("title", field("title")),
+        ("parent", field("parent")),
+        ("ipb_version", field("ipb_version")),
+        *((f"code_cells.{i}", cell) for i, cell in enumerate(_list(code_cells))),
+        *((f"python_version.{i}", part) for i, part in enumerate(_list(python_version))),
     ]
     errors = []
     for path, value in fields:
@@ -264,6 +267,21 @@ def _text_errors(payload: Any) -> list[FieldError]:
         if problem:
             errors.append(FieldError(path, problem))
     return errors
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _unparsable(text: str, error: Exception) -> InvalidPayload:
+    """Why msgspec could not parse `text`. It refuses lone surrogate escapes (`"\\ud800"`),
+    which Python's parser takes: when that is all that is wrong, name the fields holding one."""
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return _not_json(error)
+    errors = _text_errors(document) if isinstance(document, dict) else []
+    return InvalidPayload("Invalid grid payload", errors) if errors else _not_json(error)
 
 
 class PayloadValidator:
@@ -281,7 +299,7 @@ class PayloadValidator:
         except msgspec.ValidationError as err:
             raise InvalidPayload("Invalid grid payload", self._explain(text, err)) from err
         except (msgspec.DecodeError, RecursionError) as err:
-            raise _not_json(err) from err
+            raise _unparsable(text, err) from err
         grid = payload.grid_data
         if grid.width * grid.height > self.limits.max_cells:
             raise InvalidPayload(

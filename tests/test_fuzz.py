@@ -237,10 +237,6 @@ UNSTORABLE = {"NUL": "a\x00b", "lone surrogate": "a\udc80b"}
 TEXT_FIELDS = ["title", "ipb_version", "code_cells.0", "python_version.3"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validation.py refuses unstorable text once the performance helper's branch is in",
-)
 @pytest.mark.parametrize("field", TEXT_FIELDS)
 @pytest.mark.parametrize("text", UNSTORABLE.values(), ids=UNSTORABLE.keys())
 async def test_unstorable_text_in_any_field_is_a_400_naming_it(

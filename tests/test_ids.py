@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -63,13 +64,24 @@ def _grid_row(row_id: int) -> dict[str, Any]:
     }
 
 
+def _stored_row(row_id: int) -> dict[str, Any]:
+    """`_grid_row` as the newest schema stores it: the grid data as JSON text."""
+    row = _grid_row(row_id)
+    grid_data = row.pop("grid_data")
+    return {**row, "grid_json": json.dumps(grid_data), "lines_on": grid_data["lines_on"]}
+
+
 def test_upgrading_keeps_every_id_and_never_reuses_one(db_url: str) -> None:
     engine = db.create_engine(db_url)
     try:
         db.upgrade(engine, revision="1f0c2a9d3b7e")  # the first release's schema
         columns = Grid.__table__.c
         old_grids = sa.table(
-            "grids", *[sa.column(name, columns[name].type) for name in _grid_row(0)]
+            "grids",
+            *[
+                sa.column(name, getattr(columns.get(name), "type", sa.JSON()))
+                for name in _grid_row(0)
+            ],
         )
         with engine.begin() as connection:
             connection.execute(sa.insert(old_grids), [_grid_row(n) for n in (1, 2, 5)])
@@ -78,7 +90,7 @@ def test_upgrading_keeps_every_id_and_never_reuses_one(db_url: str) -> None:
         with engine.begin() as connection:
             kept = connection.execute(sa.select(Grid.id, Grid.title).order_by(Grid.id)).all()
             assert kept == [(1, "grid 1"), (2, "grid 2"), (5, "grid 5")]
-            new_row = {**_grid_row(0), "title": "new"}
+            new_row = {**_stored_row(0), "title": "new"}
             del new_row["id"]
             first_new = connection.execute(sa.insert(Grid).returning(Grid.id), new_row).scalar()
             assert first_new == 6
@@ -94,7 +106,7 @@ def test_downgrading_the_id_migration_keeps_the_grids(db_url: str) -> None:
     try:
         db.upgrade(engine)
         with engine.begin() as connection:
-            connection.execute(sa.insert(Grid), [_grid_row(3)])
+            connection.execute(sa.insert(Grid), [_stored_row(3)])
             command.downgrade(db.alembic_config(connection), "1f0c2a9d3b7e")
         with engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT id FROM grids")) == 3

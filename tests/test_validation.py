@@ -199,16 +199,20 @@ async def test_title_is_accepted_by_both_routes(jp_fetch: Any) -> None:
 
 
 @pytest.mark.parametrize("route", [("blocks", "post"), ("blocks", "api", "grids")])
-@pytest.mark.parametrize("field", ["title", "ipb_version"])
-async def test_a_lone_surrogate_escape_is_not_valid_json(
+@pytest.mark.parametrize("field", ["title", "ipb_version", "code_cells.0", "python_version.3"])
+async def test_a_lone_surrogate_escape_is_a_400_naming_its_field(
     jp_fetch: Any, route: tuple[str, ...], field: str
 ) -> None:
     """`"\\ud800"` is valid JSON to Python's json module, but no database can store the text."""
-    body = json.dumps(make_payload(**{field: "a\ud800"}))
+    payload = make_payload(code_cells=["x = 1"])
+    set_at(payload, field, "a\ud800")
+    body = json.dumps(payload)
     assert "\\ud800" in body
     response = await jp_fetch(*route, method="POST", body=body, raise_error=False)
     assert response.code == 400
-    assert "not valid JSON" in json.loads(response.body)["message"]
+    assert json.loads(response.body)["errors"] == [
+        {"path": field, "message": "must be valid Unicode text (it holds a lone surrogate)"}
+    ]
     assert await grid_count(jp_fetch) == 0
 
 
