@@ -40,7 +40,7 @@ async def test_copy_keeps_every_grid_and_its_id(
 
     from jupyter_blocks.ids import GridIds
 
-    ids = GridIds(header["hashids_salt"])
+    ids = GridIds(header["hashids_salt"], min_length=6)
     assert ids.public(rows[0]["id"]) == public["id"]
     assert ids.secret(rows[1]["id"], rows[1]["secret_nonce"]) == secret["id"]
 

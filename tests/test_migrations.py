@@ -78,7 +78,7 @@ def test_a_database_of_the_first_revision_upgrades_keeping_its_grids_and_ids(
     db.upgrade(engine, FIRST_REVISION)
     row_ids = _insert_first_revision_grids(engine)
     salt = db.stored_setting(engine, "hashids_salt")
-    ids = GridIds(salt or "")
+    ids = GridIds(salt or "", min_length=6)
     with engine.connect() as connection:
         before = {
             row.id: ids.for_row(row.id, row.secret_nonce)
