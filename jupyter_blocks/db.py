@@ -81,8 +81,15 @@ def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
     parsed = parsed.set(drivername=_DRIVERS[backend])
     if _is_sqlite(parsed) and parsed.database in (None, "", ":memory:"):
         raise UnsupportedDatabase("an in-memory SQLite database cannot be shared: name a file")
+    # PostgreSQL shows each connection's application_name in pg_stat_activity.
+    connect_args = {} if _is_sqlite(parsed) else {"application_name": "jupyter-blocks"}
     engine = sa.create_engine(
-        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=60
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        connect_args=connect_args,
     )
     if _is_sqlite(parsed):
         sa.event.listen(engine, "connect", _set_sqlite_pragmas)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import GridHandler, GridsHandler, MeHandler, ThumbnailHandler
+from .api import (
+    AuthorsHandler,
+    GridHandler,
+    GridsHandler,
+    ImageHandler,
+    MeHandler,
+    ThumbnailHandler,
+)
 from .base import ID, NAMESPACE
 from .compat import GetGridDataHandler, PostHandler, RandomHandler
 from .pages import GalleryPageHandler, GridPageHandler
+from .redirect import ServiceRedirectHandler
+from .session import SessionPageHandler
 
 
 def routes() -> list[tuple[Any, ...]]:
@@ -15,8 +24,11 @@ def routes() -> list[tuple[Any, ...]]:
     at = f"{NAMESPACE}/"
     return [
         (rf"{at}api/me", MeHandler),
+        (rf"{at}session", SessionPageHandler),
         (rf"{at}api/grids", GridsHandler),
+        (rf"{at}api/authors", AuthorsHandler),
         (rf"{at}api/grids/{ID}/thumbnail\.svg", ThumbnailHandler),
+        (rf"{at}api/grids/{ID}/image\.png", ImageHandler),
         (rf"{at}api/grids/{ID}", GridHandler),
         (rf"{at}post", PostHandler),
         (rf"{at}random", RandomHandler),
@@ -26,3 +38,8 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"{NAMESPACE}/?", GalleryPageHandler),
         (rf"{at}{ID}", GridPageHandler, {"secret": False}),
     ]
+
+
+def service_redirects() -> list[tuple[Any, ...]]:
+    """A user's server that a JupyterHub gallery service keeps the grids for."""
+    return [(rf"{NAMESPACE}(/.*)?", ServiceRedirectHandler)]

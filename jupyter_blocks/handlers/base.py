@@ -36,6 +36,19 @@ NAMESPACE = "blocks"
 # Ids are hashids: letters and digits.
 ID = r"([A-Za-z0-9]{1,64})"
 
+# Pages load script and style only from this server's static files; nothing inline runs, so
+# markup that reached the database could not run even if it were not escaped.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'self'"
+)
+# Images served from stored data (SVG is a document when opened on its own): nothing runs.
+IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
+
 
 class ApiError(web.HTTPError):
     """An error answered as `{"message": ..., "errors": [...]}` with a 4xx status."""
@@ -55,6 +68,9 @@ class BlocksMixin(ExtensionHandlerMixin):
     """Shared by the JSON, protocol and HTML handlers of jupyter-blocks."""
 
     auth_resource = NAMESPACE
+    csp = PAGE_CSP
+    # Whether the current user may delete anyone's grid (set in `prepare`).
+    moderator = False
 
     def initialize(self, name: str, *args: Any, secret: bool | None = None, **kwargs: Any) -> None:
         """`secret`: this route takes only secret (True) or only public (False) grid ids."""
@@ -64,6 +80,20 @@ class BlocksMixin(ExtensionHandlerMixin):
     @property
     def blocks(self) -> BlocksApp:
         return self.extensionapp  # type: ignore[return-value]
+
+    @property
+    def content_security_policy(self) -> str:
+        return self.csp
+
+    async def prepare(self) -> None:
+        await super().prepare()  # type: ignore[misc]
+        user = self.current_user  # type: ignore[attr-defined]
+        if user is not None:
+            self.moderator = await self.blocks.is_moderator(user)
+
+    def may_delete(self, author: str) -> bool:
+        """Authors delete their own grids; moderators anyone's."""
+        return author == self.author or self.moderator
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` off the event loop, in this request's database session (commit on
@@ -123,16 +153,48 @@ class BlocksMixin(ExtensionHandlerMixin):
             "width": grid.width,
             "height": grid.height,
             "owned": grid.author == self.author,
+            "can_delete": self.may_delete(grid.author),
+            # A secret parent's id would give its secret away: it shows as none.
+            "parent": self.grid_id(grid.parent) if grid.parent and not grid.parent.secret else None,
         }
 
-    def record(self, grid: Grid) -> dict[str, Any]:
+    def record(self, grid: Grid, remixes: list[Grid] | None = None) -> dict[str, Any]:
+        """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`)."""
         return {
             **self.summary(grid),
             "grid_data": grid.grid_data,
             "code_cells": grid.code_cells,
             "ipb_version": grid.ipb_version,
             "python_version": grid.python_version,
+            "remixes": [
+                {
+                    "id": self.grid_id(remix),
+                    "title": remix.title,
+                    "author": remix.author,
+                    "url": self.page_url(remix),
+                }
+                for remix in remixes or []
+            ],
         }
+
+    def new_grid_work(self, new: NewGrid) -> Callable[[Session], Grid]:
+        """The database work that stores `new` for this request's author, with its parent (the
+        grid it was remixed from) looked up in the same session: an unknown one is a 400."""
+        author, parent_key = self.author, None
+        if new.parent is not None:
+            parent_key = self.blocks.ids.decode(new.parent)
+            if parent_key is None:
+                raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
+
+        def store(session: Session) -> Grid:
+            parent = None
+            if parent_key is not None:
+                parent = service.find_grid(session, parent_key, with_data=False)
+                if parent is None:
+                    raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
+            return service.create_grid(session, new, author, parent)
+
+        return store
 
 
 class BlocksAPIHandler(BlocksMixin, APIHandler):
