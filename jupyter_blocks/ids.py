@@ -38,7 +38,7 @@ def new_secret_nonce() -> int:
 class GridIds:
     """Encodes and decodes public and secret grid ids with one salted hashids codec."""
 
-    def __init__(self, salt: str, min_length: int) -> None:
+    def __init__(self, salt: str, min_length: int = 6) -> None:
         self._hashids = Hashids(salt=salt, min_length=min_length)
 
     def public(self, row_id: int) -> str:

@@ -37,7 +37,7 @@ def _blocks(grid_data: Any) -> list[list[tuple[int, int, int, int]]]:
     for row in rows if isinstance(rows, list) else []:
         cells = []
         for block in row if isinstance(row, list) else []:
-            r, g, b, size = (list(block) + [0, 0, 0, 0])[:4] if isinstance(block, list) else [0] * 4
+            r, g, b, size = [*block, 0, 0, 0, 0][:4] if isinstance(block, list) else [0] * 4
             cells.append(
                 (_number(r, 0, 255), _number(g, 0, 255), _number(b, 0, 255), _number(size, 1, 100))
             )
