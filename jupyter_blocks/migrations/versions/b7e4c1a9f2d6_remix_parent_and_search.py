@@ -12,7 +12,7 @@ a substring search walks the public grids newest first, stopping once a page is 
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "b7e4c1a9f2d6"
 down_revision = "9a1d5e7c0b42"
@@ -27,6 +27,9 @@ def _has_trigrams() -> bool:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return False
+    if context.is_offline_mode():  # an SQL script (`--sql`): for someone who may create it
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        return True
     savepoint = bind.begin_nested()
     try:
         bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
