@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_payload
+
+from tests.utils import make_payload
 
 GRIDS = [  # (author, title, secret), posted in this order
     ("alice", "Sunset over the SEA", False),
