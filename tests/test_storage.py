@@ -44,7 +44,7 @@ async def test_get_returns_exactly_the_posted_grid_data(
 
 @pytest.fixture
 def database(db_url: str) -> Iterator[db.Database]:
-    database = db.Database(db_url)
+    database = db.Database(db_url, pool_size=2)
     yield database
     database.close()
 
