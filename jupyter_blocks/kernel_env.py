@@ -1,9 +1,20 @@
-"""Tell kernels started by this Jupyter server where its jupyter-blocks endpoints are.
+"""Tell kernels started by this Jupyter server where its jupyter-blocks endpoints are, and make
+them use it with no step at all.
 
 The server extension calls `export_kernel_environment(serverapp)` at start-up. It puts the
 server's own local URL (with `base_url` and `blocks/`) and its token into the server process's
 environment; kernels started afterwards inherit that environment, so
 `jupyter_blocks.client.connect()` in a kernel finds this server with nothing typed by hand.
+
+In those kernels (any Python process with JUPYTER_BLOCKS_URL set, in fact), the
+`jupyter_blocks.pth` file installed into site-packages calls `install_ipythonblocks_hook()` at
+interpreter start: when the program imports ipythonblocks, it is pointed at the server right
+after (`jupyter_blocks.client.patch.attach`), with no network contact until a grid is posted
+or loaded. A `.pth` file rather than IPython configuration: IPython reads no `*.d` directories
+of configuration (traitlets loads one `ipython_kernel_config` file per directory, which a user's
+or another package's file would replace), and the hook also covers scripts run in Jupyter's
+terminals. It costs one environment lookup in processes without the variable and one small
+import in those with it; processes that never import ipythonblocks load nothing more.
 
 Exporting the token leaks nothing new: kernels run as the same OS user as the server, who can
 already read the token from the server's runtime file (`jpserver-<pid>.json`, see
@@ -13,10 +24,11 @@ already read the token from the server's runtime file (`jpserver-<pid>.json`, se
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
-from typing import TYPE_CHECKING
-
-from jupyter_server.utils import urlencode_unix_socket_path
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # importing the server application takes seconds; kernels import this module
     from jupyter_server.serverapp import ServerApp
@@ -36,6 +48,8 @@ def kernel_facing_url(
     it).
     """
     if sock:
+        from jupyter_server.utils import urlencode_unix_socket_path
+
         return f"http+unix://{urlencode_unix_socket_path(sock)}{base_url}blocks/"
     if ip in ("", "0.0.0.0", "localhost"):
         host = "127.0.0.1"
@@ -77,3 +91,55 @@ def _export(serverapp: ServerApp) -> None:
         # No token on this server; drop one inherited from a server that started this one.
         os.environ.pop(ENV_TOKEN, None)
     serverapp.log.debug("jupyter-blocks: kernels will reach this server at %s", url)
+
+
+# ----------------------------------------------------------- kernel side: the import hook
+
+
+def install_ipythonblocks_hook() -> None:
+    """Point ipythonblocks at this process's jupyter-blocks server (JUPYTER_BLOCKS_URL) as soon
+    as it is imported: now if it already is, else through a one-time import hook."""
+    url = os.environ[ENV_URL]
+    if "ipythonblocks" in sys.modules:
+        _attach_to_server(url)
+    elif not any(isinstance(finder, _IpythonblocksFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _IpythonblocksFinder(url))
+
+
+def _attach_to_server(url: str) -> None:
+    from .client import patch
+
+    patch.attach(url)
+
+
+# A meta path finder and a loader by protocol: importlib.abc would cost processes that never
+# import ipythonblocks the import of importlib.resources.
+class _IpythonblocksFinder:
+    """Finds `ipythonblocks` as the other finders do, with a loader that attaches after."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def find_spec(
+        self, name: str, path: Any = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name != "ipythonblocks":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _AttachAfterLoading(spec.loader, self.url)
+        return spec
+
+
+class _AttachAfterLoading:
+    def __init__(self, loader: Any, url: str) -> None:
+        self.loader, self.url = loader, url
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        module: types.ModuleType | None = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self.loader.exec_module(module)
+        _attach_to_server(self.url)

@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
@@ -21,7 +32,7 @@ class Base(DeclarativeBase):
 
 
 class Grid(Base):
-    """One posted grid. Rows are never updated; they are created and deleted."""
+    """One posted grid. Only its title changes after it is stored (renamed by its author)."""
 
     __tablename__ = "grids"
 
@@ -41,12 +52,23 @@ class Grid(Base):
     # Drawn once when the grid is stored, so listing pages never touch grid_data.
     thumbnail_svg: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The grid this one was remixed from (loaded with `from_web`, changed, posted again).
+    parent_id: Mapped[int | None] = mapped_column(
+        RowId, ForeignKey("grids.id", name="fk_grids_parent_id", ondelete="SET NULL")
+    )
+    # Loaded only where asked for (`service.with_parent`): a summary names its parent's id.
+    parent: Mapped[Grid | None] = relationship(remote_side=[id], lazy="raise")
 
     __table_args__ = (
         # Newest-first paging of public grids: WHERE NOT secret AND id < :cursor ORDER BY id DESC.
         Index("ix_grids_secret_id", "secret", "id"),
         # The same, filtered by author.
         Index("ix_grids_author_secret_id", "author", "secret", "id"),
+        # A grid's remixes: WHERE parent_id = :id AND NOT secret.
+        Index("ix_grids_parent_id_secret", "parent_id", "secret"),
+        # Search and author suggestions (on PostgreSQL also trigram indexes, see the migration).
+        Index("ix_grids_lower_title", func.lower(title)),
+        Index("ix_grids_lower_author", func.lower(author)),
     )
 
 

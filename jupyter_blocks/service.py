@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from .ids import GridKey, new_secret_nonce
 from .models import Grid, InstanceSetting
@@ -23,9 +23,14 @@ SALT_SETTING = "hashids_salt"
 
 # A listing never needs the (possibly megabytes of) grid data or code.
 _SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
+# A summary names its parent by id: of the parent it needs only what makes the id.
+_WITH_PARENT = joinedload(Grid.parent).load_only(Grid.id, Grid.secret, Grid.secret_nonce)
+# Most remixes a record lists.
+MAX_REMIXES = 50
 
 
-def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
+def create_grid(session: Session, new: NewGrid, author: str, parent: Grid | None = None) -> Grid:
+    """Store `new`; `parent` is the grid it was remixed from (see `find_grid`)."""
     grid = Grid(
         secret=new.secret,
         secret_nonce=new_secret_nonce() if new.secret else None,
@@ -39,6 +44,7 @@ def create_grid(session: Session, new: NewGrid, author: str) -> Grid:
         grid_data=new.grid_data,
         code_cells=new.code_cells,
         thumbnail_svg=thumbnail_svg(new.grid_data),
+        parent=parent,
     )
     session.add(grid)
     session.flush()
@@ -55,7 +61,7 @@ def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
 
 def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
     """The grid behind a decoded id (without its data and code unless `with_data`)."""
-    query = sa.select(Grid).where(*_matching(key))
+    query = sa.select(Grid).where(*_matching(key)).options(_WITH_PARENT)
     if not with_data:
         query = query.options(*_SUMMARY_ONLY)
     return session.scalar(query)
@@ -65,17 +71,68 @@ def thumbnail(session: Session, key: GridKey) -> str | None:
     return session.scalar(sa.select(Grid.thumbnail_svg).where(*_matching(key)))
 
 
+def remixes(session: Session, grid: Grid) -> list[Grid]:
+    """The public grids remixed from `grid`, newest first, at most `MAX_REMIXES`."""
+    query = (
+        sa.select(Grid)
+        .options(load_only(Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author))
+        .where(Grid.parent_id == grid.id, Grid.secret.is_(False))
+        .order_by(Grid.id.desc())
+        .limit(MAX_REMIXES)
+    )
+    return list(session.scalars(query))
+
+
+def rename_grid(session: Session, grid: Grid, title: str | None) -> None:
+    grid.title = title
+    session.flush()
+
+
+def _lower_like(column: Any, text: str, anywhere: bool) -> sa.ColumnElement[bool]:
+    """lower(column) contains (`anywhere`) or starts with `text`, whatever `%` or `_` it holds.
+    The form the indexes on lower(...) serve (trigram GIN ones on PostgreSQL for substrings)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%" if anywhere else f"{escaped}%"
+    return sa.func.lower(column).like(pattern, escape="\\")
+
+
 def list_public(
-    session: Session, limit: int, before_id: int | None = None, author: str | None = None
+    session: Session,
+    limit: int,
+    before_id: int | None = None,
+    author: str | None = None,
+    search: str | None = None,
 ) -> tuple[list[Grid], bool]:
-    """Public grids newest first (keyset paging on the row id), and whether more follow."""
-    query = sa.select(Grid).options(*_SUMMARY_ONLY).where(Grid.secret.is_(False))
+    """Public grids newest first (keyset paging on the row id), and whether more follow;
+    `search`: only those whose title or author contains it (case-insensitive)."""
+    query = sa.select(Grid).options(*_SUMMARY_ONLY, _WITH_PARENT).where(Grid.secret.is_(False))
     if author is not None:
         query = query.where(Grid.author == author)
+    if search:
+        query = query.where(
+            sa.or_(_lower_like(Grid.title, search, True), _lower_like(Grid.author, search, True))
+        )
     if before_id is not None:
         query = query.where(Grid.id < before_id)
     rows = list(session.scalars(query.order_by(Grid.id.desc()).limit(limit + 1)))
     return rows[:limit], len(rows) > limit
+
+
+def authors(session: Session, prefix: str, limit: int) -> list[str]:
+    """Names of authors of public grids starting with `prefix` (case-insensitive), sorted."""
+    query = (
+        sa.select(Grid.author)
+        .where(Grid.secret.is_(False), _lower_like(Grid.author, prefix, False))
+        .group_by(Grid.author)
+        .order_by(Grid.author)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def grid_image_source(session: Session, key: GridKey) -> dict[str, Any] | None:
+    """The grid data to draw an image from (one column)."""
+    return session.scalar(sa.select(Grid.grid_data).where(*_matching(key)))
 
 
 def random_public_id(session: Session) -> int | None:

@@ -51,6 +51,7 @@ class NewGrid:
     grid_data: dict[str, Any]
     secret: bool = False
     title: str | None = None
+    parent: str | None = None
     code_cells: list[str] | None = None
     ipb_version: str | None = None
     python_version: list[Any] | None = None
@@ -110,6 +111,7 @@ def payload_schema(limits: Limits, allow_title: bool) -> dict[str, Any]:
     }
     if allow_title:
         properties["title"] = {"type": ["string", "null"], "maxLength": limits.max_title_chars}
+        properties["parent"] = {"type": ["string", "null"], "maxLength": 64}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
@@ -236,6 +238,7 @@ class PayloadValidator:
             grid_data=grid_data,
             secret=payload.get("secret", False),
             title=payload.get("title") or None,
+            parent=payload.get("parent") or None,
             code_cells=payload.get("code_cells"),
             ipb_version=payload.get("ipb_version"),
             python_version=payload.get("python_version"),

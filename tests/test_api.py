@@ -41,6 +41,8 @@ async def test_create_answers_201_with_the_full_record(jp_fetch: Any, jp_base_ur
         "code_cells": ["a = 1", "b = 2"],
         "ipb_version": "1.9.1",
         "python_version": [3, 11, 7, "final", 0],
+        "parent": None,
+        "remixes": [],
     }
     assert grid["url"].endswith(f"{jp_base_url}blocks/{grid['id']}")
     assert await get_json(jp_fetch, "blocks", "api", "grids", grid["id"]) == {

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import GridHandler, GridsHandler, MeHandler, ThumbnailHandler
+from .api import (
+    AuthorsHandler,
+    GridHandler,
+    GridsHandler,
+    ImageHandler,
+    MeHandler,
+    ThumbnailHandler,
+)
 from .base import ID, NAMESPACE
 from .compat import GetGridDataHandler, PostHandler, RandomHandler
 from .pages import GalleryPageHandler, GridPageHandler
@@ -16,7 +23,9 @@ def routes() -> list[tuple[Any, ...]]:
     return [
         (rf"{at}api/me", MeHandler),
         (rf"{at}api/grids", GridsHandler),
+        (rf"{at}api/authors", AuthorsHandler),
         (rf"{at}api/grids/{ID}/thumbnail\.svg", ThumbnailHandler),
+        (rf"{at}api/grids/{ID}/image\.png", ImageHandler),
         (rf"{at}api/grids/{ID}", GridHandler),
         (rf"{at}post", PostHandler),
         (rf"{at}random", RandomHandler),

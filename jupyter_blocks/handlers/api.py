@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jupyter_server.auth.decorator import authorized
 from sqlalchemy.orm import Session
 from tornado import web
 
 from .. import service
-from ..validation import FieldError
-from .base import ApiError, BlocksAPIHandler, GridUploadHandler
+from ..models import Grid
+from ..render import grid_png
+from ..text import text_problem
+from ..validation import FieldError, InvalidPayload, parse_json
+from .base import BIG_GRID_CELLS, ApiError, BlocksAPIHandler, GridUploadHandler
 
 MAX_LIMIT = 100
-# Thumbnails of a grid never change: bump this when the drawing does, to refresh caches.
+# Longest search text and author prefix, in characters.
+MAX_QUERY_CHARS = 200
+# Thumbnails and images of a grid never change: bump these when the drawing does.
 THUMBNAIL_VERSION = 1
+IMAGE_VERSION = 1
 
 
 class MeHandler(BlocksAPIHandler):
@@ -24,13 +32,13 @@ class MeHandler(BlocksAPIHandler):
         await self.write_json({"author": self.author})
 
 
-class GridsHandler(GridUploadHandler):
-    """`GET blocks/api/grids`: public grids newest first; `POST`: store one (201)."""
+class ListingHandler(BlocksAPIHandler):
+    """Query arguments shared by the listings."""
 
-    def _limit(self) -> int:
+    def limit(self, default: int) -> int:
         raw = self.get_query_argument("limit", None)
         if raw is None:
-            return min(self.blocks.page_size, MAX_LIMIT)
+            return min(default, MAX_LIMIT)
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
             raise ApiError(
                 400,
@@ -38,6 +46,23 @@ class GridsHandler(GridUploadHandler):
                 [FieldError("limit", f"must be an integer from 1 to {MAX_LIMIT}")],
             )
         return int(raw)
+
+    def text_argument(self, name: str) -> str | None:
+        """A free-text query argument, stripped (None when empty) and bounded. Tornado already
+        drops control characters from arguments and refuses undecodable ones."""
+        raw = self.get_query_argument(name, "")
+        if len(raw) > MAX_QUERY_CHARS:
+            raise ApiError(
+                400,
+                "Invalid query",
+                [FieldError(name, f"must be at most {MAX_QUERY_CHARS} characters")],
+            )
+        return raw or None
+
+
+class GridsHandler(GridUploadHandler, ListingHandler):
+    """`GET blocks/api/grids`: public grids newest first (`author=`, `q=` to filter);
+    `POST`: store one (201)."""
 
     def _cursor(self) -> int | None:
         raw = self.get_query_argument("cursor", None)
@@ -51,10 +76,11 @@ class GridsHandler(GridUploadHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        limit, before_id = self._limit(), self._cursor()
+        limit, before_id = self.limit(self.blocks.page_size), self._cursor()
         author = self.get_query_argument("author", None) or None
+        search = self.text_argument("q")
         grids, more = await self.db(
-            lambda session: service.list_public(session, limit, before_id, author)
+            lambda session: service.list_public(session, limit, before_id, author, search)
         )
         await self.write_json(
             {
@@ -66,20 +92,68 @@ class GridsHandler(GridUploadHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new, author = await self.validate_payload(allow_title=True), self.author
-        grid = await self.db(lambda session: service.create_grid(session, new, author))
+        new = await self.validate_payload(allow_title=True)
+        grid = await self.db(self.new_grid_work(new))
         self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
         await self.write_json(self.record(grid), status=201, grid=grid)
 
 
+def parse_title_patch(body: bytes, max_chars: int) -> str | None:
+    """The new title from a PATCH body `{"title": str | null}` (empty means none)."""
+    document = parse_json(body)
+    if not isinstance(document, dict) or set(document) != {"title"}:
+        raise InvalidPayload("Invalid grid change", [FieldError("", 'must be {"title": ...}')])
+    title = document["title"]
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise InvalidPayload("Invalid grid change", [FieldError("title", "must be text or null")])
+    problem = text_problem(title)
+    if len(title) > max_chars:
+        problem = f"must be at most {max_chars} characters"
+    if problem:
+        raise InvalidPayload("Invalid grid change", [FieldError("title", problem)])
+    return title.strip() or None
+
+
 class GridHandler(BlocksAPIHandler):
-    """`GET blocks/api/grids/<id>`: the whole grid; `DELETE`: remove it (its author only)."""
+    """`GET blocks/api/grids/<id>`: the whole grid with its remixes; `PATCH`: rename it and
+    `DELETE`: remove it (its author only)."""
 
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        grid = await self.find_grid(grid_id)
-        await self.write_json(self.record(grid), grid=grid)
+        key = self.grid_key(grid_id)
+
+        def grid_and_remixes(session: Session) -> tuple[Grid | None, list[Grid]]:
+            grid = service.find_grid(session, key)
+            return grid, service.remixes(session, grid) if grid else []
+
+        grid, remixes = await self.db(grid_and_remixes)
+        if grid is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        await self.write_json(self.record(grid, remixes), grid=grid)
+
+    @web.authenticated
+    @authorized
+    async def patch(self, grid_id: str) -> None:
+        key, author = self.grid_key(grid_id), self.author
+        try:
+            title = parse_title_patch(self.request.body, self.blocks.max_title_chars)
+        except InvalidPayload as err:
+            raise ApiError(400, err.message, err.errors) from err
+
+        def rename_if_owned(session: Session) -> tuple[Grid, list[Grid]]:
+            grid = service.find_grid(session, key)
+            if grid is None:
+                raise ApiError(404, f"No grid with id {grid_id!r}")
+            if grid.author != author:
+                raise ApiError(403, f"Only {grid.author} can rename this grid")
+            service.rename_grid(session, grid, title)
+            return grid, service.remixes(session, grid)
+
+        grid, remixes = await self.db(rename_if_owned)
+        await self.write_json(self.record(grid, remixes), grid=grid)
 
     @web.authenticated
     @authorized
@@ -99,21 +173,61 @@ class GridHandler(BlocksAPIHandler):
         self.finish()
 
 
-class ThumbnailHandler(BlocksAPIHandler):
+class AuthorsHandler(ListingHandler):
+    """`GET blocks/api/authors?q=<prefix>&limit=`: authors of public grids, for suggestions."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        prefix, limit = self.text_argument("q") or "", self.limit(10)
+        names = await self.db(lambda session: service.authors(session, prefix, limit))
+        await self.write_json({"items": names})
+
+
+class CachedImageHandler(BlocksAPIHandler):
+    """An image of a grid, which never changes: cacheable for a day, revalidated by ETag."""
+
+    def not_modified(self, grid_id: str, version: int) -> bool:
+        self.set_header("ETag", f'"{grid_id}-{version}"')
+        self.set_header("Cache-Control", "private, max-age=86400")
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return True
+        return False
+
+
+class ThumbnailHandler(CachedImageHandler):
     """`GET blocks/api/grids/<id>/thumbnail.svg`: a small image, cacheable by ETag."""
 
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
-        etag = f'"{grid_id}-{THUMBNAIL_VERSION}"'
-        self.set_header("ETag", etag)
-        self.set_header("Cache-Control", "private, max-age=86400")
-        if self.check_etag_header():
-            self.set_status(304)
-            self.finish()
+        if self.not_modified(grid_id, THUMBNAIL_VERSION):
             return
         svg = await self.db(lambda session: service.thumbnail(session, key))
         if svg is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         self.finish(svg, set_content_type="image/svg+xml")
+
+
+class ImageHandler(CachedImageHandler):
+    """`GET blocks/api/grids/<id>/image.png`: the grid as ipythonblocks draws it (block size,
+    grid lines on or off), cacheable by ETag. Big grids are drawn off the event loop."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, grid_id: str) -> None:
+        key = self.grid_key(grid_id)
+        if self.not_modified(grid_id, IMAGE_VERSION):
+            return
+        grid_data: dict[str, Any] | None = await self.db(
+            lambda session: service.grid_image_source(session, key)
+        )
+        if grid_data is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        big = grid_data["width"] * grid_data["height"] > BIG_GRID_CELLS
+        png = await self.off_loop(big, lambda: grid_png(grid_data))
+        self.set_header("Content-Disposition", f'inline; filename="grid-{grid_id}.png"')
+        self.finish(png, set_content_type="image/png")

@@ -36,6 +36,9 @@ NAMESPACE = "blocks"
 ID = r"([A-Za-z0-9]{1,64})"
 
 
+UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
+
+
 class ApiError(web.HTTPError):
     """An error answered as `{"message": ..., "errors": [...]}` with a 4xx status."""
 
@@ -122,16 +125,47 @@ class BlocksMixin(ExtensionHandlerMixin):
             "width": grid.width,
             "height": grid.height,
             "owned": grid.author == self.author,
+            # A secret parent's id would give its secret away: it shows as none.
+            "parent": self.grid_id(grid.parent) if grid.parent and not grid.parent.secret else None,
         }
 
-    def record(self, grid: Grid) -> dict[str, Any]:
+    def record(self, grid: Grid, remixes: list[Grid] | None = None) -> dict[str, Any]:
+        """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`)."""
         return {
             **self.summary(grid),
             "grid_data": grid.grid_data,
             "code_cells": grid.code_cells,
             "ipb_version": grid.ipb_version,
             "python_version": grid.python_version,
+            "remixes": [
+                {
+                    "id": self.grid_id(remix),
+                    "title": remix.title,
+                    "author": remix.author,
+                    "url": self.page_url(remix),
+                }
+                for remix in remixes or []
+            ],
         }
+
+    def new_grid_work(self, new: NewGrid) -> Callable[[Session], Grid]:
+        """The database work that stores `new` for this request's author, with its parent (the
+        grid it was remixed from) looked up in the same session: an unknown one is a 400."""
+        author, parent_key = self.author, None
+        if new.parent is not None:
+            parent_key = self.blocks.ids.decode(new.parent)
+            if parent_key is None:
+                raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
+
+        def store(session: Session) -> Grid:
+            parent = None
+            if parent_key is not None:
+                parent = service.find_grid(session, parent_key, with_data=False)
+                if parent is None:
+                    raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
+            return service.create_grid(session, new, author, parent)
+
+        return store
 
 
 class BlocksAPIHandler(BlocksMixin, APIHandler):

@@ -15,8 +15,9 @@ class PostHandler(GridUploadHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new, author = await self.validate_payload(allow_title=False), self.author
-        grid = await self.db(lambda session: service.create_grid(session, new, author))
+        # The stock client sends neither a title nor a parent; jupyter_blocks' client sends both.
+        new = await self.validate_payload(allow_title=True)
+        grid = await self.db(self.new_grid_work(new))
         await self.write_json({"url": self.page_url(grid)})
 
 
