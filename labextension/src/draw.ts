@@ -9,8 +9,12 @@ import type { IGridData } from './api';
 /** CSS class of a drawn grid; `jp-mod-lines` is added when grid lines are on. */
 export const GRID_CLASS = 'jp-BlocksGrid';
 
-/** Largest canvas side in device pixels; bigger grids are drawn scaled down. */
-export const MAX_CANVAS_SIDE = 8192;
+/**
+ * Largest canvas side in device pixels. Bigger grids (a 500x500 grid of 20 px
+ * blocks is 10,501 px wide) are drawn scaled down, and shown fitted to the
+ * tab's width by the stylesheet (`max-width: 100%`).
+ */
+export const MAX_CANVAS_SIDE = 2048;
 
 /** Where each block goes, in CSS pixels. */
 export interface IGridLayout {
@@ -60,7 +64,7 @@ export function layoutGrid(data: IGridData): IGridLayout {
 }
 
 /**
- * A canvas showing `data` at its natural size (scaled down past
+ * A canvas showing `data` at its natural size (drawn scaled down past
  * `MAX_CANVAS_SIDE`); hovering a block names its index and colour.
  */
 export function drawGrid(
@@ -80,7 +84,6 @@ export function drawGrid(
   canvas.width = Math.max(1, Math.round(layout.width * scale));
   canvas.height = Math.max(1, Math.round(layout.height * scale));
   canvas.style.width = `${layout.width}px`;
-  canvas.style.height = `${layout.height}px`;
   canvas.dataset.width = String(data.width);
   canvas.dataset.height = String(data.height);
   canvas.setAttribute('role', 'img');
@@ -93,8 +96,18 @@ export function drawGrid(
   }
   canvas.addEventListener('mousemove', event => {
     const rect = canvas.getBoundingClientRect();
-    const c = indexAt(layout.x, layout.columnWidths, event.clientX - rect.left);
-    const r = indexAt(layout.y, layout.rowHeights, event.clientY - rect.top);
+    // Shown at its natural size, or fitted (smaller) when it is wider than the tab.
+    const shown = rect.width ? layout.width / rect.width : 1;
+    const c = indexAt(
+      layout.x,
+      layout.columnWidths,
+      (event.clientX - rect.left) * shown
+    );
+    const r = indexAt(
+      layout.y,
+      layout.rowHeights,
+      (event.clientY - rect.top) * shown
+    );
     const block = r >= 0 && c >= 0 ? data.blocks[r]?.[c] : undefined;
     canvas.title = block
       ? `Index: [${r}, ${c}]\nColor: (${block[0]}, ${block[1]}, ${block[2]})`

@@ -126,7 +126,7 @@ export class GalleryPanel extends SidePanel {
   private _createFilterSelect(): Widget {
     const trans = this._bundle;
     const select = this._filterSelect;
-    select.className = 'jp-mod-styled jp-BlocksGallery-filter';
+    select.className = 'jp-BlocksGallery-filter';
     select.setAttribute('aria-label', trans.__('Show grids'));
     for (const [value, label] of [
       ['all', trans.__('All grids')],

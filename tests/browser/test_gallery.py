@@ -7,68 +7,24 @@ same database); the browser is alice's.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Error, Locator, Page, expect
+from playwright.sync_api import Error, Page, expect
 
 from .servers import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
+from .ui import (
+    CARD,
+    LOAD_TIMEOUT,
+    NOTEBOOK7_SHORTCUTS_ERROR,
+    SIDEBAR_TAB,
+    colour_text,
+    grid_tab,
+    open_gallery,
+    open_lab,
+    pixel_at,
+)
 
 pytestmark = pytest.mark.browser
-
-SIDEBAR_TAB = f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="{GALLERY_ID}"]'
-CARD = ".jp-BlocksGallery-card"
-LOAD_TIMEOUT = 60_000  # ms: JupyterLab's first load, a kernel start
-STEP_TIMEOUT = 15_000  # ms: one interaction
-NOTEBOOK7_SHORTCUTS_ERROR = "Cannot read properties of undefined (reading 'schema')"
-
-
-@pytest.fixture
-def page_errors(page: Page) -> Iterator[list[Error]]:
-    """Uncaught exceptions in the page; a test fails if there is any."""
-    errors: list[Error] = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.set_default_timeout(STEP_TIMEOUT)
-    yield errors
-    assert not errors, [f"{error.message}\n{error.stack}" for error in errors]
-
-
-def open_lab(page: Page, server: Server) -> None:
-    """Load JupyterLab (fresh workspace) logged in with the token."""
-    page.goto(f"{server.url}lab?reset&token={server.token}", timeout=LOAD_TIMEOUT)
-    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
-
-
-def open_gallery(page: Page, server: Server) -> Locator:
-    """Load JupyterLab, show the gallery panel from its sidebar tab and return the panel."""
-    open_lab(page, server)
-    page.locator(SIDEBAR_TAB).click()
-    panel = page.locator(f"#{GALLERY_ID}")
-    expect(panel).to_be_visible()
-    expect(
-        panel.locator(f"{CARD}, .jp-BlocksGallery-empty, .jp-BlocksGallery-error").first
-    ).to_be_visible()
-    return panel
-
-
-def grid_tab(page: Page, grid_id: str) -> Locator:
-    return page.locator(f'[id="jupyter-blocks-grid-{grid_id}"]')
-
-
-def rgb(block: list[int]) -> str:
-    return f"{block[0]}, {block[1]}, {block[2]}"
-
-
-def pixel_at(canvas: Locator, row: int, col: int, pitch: int = 21) -> list[int]:
-    """The colour drawn at the centre of block (row, col) of a grid canvas of 20 px blocks."""
-    return canvas.evaluate(
-        """(canvas, [x, y]) => {
-            const scale = canvas.width / canvas.getBoundingClientRect().width;
-            const data = canvas.getContext('2d').getImageData(x * scale, y * scale, 1, 1).data;
-            return [data[0], data[1], data[2]];
-        }""",
-        [1 + col * pitch + 10, 1 + row * pitch + 10],
-    )
 
 
 def test_gallery_lists_grids_newest_first_and_loads_more(
@@ -137,7 +93,9 @@ def test_open_grid_shows_drawing_metadata_and_code(
     assert pixel_at(canvas, 0, 0) == blocks[0][0][:3]
     assert pixel_at(canvas, grid["height"] - 1, grid["width"] - 1) == blocks[-1][-1][:3]
     canvas.hover(position={"x": 1 + 21 * 2 + 10, "y": 1 + 21 * 1 + 10})
-    expect(canvas).to_have_attribute("title", f"Index: [1, 2]\nColor: ({rgb(blocks[1][2])})")
+    expect(canvas).to_have_attribute(
+        "title", f"Index: [1, 2]\nColor: ({colour_text(blocks[1][2])})"
+    )
     expect(tab.locator('dd[data-field="author"]')).to_have_text("bob")
     expect(tab.locator('dd[data-field="size"]')).to_have_text(f"{grid['width']} × {grid['height']}")
     expect(tab.locator('dd[data-field="secret"]')).to_have_text("no")

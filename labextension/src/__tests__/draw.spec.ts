@@ -45,9 +45,22 @@ describe('drawGrid', () => {
     const canvas = drawGrid(data);
     expect(canvas.tagName).toBe('CANVAS');
     expect(canvas.style.width).toBe('64px');
-    expect(canvas.style.height).toBe('35px');
+    expect([canvas.width, canvas.height]).toEqual([64, 35]);
     expect([canvas.dataset.width, canvas.dataset.height]).toEqual(['3', '2']);
     expect(canvas.children).toHaveLength(0);
+  });
+
+  it('draws a grid past the largest canvas scaled down, keeping its shape', () => {
+    const row = new Array(500).fill([1, 2, 3, 20]);
+    const big = drawGrid({
+      lines_on: true,
+      width: 500,
+      height: 250,
+      blocks: new Array(250).fill(row)
+    });
+    expect(big.style.width).toBe('10501px');
+    expect(big.width).toBe(2048);
+    expect(big.height).toBe(Math.round((5251 * 2048) / 10501));
   });
 
   it('marks grid lines on or off', () => {
