@@ -325,11 +325,16 @@ export class BlocksClient {
     return this.transport.url('/');
   }
 
+  /**
+   * Send a request. On the gallery service, `api/me` goes first: without a
+   * service cookie it takes the browser through the Hub's login, and it hands
+   * out the XSRF token that writes carry.
+   */
   private async _send(endPoint: string, init: RequestInit): Promise<Response> {
-    const method = (init.method ?? 'GET').toUpperCase();
-    if (this.transport.isService && !SAFE_METHODS.has(method)) {
+    if (this.transport.isService && endPoint !== 'api/me') {
       const { xsrf_token } = await this.me();
-      if (xsrf_token) {
+      const method = (init.method ?? 'GET').toUpperCase();
+      if (xsrf_token && !SAFE_METHODS.has(method)) {
         const headers = new Headers(init.headers);
         headers.set('X-XSRFToken', xsrf_token);
         init = { ...init, headers };

@@ -210,7 +210,7 @@ export class GalleryPanel extends SidePanel {
       body.children.length !== children.length ||
       children.some((child, index) => body.children[index] !== child)
     ) {
-      body.replaceChildren(...children);
+      keepingFocus(() => body.replaceChildren(...children));
     }
   }
 
@@ -232,7 +232,7 @@ export class GalleryPanel extends SidePanel {
       list.children.length !== ordered.length ||
       ordered.some((card, index) => list.children[index] !== card)
     ) {
-      list.replaceChildren(...ordered);
+      keepingFocus(() => list.replaceChildren(...ordered));
     }
     const selected = ordered.find(
       card => card.dataset.gridId === this._selected
@@ -411,6 +411,19 @@ export class GalleryPanel extends SidePanel {
   );
   private _cards = new Map<string, HTMLElement>();
   private _selected: string | null = null;
+}
+
+/** Run `move` (which moves elements around) and give the focus back to the card that had it. */
+function keepingFocus(move: () => void): void {
+  const focused = document.activeElement;
+  move();
+  if (
+    focused instanceof HTMLElement &&
+    focused !== document.activeElement &&
+    focused.isConnected
+  ) {
+    focused.focus();
+  }
 }
 
 /** How long ago a grid was created, short enough for a card ("5 min. ago"). */

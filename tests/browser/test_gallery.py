@@ -198,7 +198,7 @@ def test_error_state_when_the_server_extension_is_disabled(
 def test_screenshot_of_the_gallery(
     page: Page, page_errors: list[Error], lab: Server, seeded: Seeded
 ) -> None:
-    """A picture for docs/panel.png: the gallery beside an open grid."""
+    """Pictures for docs/panel.png and docs/panel-dark.png: the gallery beside an open grid."""
     panel = open_gallery(page, lab)
     # Widen the sidebar a little: two columns of larger cards.
     handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
@@ -219,6 +219,19 @@ def test_screenshot_of_the_gallery(
     panel.locator(f'{CARD}[data-grid-id="{rings["id"]}"]').click()
     expect(page.locator("canvas.jp-BlocksGrid")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "gallery.png")
+
+    # The same in JupyterLab Dark (docs/panel-dark.png); the theme setting is put back after.
+    try:
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute("
+            "'apputils:change-theme', {theme: 'JupyterLab Dark'})"
+        )
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        page.wait_for_timeout(500)  # the theme's stylesheet applied
+        page.screenshot(path=ARTIFACTS / "gallery-dark.png")
+    finally:
+        settings_url = f"{lab.url}lab/api/settings/@jupyterlab/apputils-extension:themes"
+        lab.session.put(settings_url, json={"raw": "{}"}, timeout=30)
 
 
 def test_settings_apply_live(

@@ -245,18 +245,23 @@ describe('BlocksClient on the Lab server', () => {
 describe('BlocksClient on the JupyterHub gallery service', () => {
   const me = { author: 'bob', moderator: false, xsrf_token: 'xsrf-123' };
 
-  it('calls the service root on the page origin with cookies, following redirects', async () => {
-    const { client, fetch } = serviceClient(() =>
-      json({ items: [], next: null })
+  it('asks api/me first, then calls the service root on the page origin with cookies', async () => {
+    const { client, fetch } = serviceClient(url =>
+      url.endsWith('api/me') ? json(me) : json({ items: [], next: null })
     );
     await client.list({ limit: 24 });
-    const [url, init] = fetch.mock.calls[0];
-    expect(url).toBe(`${ORIGIN}${SERVICE_ROOT}api/grids?limit=24`);
-    expect(init).toMatchObject({
-      credentials: 'same-origin',
-      redirect: 'follow'
-    });
-    expect(new Headers(init?.headers).has('Authorization')).toBe(false);
+    expect(fetch.mock.calls.map(([url]) => url)).toEqual([
+      `${ORIGIN}${SERVICE_ROOT}api/me`,
+      `${ORIGIN}${SERVICE_ROOT}api/grids?limit=24`
+    ]);
+    for (const [, init] of fetch.mock.calls) {
+      expect(init).toMatchObject({
+        credentials: 'same-origin',
+        redirect: 'follow'
+      });
+      expect(new Headers(init?.headers).has('Authorization')).toBe(false);
+      expect(new Headers(init?.headers).has('X-XSRFToken')).toBe(false); // reads need none
+    }
   });
 
   it.each([
