@@ -373,11 +373,11 @@ export class BlocksClient {
 }
 
 /** Message of a 404 that is not ours. */
-export const EXTENSION_MISSING_MESSAGE =
+const EXTENSION_MISSING_MESSAGE =
   'The jupyter-blocks server extension is not installed or not enabled';
 
 /** Message of a gallery service that answers with a login page. */
-export const LOGIN_REQUIRED_MESSAGE = 'Log in to JupyterHub to see the gallery';
+const LOGIN_REQUIRED_MESSAGE = 'Log in to JupyterHub to see the gallery';
 
 function parseJSON(text: string): unknown {
   if (!text) {

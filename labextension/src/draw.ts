@@ -7,14 +7,14 @@
 import type { IGridData } from './api';
 
 /** CSS class of a drawn grid; `jp-mod-lines` is added when grid lines are on. */
-export const GRID_CLASS = 'jp-BlocksGrid';
+const GRID_CLASS = 'jp-BlocksGrid';
 
 /**
  * Largest canvas side in device pixels. Bigger grids (a 500x500 grid of 20 px
  * blocks is 10,501 px wide) are drawn scaled down, and shown fitted to the
  * tab's width by the stylesheet (`max-width: 100%`).
  */
-export const MAX_CANVAS_SIDE = 2048;
+const MAX_CANVAS_SIDE = 2048;
 
 /** Where each block goes, in CSS pixels. */
 export interface IGridLayout {
