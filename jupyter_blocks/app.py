@@ -12,10 +12,13 @@ from urllib.parse import urlsplit
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Int, Unicode, default
 
 from . import db
-from .handlers import routes
+from .handlers import routes, service_redirects
+from .handlers.base import NAMESPACE
+from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
 from .service import SALT_SETTING
@@ -35,8 +38,14 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     name = "jupyter_blocks"
     load_other_extensions = True
-    template_paths = [str(HERE / "templates")]
-    static_paths = [str(HERE / "static")]
+
+    @default("template_paths")
+    def _default_template_paths(self) -> list[str]:
+        return [str(HERE / "templates")]
+
+    @default("static_paths")
+    def _default_static_paths(self) -> list[str]:
+        return [str(HERE / "static")]
 
     db_url = Unicode(
         help="""SQLAlchemy URL of the grid database. Default: a SQLite file in the Jupyter data
@@ -65,7 +74,28 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
-    db_pool_size = Int(5, help="Connections kept open per server (PostgreSQL).").tag(config=True)
+    service_url = Unicode(
+        "",
+        help="""URL of the jupyter-blocks gallery service (`jupyter blocks serve` run by
+        JupyterHub), as this server and its kernels reach it, e.g.
+        http://127.0.0.1:10101/services/blocks/. When set, this server opens no database: its
+        kernels and the panel use the service with the user's Hub credentials, and its own
+        blocks/ URLs redirect there.""",
+    ).tag(config=True)
+    hub_service = Bool(
+        False,
+        help="""Set by `jupyter blocks serve`: this server is the gallery service of a
+        JupyterHub (api/me sends browsers through the Hub's login instead of answering 403).""",
+    ).tag(config=True)
+    moderators_group = Unicode(
+        "blocks-moderators",
+        help="""Members of this JupyterHub group, and Hub admins, may delete any grid.""",
+    ).tag(config=True)
+    db_pool_size = Int(
+        10,
+        help="""Most database connections this server holds (PostgreSQL), however many users
+        it serves; requests wait for a free one.""",
+    ).tag(config=True)
     auto_migrate = Bool(
         True, help="Upgrade the database schema at start-up (under a lock shared by all servers)."
     ).tag(config=True)
@@ -105,6 +135,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     cpu_threads: ThreadPoolExecutor
     ids: GridIds
     validator: PayloadValidator
+    hub_users: HubUsers
 
     def _apply_environment(self) -> None:
         configured = self.config.get(self.__class__.__name__, {})
@@ -123,10 +154,31 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
             max_title_chars=self.max_title_chars,
         )
 
+    @property
+    def uses_service(self) -> bool:
+        """True on a user's server that a JupyterHub gallery service holds the grids for."""
+        return bool(self.service_url)
+
+    @property
+    def service_blocks_path(self) -> str:
+        """The absolute path of the service's blocks/ URLs, as browsers reach it (same origin)."""
+        return url_path_join(urlsplit(self.service_url).path or "/", NAMESPACE) + "/"
+
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None, "loaded by a Jupyter server"
         self._apply_environment()
+        if self.uses_service:
+            # No database here: the Hub service holds it; the panel learns where it is.
+            page_config = self.serverapp.web_app.settings.setdefault("page_config_data", {})
+            page_config["jupyterBlocksServiceUrl"] = self.service_blocks_path
+            export_kernel_environment(
+                self.serverapp, url=url_path_join(self.service_url, NAMESPACE) + "/"
+            )
+            self.log.info("jupyter-blocks: grids are kept by the service at %s", self.service_url)
+            return
         self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
+        self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
         export_kernel_environment(self.serverapp)
 
     def open_database(self) -> None:
@@ -138,21 +190,30 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         current, head = db.current_revision(engine), db.head_revision()
         if current != head:
             self.database.close()
-            raise RuntimeError(
-                f"jupyter-blocks: the database is at schema revision {current}, this version "
-                f"needs {head}. Run `jupyter blocks upgrade-db` or set BlocksApp.auto_migrate."
-            )
+            raise db.SchemaMismatch(engine.url, current, head)
         salt = self.hashids_salt or db.stored_setting(engine, SALT_SETTING) or ""
         self.ids = GridIds(salt, self.hashids_min_length)
         self.validator = PayloadValidator(self.limits)
         self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes())
+        self.handlers.extend(service_redirects() if self.uses_service else routes())
 
     async def stop_extension(self) -> None:
+        if self.uses_service:
+            return
         self.cpu_threads.shutdown(wait=True)
         self.database.close()
+
+    async def is_moderator(self, user: Any) -> bool:
+        """Whether `user` may delete anyone's grid: a Hub admin or a member of
+        `moderators_group`, as the Hub says. Never on a server without a Hub."""
+        hub_user = await self.hub_users.lookup(user)
+        if hub_user is None:
+            return False
+        return bool(hub_user.get("admin")) or self.moderators_group in (
+            hub_user.get("groups") or []
+        )
 
     def author_for(self, user: Any) -> str:
         """Who posts or owns grids for a request by `user` (see `default_author`)."""
@@ -162,5 +223,6 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     @property
     def _identity_is_the_owner(self) -> bool:
+        assert self.serverapp is not None, "loaded by a Jupyter server"
         provider = self.serverapp.identity_provider
         return type(provider) in (IdentityProvider, PasswordIdentityProvider)

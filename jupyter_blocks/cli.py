@@ -5,6 +5,10 @@
     jupyter blocks export [FILE]         every grid (secret ones too) as JSON lines
     jupyter blocks import FILE           load an export into an empty database, ids unchanged
     jupyter blocks copy --to URL         the same, straight into another database
+    jupyter blocks audit                 who deleted which grids, newest first
+    jupyter blocks serve                 the gallery as a JupyterHub service (run by the Hub)
+    jupyter blocks hub-config --db-url URL [--port N] [--name NAME] [--public-url URL]
+                                         print the jupyterhub_config.py fragment for it
 
 The database is the one the server would use: `--db-url`, else JUPYTER_BLOCKS_DB_URL, else
 `c.BlocksApp.db_url` from the Jupyter server config files, else the default SQLite file.
@@ -22,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from . import db, service
+from .ids import GridIds
 from .service import SALT_SETTING
 
 T = TypeVar("T")
@@ -62,7 +67,9 @@ def _export(session: Session) -> tuple[str | None, list[dict[str, Any]]]:
 def _upgrade(url: str) -> str | None:
     database = db.Database(url, pool_size=1)
     try:
-        db.upgrade(database.engine)
+        backup = db.upgrade(database.engine)
+        if backup:
+            print(f"backed up {database.engine.url.database} to {backup}")
         return db.current_revision(database.engine)
     finally:
         database.close()
@@ -92,6 +99,35 @@ def _read_export(source: IO[str]) -> tuple[str | None, list[dict[str, Any]]]:
     return header.get(SALT_SETTING), [json.loads(line) for line in source if line.strip()]
 
 
+def _print_audit(url: str, limit: int, as_json: bool) -> None:
+    """The audit trail, each deleted grid shown by the id its users saw."""
+
+    def work(session: Session) -> list[dict[str, Any]]:
+        ids = GridIds(service.instance_setting(session, SALT_SETTING) or "")
+        return [
+            {
+                "deleted_at": entry.deleted_at.isoformat(),
+                "deleted_by": entry.deleted_by,
+                "by_moderator": entry.by_moderator,
+                "grid": ids.for_row(entry.grid_row_id, entry.grid_secret_nonce),
+                "author": entry.grid_author,
+                "title": entry.grid_title,
+            }
+            for entry in service.deletions(session, limit)
+        ]
+
+    for entry in _run(url, work):
+        if as_json:
+            print(json.dumps(entry))
+        else:
+            who = "moderator " if entry["by_moderator"] else ""
+            title = f" {entry['title']!r}" if entry["title"] else ""
+            print(
+                f"{entry['deleted_at'][:19]}  {who}{entry['deleted_by']} deleted "
+                f"{entry['grid']}{title} by {entry['author']}"
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="jupyter blocks", description=__doc__.split("\n")[0])
     parser.add_argument("--db-url", help="SQLAlchemy URL of the database (see below)")
@@ -104,7 +140,63 @@ def main(argv: list[str] | None = None) -> None:
     load.add_argument("file", type=argparse.FileType("r"))
     copy = commands.add_parser("copy", help="copy every grid into another, empty database")
     copy.add_argument("--to", required=True, help="SQLAlchemy URL of the target database")
+    audit = commands.add_parser("audit", help="who deleted which grids, newest first")
+    audit.add_argument("--limit", type=int, default=100, help="newest entries to list")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    serve = commands.add_parser("serve", help="the gallery as a JupyterHub service")
+    serve.add_argument("server_args", nargs=argparse.REMAINDER, help="jupyter_server options")
+    hub = commands.add_parser("hub-config", help="print the jupyterhub_config.py fragment")
+    hub.add_argument(
+        "--db-url", dest="service_db_url", help="SQLAlchemy URL of the database the service holds"
+    )
+    hub.add_argument("--port", type=int, default=10101, help="the service's port on 127.0.0.1")
+    hub.add_argument(
+        "--url",
+        default="",
+        help="where the Hub's proxy reaches the service (default "
+        "http://127.0.0.1:PORT; e.g. http://hub:10101 on Kubernetes)",
+    )
+    hub.add_argument(
+        "--moderators-group", default="blocks-moderators", help="Hub group that may delete any grid"
+    )
+    hub.add_argument("--name", default="blocks", help="the service's name (URL /services/NAME/)")
+    hub.add_argument(
+        "--public-url", default="", help="where people open the Hub, e.g. https://hub.example.org/"
+    )
+    hub.add_argument(
+        "--service-url",
+        default="",
+        help="the service's URL as users' servers reach it (default URL/services/NAME/)",
+    )
+    hub.add_argument("--pool-size", type=int, default=10, help="database connections it holds")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        from .hub.server import NotAHubService
+        from .hub.server import serve as serve_gallery
+
+        try:
+            serve_gallery(args.server_args)
+        except NotAHubService as error:
+            raise SystemExit(f"jupyter blocks serve: {error}") from error
+        return
+    if args.command == "hub-config":
+        service_db_url = args.service_db_url or args.db_url
+        if not service_db_url:
+            parser.error("hub-config needs --db-url: the database only the service will hold")
+        from .hub.config import hub_config
+
+        print(
+            hub_config(
+                service_db_url,
+                name=args.name,
+                url=args.url or f"http://127.0.0.1:{args.port}",
+                moderators_group=args.moderators_group,
+                public_url=args.public_url,
+                service_url=args.service_url,
+                pool_size=args.pool_size,
+            )
+        )
+        return
     url = configured_db_url(args.db_url)
 
     try:
@@ -118,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
             salt, rows = _read_export(args.file)
             _import(url, salt, rows)
             print(f"imported {len(rows)} grids into {_shown(url)}")
+        elif args.command == "audit":
+            _print_audit(url, args.limit, args.json)
         elif args.command == "copy":
             salt, rows = _run(url, _export)
             _import(args.to, salt, rows)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +44,19 @@ class UnsupportedDatabase(ValueError):
     pass
 
 
+class SchemaMismatch(RuntimeError):
+    """The database's schema revision is not the one this version of jupyter-blocks needs."""
+
+    def __init__(self, url: URL, current: str | None, head: str | None) -> None:
+        shown = url.render_as_string(hide_password=True)
+        super().__init__(
+            f"jupyter-blocks: the database {shown} is at schema revision {current}, this version "
+            f"needs {head}. Back it up, then run `jupyter blocks --db-url '{shown}' upgrade-db` "
+            "(or start the server with BlocksApp.auto_migrate=True)."
+        )
+        self.current, self.head = current, head
+
+
 def _is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
@@ -66,8 +81,15 @@ def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
     parsed = parsed.set(drivername=_DRIVERS[backend])
     if _is_sqlite(parsed) and parsed.database in (None, "", ":memory:"):
         raise UnsupportedDatabase("an in-memory SQLite database cannot be shared: name a file")
+    # PostgreSQL shows each connection's application_name in pg_stat_activity.
+    connect_args = {} if _is_sqlite(parsed) else {"application_name": "jupyter-blocks"}
     engine = sa.create_engine(
-        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=60
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        connect_args=connect_args,
     )
     if _is_sqlite(parsed):
         sa.event.listen(engine, "connect", _set_sqlite_pragmas)
@@ -142,13 +164,40 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
             connection.commit()
 
 
-def upgrade(engine: Engine, revision: str = "head", log: logging.Logger | None = None) -> None:
-    """Bring the database to `revision`, under a lock so concurrent servers upgrade it once."""
+def backup_sqlite(engine: Engine) -> Path | None:
+    """Copy a SQLite database file to `<file>.<UTC timestamp>.bak` (with SQLite's online backup,
+    which includes what is still in the write-ahead log); None for other databases."""
+    database = engine.url.database
+    if not _is_sqlite(engine.url) or not database or not Path(database).exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H%M%S")
+    target = Path(f"{database}.{stamp}.bak")
+    with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return target
+
+
+def upgrade(
+    engine: Engine, revision: str = "head", log: logging.Logger | None = None
+) -> Path | None:
+    """Bring the database to `revision`, under a lock so concurrent servers upgrade it once.
+    A SQLite file that holds an older schema is backed up first: returns the backup's path."""
+    backup = None
     with _migration_lock(engine) as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        script = ScriptDirectory.from_config(alembic_config())
+        if current == script.as_revision_number(revision):
+            return None
         if log:
             log.info("jupyter-blocks: upgrading database %s to %s", engine.url, revision)
+        if current is not None:
+            connection.rollback()  # end the read transaction, so the backup sees a quiet file
+            backup = backup_sqlite(engine)
+            if backup and log:
+                log.info("jupyter-blocks: backed up %s to %s", engine.url.database, backup)
         command.upgrade(alembic_config(connection), revision)
         connection.commit()
+    return backup
 
 
 def stored_setting(engine: Engine, key: str) -> str | None:

@@ -42,10 +42,10 @@ class GridIds:
         self._hashids = Hashids(salt=salt, min_length=min_length)
 
     def public(self, row_id: int) -> str:
-        return self._hashids.encode(row_id)
+        return str(self._hashids.encode(row_id))
 
     def secret(self, row_id: int, nonce: int) -> str:
-        return self._hashids.encode(row_id, nonce)
+        return str(self._hashids.encode(row_id, nonce))
 
     def for_row(self, row_id: int, nonce: int | None) -> str:
         return self.public(row_id) if nonce is None else self.secret(row_id, nonce)

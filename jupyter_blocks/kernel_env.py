@@ -63,14 +63,22 @@ def kernel_facing_url(
     return f"{scheme}://{host}:{port}{base_url}blocks/"
 
 
-def export_kernel_environment(serverapp: ServerApp) -> None:
+def export_kernel_environment(serverapp: ServerApp, url: str | None = None) -> None:
     """Set JUPYTER_BLOCKS_URL and JUPYTER_BLOCKS_TOKEN in this (the server's) process.
+
+    `url`: the blocks/ URL of a JupyterHub gallery service this server uses instead of its
+    own; kernels then reach it with the server's Hub token (JUPYTERHUB_API_TOKEN, which the Hub
+    scopes to the user and which kernels inherit anyway).
 
     Called while extensions load, when the server may not have bound its port yet (a busy
     port makes it try the next ones, port 0 picks a free one): the variables are set now and
     set again once the event loop runs, which is after the port is final and before any
     request (hence any kernel start) is served.
     """
+    if url is not None:
+        os.environ[ENV_URL] = url
+        os.environ[ENV_TOKEN] = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        return
     _export(serverapp)
     serverapp.io_loop.add_callback(_export, serverapp)
 

@@ -79,3 +79,22 @@ class InstanceSetting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class GridDeletion(Base):
+    """The audit trail: one row per deleted grid, by its author or by a moderator.
+
+    The grid's row id and nonce are kept so `jupyter blocks audit` can show the id users saw.
+    """
+
+    __tablename__ = "grid_deletions"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    grid_row_id: Mapped[int] = mapped_column(BigInteger)
+    grid_secret_nonce: Mapped[int | None] = mapped_column(BigInteger)
+    grid_author: Mapped[str] = mapped_column(String(255))
+    grid_title: Mapped[str | None] = mapped_column(String(200))
+    deleted_by: Mapped[str] = mapped_column(String(255))
+    # True when someone other than the author deleted it (a moderator).
+    by_moderator: Mapped[bool] = mapped_column(Boolean)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,10 +24,31 @@ _CODE_FORMATTER = HtmlFormatter(cssclass="highlight")
 _PYTHON = PythonLexer()
 
 
+def _number(value: Any, low: int, high: int) -> int:
+    """`value` if it is an integer in [low, high], else `low`: stored data is redrawn from
+    numbers only, so a row written straight into the database cannot put markup on a page."""
+    return value if type(value) is int and low <= value <= high else low
+
+
+def _blocks(grid_data: Any) -> list[list[tuple[int, int, int, int]]]:
+    """The blocks of stored grid data as validated numbers (anything else drawn as black)."""
+    rows = grid_data.get("blocks") if isinstance(grid_data, dict) else None
+    drawn = []
+    for row in rows if isinstance(rows, list) else []:
+        cells = []
+        for block in row if isinstance(row, list) else []:
+            r, g, b, size = (list(block) + [0, 0, 0, 0])[:4] if isinstance(block, list) else [0] * 4
+            cells.append(
+                (_number(r, 0, 255), _number(g, 0, 255), _number(b, 0, 255), _number(size, 1, 100))
+            )
+        drawn.append(cells)
+    return drawn
+
+
 def grid_table(grid_data: dict[str, Any]) -> Markup:
     """The grid as ipythonblocks' `_repr_html_` draws it: one table cell per block."""
     rows = []
-    for row_index, row in enumerate(grid_data["blocks"]):
+    for row_index, row in enumerate(_blocks(grid_data)):
         cells = "".join(
             f'<td title="Index: [{row_index}, {col}]&#10;Color: ({r}, {g}, {b})" '
             f'style="width: {size}px; height: {size}px; background-color: rgb({r}, {g}, {b});">'
@@ -35,7 +56,7 @@ def grid_table(grid_data: dict[str, Any]) -> Markup:
             for col, (r, g, b, size) in enumerate(row)
         )
         rows.append(f"<tr>{cells}</tr>")
-    lines = "lines-on" if grid_data["lines_on"] else "lines-off"
+    lines = "lines-on" if grid_data.get("lines_on") is not False else "lines-off"
     return Markup(f'<table class="blockgrid {lines}"><tbody>{"".join(rows)}</tbody></table>')
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from .ids import GridKey, new_secret_nonce
-from .models import Grid, InstanceSetting
+from .models import Grid, GridDeletion, InstanceSetting
 from .render import thumbnail_svg
 
 if TYPE_CHECKING:  # jsonschema, behind validation, is slow to import for the CLI
@@ -148,8 +148,25 @@ def random_public_id(session: Session) -> int | None:
     return session.scalar(public.where(Grid.id >= point).order_by(Grid.id).limit(1))
 
 
-def delete_grid(session: Session, grid: Grid) -> None:
+def delete_grid(session: Session, grid: Grid, deleted_by: str) -> None:
+    """Delete `grid` and record who did it in the audit trail, in one transaction."""
+    session.add(
+        GridDeletion(
+            grid_row_id=grid.id,
+            grid_secret_nonce=grid.secret_nonce,
+            grid_author=grid.author,
+            grid_title=grid.title,
+            deleted_by=deleted_by,
+            by_moderator=deleted_by != grid.author,
+        )
+    )
     session.execute(sa.delete(Grid).where(Grid.id == grid.id))
+
+
+def deletions(session: Session, limit: int) -> list[GridDeletion]:
+    """The newest `limit` entries of the audit trail, newest first."""
+    query = sa.select(GridDeletion).order_by(GridDeletion.id.desc()).limit(limit)
+    return list(session.scalars(query))
 
 
 def statistics(session: Session) -> dict[str, Any]:

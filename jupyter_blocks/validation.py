@@ -194,7 +194,7 @@ def _block_errors(blocks: list[Any], width: int, height: int, max_size: int) -> 
 def _describe_bad_block(block: Any, max_size: int) -> str:
     if type(block) is not list or len(block) != 4:
         return "a block must be a list [red, green, blue, size]"
-    for name, value in zip(("red", "green", "blue"), block[:3]):
+    for name, value in zip(("red", "green", "blue"), block[:3], strict=True):
         if type(value) is not int or not 0 <= value <= 255:
             return f"{name} must be an integer from 0 to 255, got {json.dumps(value)}"
     return f"size must be an integer from 1 to {max_size}, got {json.dumps(block[3])}"

@@ -7,14 +7,20 @@ directory that account can reach (see TOOLCHAIN.md).
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
+
+from tests.utils import free_port
+
+_database_numbers = itertools.count()
 
 
 def _binaries() -> Path | None:
@@ -22,12 +28,6 @@ def _binaries() -> Path | None:
         return Path(shutil.which("initdb")).parent  # type: ignore[arg-type]
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -44,7 +44,7 @@ def running_postgres() -> Iterator[str]:
     data = base / "data"
     if as_root:
         shutil.chown(base, "postgres")
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [
             *run_as,
@@ -90,3 +90,12 @@ def running_postgres() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+def fresh_database(server_url: str) -> str:
+    """A new, empty database on the server at `server_url`; its URL."""
+    name = f"blocks_test_{next(_database_numbers)}"
+    with psycopg.connect(server_url.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"

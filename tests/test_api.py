@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import AUTHOR, make_payload
+
+from tests.utils import AUTHOR, make_payload
 
 
 async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
@@ -15,7 +16,7 @@ async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
 
 
 async def test_me_is_the_server_owner_on_a_plain_server(jp_fetch: Any) -> None:
-    assert await get_json(jp_fetch, "blocks", "api", "me") == {"author": AUTHOR}
+    assert await get_json(jp_fetch, "blocks", "api", "me") == {"author": AUTHOR, "moderator": False}
 
 
 async def test_create_answers_201_with_the_full_record(jp_fetch: Any, jp_base_url: str) -> None:
@@ -37,6 +38,7 @@ async def test_create_answers_201_with_the_full_record(jp_fetch: Any, jp_base_ur
         "width": 2,
         "height": 2,
         "owned": True,
+        "can_delete": True,
         "grid_data": payload["grid_data"],
         "code_cells": ["a = 1", "b = 2"],
         "ipb_version": "1.9.1",
@@ -181,7 +183,7 @@ class TestSeveralUsers:
     @pytest.fixture
     def jp_server_config(self, jp_server_config: dict[str, Any]) -> dict[str, Any]:
         jp_server_config["ServerApp"]["identity_provider_class"] = (
-            "identity.NamedUsersIdentityProvider"
+            "tests.identity.NamedUsersIdentityProvider"
         )
         return jp_server_config
 
@@ -192,7 +194,7 @@ class TestSeveralUsers:
     async def test_the_author_is_the_logged_in_user(self, jp_fetch: Any) -> None:
         for name in ("alice", "bob"):
             me = await get_json(jp_fetch, "blocks", "api", "me", headers=self.as_user(name))
-            assert me == {"author": name}
+            assert me == {"author": name, "moderator": False}
             body = json.dumps(make_payload(title=f"{name}'s"))
             response = await jp_fetch(
                 "blocks", "api", "grids", method="POST", body=body, headers=self.as_user(name)
@@ -208,6 +210,7 @@ class TestSeveralUsers:
         )
         assert [item["title"] for item in bobs["items"]] == ["bob's"]
         assert bobs["items"][0]["owned"] is False
+        assert bobs["items"][0]["can_delete"] is False
 
     async def test_nobody_deletes_another_users_grid(self, jp_fetch: Any) -> None:
         body = json.dumps(make_payload())
@@ -226,7 +229,7 @@ class TestSeveralUsers:
         )
         assert refused.code == 403
         assert json.loads(refused.body) == {
-            "message": "Only alice can delete this grid",
+            "message": "Only alice or a moderator can delete this grid",
             "errors": [],
         }
         still = await jp_fetch("blocks", "api", "grids", grid_id, headers=self.as_user("bob"))

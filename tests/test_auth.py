@@ -8,7 +8,8 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
-from conftest import make_payload
+
+from tests.utils import make_payload
 
 NO_AUTH = {"Authorization": ""}
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import AUTHOR
+from tests.utils import AUTHOR
 
 
 def blocks_cli(*args: str) -> subprocess.CompletedProcess[str]:

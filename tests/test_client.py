@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import AUTHOR
 from ipythonblocks import BlockGrid, ImageGrid
 from ipythonblocks import ipythonblocks as ipb
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -29,6 +28,7 @@ from jupyter_server.serverapp import list_running_servers
 
 from jupyter_blocks import client
 from jupyter_blocks.kernel_env import ENV_TOKEN, ENV_URL, kernel_facing_url
+from tests.utils import AUTHOR
 
 KERNEL_TIMEOUT = 60.0
 HTTP_TIMEOUT = 30.0
@@ -390,7 +390,7 @@ async def test_disconnect_gives_ipythonblocks_back_its_own_urls_and_methods(
 ) -> None:
     stock = (BlockGrid.__dict__["post_to_web"], BlockGrid.from_web, ImageGrid.from_web)
     await asyncio.to_thread(client.connect, served.blocks_url, served.token)
-    assert ipb._POST_URL == f"{served.blocks_url}post"
+    assert f"{served.blocks_url}post" == ipb._POST_URL
     assert BlockGrid.__dict__["post_to_web"] is not stock[0]
     client.disconnect()
     assert (ipb._POST_URL, ipb._GET_URL_PUBLIC, ipb._GET_URL_SECRET) == (

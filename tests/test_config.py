@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from conftest import make_payload
 from traitlets.config import Config
 
 from jupyter_blocks import db
 from jupyter_blocks.app import BlocksApp
 from jupyter_blocks.ids import SECRET_NONCE_BITS, GridIds
+from tests.utils import make_payload
 
 
 class TestEnvironment:
@@ -61,7 +61,7 @@ def test_default_database_is_a_sqlite_file_in_the_jupyter_data_dir(
 
 def test_a_database_behind_the_schema_is_refused_without_auto_migrate(db_url: str) -> None:
     app = BlocksApp(config=Config({"BlocksApp": {"db_url": db_url, "auto_migrate": False}}))
-    with pytest.raises(RuntimeError, match="jupyter blocks upgrade-db"):
+    with pytest.raises(db.SchemaMismatch, match=r"jupyter blocks --db-url '.+' upgrade-db"):
         app.open_database()
     engine = db.create_engine(db_url)
     db.upgrade(engine)

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from conftest import make_payload
 
 from jupyter_blocks import db
 from jupyter_blocks.models import Grid
 from jupyter_blocks.service import create_grid
 from jupyter_blocks.validation import Limits, PayloadValidator
+from tests.utils import make_payload
 
 
 def new_grid() -> Any:

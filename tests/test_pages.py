@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import AUTHOR, make_payload
+
+from tests.utils import AUTHOR, make_payload
 
 SCRIPT = "<script>alert('pwned')</script>"
 
@@ -110,5 +111,5 @@ async def test_a_big_grid_page_is_drawn_whole(jp_fetch: Any, post_grid: Any) -> 
     grid = await post_grid(width=80, height=60)
     html = await page(jp_fetch, "blocks", grid["id"])
     assert html.count("<td ") == 80 * 60
-    r, g, b, size = grid["grid_data"]["blocks"][59][79]
+    r, g, b, _size = grid["grid_data"]["blocks"][59][79]
     assert f"Index: [59, 79]&#10;Color: ({r}, {g}, {b})" in html

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from conftest import AUTHOR, make_payload
+from tests.utils import AUTHOR, make_payload
 
 
 async def post_raw(jp_fetch: Any, body: str | bytes) -> Any:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.servers import Server, grid_payload, start_server, stop_server
-from conftest import _fresh_postgres_database
+
+from tests.postgres import fresh_database
+from tests.utils import Server, grid_payload, start_server, stop_server
 
 USERS = ["alice", "bob", "carol"]
 
@@ -17,7 +18,7 @@ USERS = ["alice", "bob", "carol"]
 @pytest.fixture
 def servers(postgres_server: str, tmp_path: Path) -> Iterator[dict[str, Server]]:
     """Three servers, started at the same moment on one new database, one user each."""
-    db_url = _fresh_postgres_database(postgres_server)
+    db_url = fresh_database(postgres_server)
 
     def start(user: str) -> Server:
         return start_server(
@@ -28,7 +29,7 @@ def servers(postgres_server: str, tmp_path: Path) -> Iterator[dict[str, Server]]
         )
 
     with ThreadPoolExecutor(len(USERS)) as pool:
-        started = dict(zip(USERS, pool.map(start, USERS)))
+        started = dict(zip(USERS, pool.map(start, USERS), strict=True))
     yield started
     for server in started.values():
         stop_server(server)
@@ -41,7 +42,7 @@ def test_servers_sharing_a_database_see_the_same_grids_under_the_same_ids(
         return [servers[user].post_grid(grid_payload(n)) for n in range(8)]
 
     with ThreadPoolExecutor(len(USERS)) as pool:
-        posted = dict(zip(USERS, pool.map(post_many, USERS)))
+        posted = dict(zip(USERS, pool.map(post_many, USERS), strict=True))
     views = {user: server.all_grids() for user, server in servers.items()}
     ids = {user: [grid["id"] for grid in grids] for user, grids in views.items()}
     assert len(ids["alice"]) == 8 * len(USERS)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import make_payload, set_at
+
+from tests.utils import make_payload, set_at
 
 Change = Callable[[dict[str, Any]], Any]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import make_payload, set_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jupyter_blocks.validation import InvalidPayload, Limits, PayloadValidator
+from tests.utils import make_payload, set_at
 
 VALIDATOR = PayloadValidator(Limits(max_cells=400))
 

@@ -15,6 +15,8 @@ from .api import (
 from .base import ID, NAMESPACE
 from .compat import GetGridDataHandler, PostHandler, RandomHandler
 from .pages import GalleryPageHandler, GridPageHandler
+from .redirect import ServiceRedirectHandler
+from .session import SessionPageHandler
 
 
 def routes() -> list[tuple[Any, ...]]:
@@ -22,6 +24,7 @@ def routes() -> list[tuple[Any, ...]]:
     at = f"{NAMESPACE}/"
     return [
         (rf"{at}api/me", MeHandler),
+        (rf"{at}session", SessionPageHandler),
         (rf"{at}api/grids", GridsHandler),
         (rf"{at}api/authors", AuthorsHandler),
         (rf"{at}api/grids/{ID}/thumbnail\.svg", ThumbnailHandler),
@@ -35,3 +38,8 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"{NAMESPACE}/?", GalleryPageHandler),
         (rf"{at}{ID}", GridPageHandler, {"secret": False}),
     ]
+
+
+def service_redirects() -> list[tuple[Any, ...]]:
+    """A user's server that a JupyterHub gallery service keeps the grids for."""
+    return [(rf"{NAMESPACE}(/.*)?", ServiceRedirectHandler)]

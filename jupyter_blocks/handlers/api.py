@@ -13,7 +13,7 @@ from ..models import Grid
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
-from .base import BIG_GRID_CELLS, ApiError, BlocksAPIHandler, GridUploadHandler
+from .base import BIG_GRID_CELLS, IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
 
 MAX_LIMIT = 100
 # Longest search text and author prefix, in characters.
@@ -24,12 +24,13 @@ IMAGE_VERSION = 1
 
 
 class MeHandler(BlocksAPIHandler):
-    """`GET blocks/api/me`: who this server says posts and owns grids for the caller."""
+    """`GET blocks/api/me`: who this server says posts and owns grids for the caller, and
+    whether they may delete anyone's (a moderator)."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.write_json({"author": self.author})
+        await self.write_json({"author": self.author, "moderator": self.moderator})
 
 
 class ListingHandler(BlocksAPIHandler):
@@ -158,15 +159,15 @@ class GridHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def delete(self, grid_id: str) -> None:
-        key, author = self.grid_key(grid_id), self.author
+        key, author, may_delete = self.grid_key(grid_id), self.author, self.may_delete
 
         def delete_if_owned(session: Session) -> None:
             grid = service.find_grid(session, key, with_data=False)
             if grid is None:
                 raise ApiError(404, f"No grid with id {grid_id!r}")
-            if grid.author != author:
-                raise ApiError(403, f"Only {grid.author} can delete this grid")
-            service.delete_grid(session, grid)
+            if not may_delete(grid.author):
+                raise ApiError(403, f"Only {grid.author} or a moderator can delete this grid")
+            service.delete_grid(session, grid, deleted_by=author)
 
         await self.db(delete_if_owned)
         self.set_status(204)
@@ -186,6 +187,8 @@ class AuthorsHandler(ListingHandler):
 
 class CachedImageHandler(BlocksAPIHandler):
     """An image of a grid, which never changes: cacheable for a day, revalidated by ETag."""
+
+    csp = IMAGE_CSP
 
     def not_modified(self, grid_id: str, version: int) -> bool:
         self.set_header("ETag", f'"{grid_id}-{version}"')

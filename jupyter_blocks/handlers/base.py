@@ -14,6 +14,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from sqlalchemy.orm import Session
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 
 from .. import service
 from ..ids import GridKey
@@ -34,6 +35,16 @@ BIG_BODY_BYTES = 64 * 1024
 NAMESPACE = "blocks"
 # Ids are hashids: letters and digits.
 ID = r"([A-Za-z0-9]{1,64})"
+
+# Pages load script and style only from this server's static files; nothing inline runs, so
+# markup that reached the database could not run even if it were not escaped.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'self'"
+)
+# Images served from stored data (SVG is a document when opened on its own): nothing runs.
+IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
@@ -57,15 +68,32 @@ class BlocksMixin(ExtensionHandlerMixin):
     """Shared by the JSON, protocol and HTML handlers of jupyter-blocks."""
 
     auth_resource = NAMESPACE
+    csp = PAGE_CSP
+    # Whether the current user may delete anyone's grid (set in `prepare`).
+    moderator = False
 
     def initialize(self, name: str, *args: Any, secret: bool | None = None, **kwargs: Any) -> None:
         """`secret`: this route takes only secret (True) or only public (False) grid ids."""
-        super().initialize(name, *args, **kwargs)  # type: ignore[misc]
+        super().initialize(name, *args, **kwargs)
         self.secret_ids = secret
 
     @property
     def blocks(self) -> BlocksApp:
         return self.extensionapp  # type: ignore[return-value]
+
+    @property
+    def content_security_policy(self) -> str:
+        return self.csp
+
+    async def prepare(self) -> None:
+        await super().prepare()  # type: ignore[misc]
+        user = self.current_user  # type: ignore[attr-defined]
+        if user is not None:
+            self.moderator = await self.blocks.is_moderator(user)
+
+    def may_delete(self, author: str) -> bool:
+        """Authors delete their own grids; moderators anyone's."""
+        return author == self.author or self.moderator
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` off the event loop, in this request's database session (commit on
@@ -101,7 +129,7 @@ class BlocksMixin(ExtensionHandlerMixin):
         return self.blocks.ids.for_row(grid.id, grid.secret_nonce)
 
     def blocks_path(self, *parts: str) -> str:
-        return url_path_join(self.base_url, NAMESPACE, *parts)  # type: ignore[attr-defined]
+        return url_path_join(self.base_url, NAMESPACE, *parts)
 
     def page_url(self, grid: Grid, grid_id: str | None = None) -> str:
         """The absolute URL of the grid's page (`grid_id`: its id, when already encoded)."""
@@ -125,6 +153,7 @@ class BlocksMixin(ExtensionHandlerMixin):
             "width": grid.width,
             "height": grid.height,
             "owned": grid.author == self.author,
+            "can_delete": self.may_delete(grid.author),
             # A secret parent's id would give its secret away: it shows as none.
             "parent": self.grid_id(grid.parent) if grid.parent and not grid.parent.secret else None,
         }
@@ -205,6 +234,7 @@ class GridUploadHandler(BlocksAPIHandler):
         if declared.isdigit() and int(declared) > limit:
             raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
         # A chunked body has no length to check up front: tornado stops reading it at the limit.
+        assert isinstance(self.request.connection, HTTP1Connection), "served over HTTP/1"
         self.request.connection.set_max_body_size(limit)
 
     def data_received(self, chunk: bytes) -> None:

@@ -1,1 +1,1 @@
-"""Browser tests of the JupyterLab panel (a package, so its conftest does not shadow tests/conftest)."""
+"""Browser tests of the JupyterLab panel, driven in Debian's chromium."""

@@ -16,17 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Error, Page, sync_playwright
 
-from .servers import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LAB_ARGS,
-    Seeded,
-    Server,
-    grid_payload,
-    start_server,
-    stop_server,
-)
+from tests.utils import ARTIFACTS, Server, grid_payload, start_server, stop_server
+
+from .servers import CHROMIUM, CHROMIUM_ARGS, LAB_ARGS, Seeded
 from .ui import STEP_TIMEOUT
 
 
@@ -86,7 +78,7 @@ def lab_without_blocks(browser_home: Path) -> Iterator[Server]:
 
 @pytest.fixture(scope="package")
 def seeded(lab: Server, bob: Server) -> Seeded:
-    """30 grids, alice's and bob's in turns, posted through their own servers (the newest untitled)."""
+    """30 grids, alice's and bob's in turns, posted through their own servers (newest untitled)."""
     alice_grids, bob_grids = [], []
     for number in range(29):
         if number % 2:

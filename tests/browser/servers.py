@@ -1,21 +1,10 @@
-"""Jupyter servers as subprocesses, and grids to seed them with, for the browser tests."""
+"""What the browser tests add to tests/utils: Debian's chromium, JupyterLab's arguments."""
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import requests
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -26,184 +15,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_TIMEOUT = 90  # seconds
 GALLERY_ID = "jupyter-blocks-gallery"
 
 
-@dataclass
-class Server:
-    """A Jupyter server subprocess and how to call it."""
-
-    name: str
-    url: str  # ends with "/"
-    token: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    session: requests.Session = field(default_factory=requests.Session)
-
-    def __post_init__(self) -> None:
-        self.session.headers["Authorization"] = f"token {self.token}"
-
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Call `<url>blocks/<path>` with token auth."""
-        kwargs.setdefault("timeout", 30)
-        return self.session.request(method, f"{self.url}blocks/{path}", **kwargs)
-
-    def post_grid(self, payload: dict[str, Any]) -> dict[str, Any]:
-        response = self.api("POST", "api/grids", json=payload)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def all_grids(self, author: str | None = None) -> list[dict[str, Any]]:
-        """Every public grid, newest first, following the `next` cursors."""
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": 100}
-        if author:
-            params["author"] = author
-        while True:
-            response = self.api("GET", "api/grids", params=params)
-            assert response.status_code == 200, response.text
-            page = response.json()
-            items.extend(page["items"])
-            if not page["next"]:
-                return items
-            params["cursor"] = page["next"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(name: str, command: str, home: Path, extra_args: list[str]) -> Server:
-    """Start `python -m jupyter <command>` on a free port; wait until `/api/status` answers."""
-    port, token = free_port(), secrets.token_hex(16)
-    root = home / "root"
-    root.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        # Keep the user's own Jupyter configuration, settings and workspaces out of the test.
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "PYTHONWARNINGS": "ignore",
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        command,
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--ServerApp.disable_check_xsrf=False",
-        "--ServerApp.allow_root=True",  # CI runs as root
-        *extra_args,
-    ]
-    # No "Would you like to get notified about official Jupyter news?" toast over the panel.
-    notification_settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-    notification_settings.mkdir(parents=True, exist_ok=True)
-    (notification_settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false"})
-    )
-    log = ARTIFACTS / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(name, f"http://127.0.0.1:{port}/", token, process, log)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}, see {log}")
-        try:
-            if server.session.get(f"{server.url}api/status", timeout=2).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.25)
-    stop_server(server)
-    raise RuntimeError(f"{name} did not answer within {SERVER_START_TIMEOUT} s, see {log}")
-
-
-def stop_server(server: Server) -> None:
-    server.session.close()
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=20)
-
-
 LAB_ARGS = [
-    # window.jupyterapp, to run commands, in JupyterLab and in Notebook 7 (served by the same server)
+    # window.jupyterapp, to run commands, in JupyterLab and in Notebook 7 (on the same server)
     "--LabApp.expose_app_in_browser=True",
     "--JupyterNotebookApp.expose_app_in_browser=True",
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
 ]
-
-
-# Colourful patterns: a gradient between two colours of a palette, drawn in one of four shapes.
-PALETTES = {
-    "Sunset": ((230, 57, 70), (255, 209, 102)),
-    "Lagoon": ((6, 214, 160), (17, 138, 178)),
-    "Neon": ((131, 56, 236), (255, 0, 110)),
-    "Ember": ((251, 86, 7), (255, 190, 11)),
-    "Twilight": ((58, 134, 255), (131, 56, 236)),
-    "Mint": ((46, 196, 182), (203, 243, 240)),
-    "Tangerine": ((255, 159, 28), (231, 29, 54)),
-    "Deep sea": ((38, 70, 83), (42, 157, 143)),
-}
-SHAPES = ["diagonal", "checkers", "rings", "stripes"]
-
-
-def grid_payload(number: int, width: int = 8, height: int = 8, **changes: Any) -> dict[str, Any]:
-    """A valid ipythonblocks payload titled like "Neon rings", pattern and colours by `number`."""
-    palette = list(PALETTES)[number // len(SHAPES) % len(PALETTES)]
-    (r1, g1, b1), (r2, g2, b2) = PALETTES[palette]
-    shape = SHAPES[number % len(SHAPES)]
-
-    def mix(row: int, col: int) -> float:
-        if shape == "diagonal":
-            return (row + col) / (width + height - 2)
-        if shape == "checkers":
-            return float((row + col) % 2)
-        if shape == "rings":
-            centre = ((row - height / 2 + 0.5) ** 2 + (col - width / 2 + 0.5) ** 2) ** 0.5
-            return (round(centre) % 3) / 2
-        return row / (height - 1)
-
-    blocks = [
-        [
-            [
-                round(r1 + (r2 - r1) * mix(row, col)),
-                round(g1 + (g2 - g1) * mix(row, col)),
-                round(b1 + (b2 - b1) * mix(row, col)),
-                20,
-            ]
-            for col in range(width)
-        ]
-        for row in range(height)
-    ]
-    payload: dict[str, Any] = {
-        "python_version": [3, 11, 7, "final", 0],
-        "ipb_version": "1.9.1",
-        "ipb_class": "BlockGrid",
-        "code_cells": [
-            "from ipythonblocks import BlockGrid",
-            f"grid = BlockGrid({width}, {height}, fill=({r1}, {g1}, {b1}))",
-        ],
-        "secret": False,
-        "title": f"{palette} {shape}",
-        "grid_data": {"lines_on": True, "width": width, "height": height, "blocks": blocks},
-    }
-    payload.update(changes)
-    return payload
 
 
 @dataclass

@@ -11,7 +11,9 @@ import re
 import pytest
 from playwright.sync_api import Error, Page, expect
 
-from .servers import ARTIFACTS, GALLERY_ID, Seeded, Server, grid_payload
+from tests.utils import ARTIFACTS, Server, grid_payload
+
+from .servers import GALLERY_ID, Seeded
 from .ui import (
     CARD,
     LOAD_TIMEOUT,

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Error, Page, expect
 
-from .servers import LAB_ARGS, Seeded, Server, grid_payload, start_server, stop_server
+from tests.utils import Server, grid_payload, start_server, stop_server
+
+from .servers import LAB_ARGS, Seeded
 from .ui import CARD, grid_tab, open_gallery
 
 pytestmark = pytest.mark.browser

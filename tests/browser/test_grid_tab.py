@@ -10,7 +10,9 @@ import time
 import pytest
 from playwright.sync_api import Error, Page, expect
 
-from .servers import ARTIFACTS, Seeded, Server, grid_payload
+from tests.utils import ARTIFACTS, Server, grid_payload
+
+from .servers import Seeded
 from .ui import LOAD_TIMEOUT, SIDEBAR_TAB, grid_tab, open_lab, pixel_at
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Error, Page, Request, expect
 
-from .servers import LAB_ARGS, Seeded, Server, start_server, stop_server
+from tests.utils import Server, start_server, stop_server
+
+from .servers import LAB_ARGS, Seeded
 from .ui import CARD, grid_tab, open_gallery
 
 pytestmark = pytest.mark.browser

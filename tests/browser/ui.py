@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page, expect
 
-from .servers import GALLERY_ID, Server
+from tests.utils import Server
+
+from .servers import GALLERY_ID
 
 SIDEBAR_TAB = f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="{GALLERY_ID}"]'
 CARD = ".jp-BlocksGallery-card"

@@ -1,7 +1,7 @@
 """Remix lineage (grids.parent_id) and the indexes behind search and author suggestions.
 
 Revision ID: b7e4c1a9f2d6
-Revises: 1f0c2a9d3b7e
+Revises: 9a1d5e7c0b42
 Create Date: 2026-11-26
 
 Search (`?q=`) is a case-insensitive substring match on title or author. On PostgreSQL it is
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "b7e4c1a9f2d6"
-down_revision = "1f0c2a9d3b7e"
+down_revision = "9a1d5e7c0b42"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,49 @@
+"""On a user's server whose grids a JupyterHub gallery service keeps: every `blocks/` URL
+answers a redirect to the same URL on the service, where the Hub says who is asking."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from .base import NAMESPACE
+
+
+@web.stream_request_body
+class ServiceRedirectHandler(ExtensionHandlerMixin, JupyterHandler):
+    """307 (method and body kept) to the service. Nothing is forwarded on the user's behalf:
+    a request through this server with its owner's credentials would act as the owner, also
+    for a visitor of a shared server."""
+
+    auth_resource = NAMESPACE
+
+    def data_received(self, chunk: bytes) -> None:
+        """The body is the service's to read: not buffered here."""
+
+    def _redirect_to_service(self, rest: str | None) -> None:
+        target = self.extensionapp.service_blocks_path + (rest or "").lstrip("/")
+        if self.request.query:
+            target += "?" + self.request.query
+        self.redirect(target, status=307)
+
+    @web.authenticated
+    @authorized
+    def get(self, rest: str | None = None) -> None:
+        self._redirect_to_service(rest)
+
+    @web.authenticated
+    @authorized
+    def post(self, rest: str | None = None) -> None:
+        self._redirect_to_service(rest)
+
+    @web.authenticated
+    @authorized
+    def patch(self, rest: str | None = None) -> None:
+        self._redirect_to_service(rest)
+
+    @web.authenticated
+    @authorized
+    def delete(self, rest: str | None = None) -> None:
+        self._redirect_to_service(rest)

@@ -1,0 +1,109 @@
+"""`jupyter blocks hub-config`: the jupyterhub_config.py fragment that sets up the gallery.
+
+Appended to an admin's existing config it adds (never replaces): the service entry, the roles
+that let users and their servers' tokens reach the service and let the service read user
+models (admin flag and groups, for moderation), and the users' server environment that points
+the extension and kernels at the service. The database URL goes to the service alone.
+"""
+
+from __future__ import annotations
+
+from string import Template
+from urllib.parse import urlsplit
+
+FRAGMENT = Template('''
+# ---- jupyter-blocks: the class gallery as a JupyterHub service --------------------------------
+# Printed by `jupyter blocks hub-config`. Appended to jupyterhub_config.py, it adds to the
+# services, roles and spawner settings configured above and replaces none of them.
+import sys as _blocks_sys
+
+_blocks_name = $name
+_blocks_public_url = $public_url or (
+    c.JupyterHub.public_url if isinstance(c.JupyterHub.public_url, str) else ""
+) or "http://127.0.0.1:8000/"
+_blocks_access = f"access:services!service={_blocks_name}"
+
+c.JupyterHub.services.append({
+    "name": _blocks_name,
+    "url": $url,
+    "command": [_blocks_sys.executable, "-m", "jupyter_blocks.cli", "serve"$serve_args],
+    "environment": {
+        # The only process holding the database URL: users' servers and kernels never see it.
+        "JUPYTER_BLOCKS_DB_URL": $db_url,
+        "JUPYTER_BLOCKS_DB_POOL_SIZE": "$pool_size",
+        # Page URLs handed to kernels: where people open the Hub.
+        "JUPYTER_BLOCKS_PUBLIC_URL": _blocks_public_url,
+        "JUPYTER_BLOCKS_MODERATORS_GROUP": $moderators,
+    },
+    "oauth_no_confirm": True,
+})
+
+
+def _blocks_roles():
+    roles = c.JupyterHub.load_roles
+    if not isinstance(roles, list):  # nothing assigned above: keep any .append()ed roles
+        roles = c.JupyterHub.load_roles = roles.get_value([])
+    return roles
+
+
+def _blocks_grant(role_name, scopes, defaults=(), **members):
+    """Add scopes (and members) to a role defined above, or define it with `defaults` too."""
+    for role in _blocks_roles():
+        if role.get("name") == role_name:
+            role["scopes"] = [*role.get("scopes", []), *scopes]
+            for kind, names in members.items():
+                role[kind] = [*role.get(kind, []), *names]
+            return
+    _blocks_roles().append({"name": role_name, "scopes": [*defaults, *scopes], **members})
+
+
+# Every user may use the gallery (a `user` role defined here keeps the built-in `self`).
+_blocks_grant("user", [_blocks_access], defaults=["self"])
+# The service reads user models: who is a Hub admin, who is in the moderators group.
+_blocks_grant("jupyter-blocks-service", ["read:users"], services=[_blocks_name])
+
+# Users' servers, and so their kernels, reach the service with their own Hub token.
+_blocks_token_scopes = c.Spawner.server_token_scopes
+if isinstance(_blocks_token_scopes, list):
+    _blocks_token_scopes.append(_blocks_access)
+elif callable(_blocks_token_scopes):
+    _blocks_scopes_of = _blocks_token_scopes
+    c.Spawner.server_token_scopes = lambda spawner: [*_blocks_scopes_of(spawner), _blocks_access]
+else:  # JupyterHub's default (the `server` role) plus the gallery
+    c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", _blocks_access]
+
+c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_URL": $service_url})
+# Moderators (may delete any grid): Hub admins and members of the Hub group $moderators.
+# ---- end of jupyter-blocks ---------------------------------------------------------------------
+''')
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def hub_config(
+    db_url: str,
+    *,
+    name: str = "blocks",
+    url: str = "http://127.0.0.1:10101",
+    public_url: str = "",
+    service_url: str = "",
+    pool_size: int = 10,
+    moderators_group: str = "blocks-moderators",
+) -> str:
+    """The fragment for a service called `name`, reached by the Hub's proxy at `url`, holding
+    `db_url`. Users' servers reach it at `service_url` (default: `url` + its prefix)."""
+    url = url.rstrip("/")
+    host = urlsplit(url).netloc.rsplit(":", 1)[0]
+    # Reached from other machines (another pod): listen on every interface, not the loopback.
+    serve_args = [] if host in LOCAL_HOSTS else ["--ServerApp.ip=0.0.0.0"]
+    return FRAGMENT.substitute(
+        name=repr(name),
+        url=repr(url),
+        serve_args="".join(f", {arg!r}" for arg in serve_args),
+        db_url=repr(db_url),
+        public_url=repr(public_url),
+        service_url=repr(service_url or f"{url}/services/{name}/"),
+        pool_size=int(pool_size),
+        moderators=repr(moderators_group),
+    ).lstrip("\n")

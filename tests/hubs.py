@@ -1,0 +1,205 @@
+"""Running a real JupyterHub in the tests: its proxy, its users' kernels."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from websocket import create_connection
+
+from tests.utils import free_port, wait_until
+
+CHP_CACHE = Path.home() / ".cache" / "jupyter-blocks-tests" / "chp"
+TIMEOUT = 120  # seconds for the Hub and each server to start, and for kernel code to run
+
+
+def configurable_http_proxy() -> str:
+    """JupyterHub's proxy, from the npm registry (installed once into a cache directory)."""
+    found = shutil.which("configurable-http-proxy")
+    if found:
+        return found
+    binary = CHP_CACHE / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not binary.exists():
+        CHP_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-save",
+                "--silent",
+                "--prefix",
+                str(CHP_CACHE),
+                "configurable-http-proxy@4",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return str(binary)
+
+
+def run_in_kernel(hub_url: str, server_owner: str, token: str, code: str) -> str:
+    """Run `code` in a new kernel on `server_owner`'s server, authenticated by `token` (the
+    owner's, or a user's the server is shared with); its standard output."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {token}"
+    base = f"{hub_url}user/{server_owner}/"
+    started = session.post(f"{base}api/kernels", json={}, timeout=60)
+    assert started.status_code == 201, started.text
+    kernel_id = started.json()["id"]
+    ws = create_connection(
+        f"{base.replace('http', 'ws', 1)}api/kernels/{kernel_id}/channels",
+        header=[f"Authorization: token {token}"],
+        timeout=TIMEOUT,
+    )
+    try:
+        msg_id = secrets.token_hex(8)
+        ws.send(
+            json.dumps(
+                {
+                    "channel": "shell",
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "",
+                        "session": secrets.token_hex(8),
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
+        output, deadline = [], time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            message = json.loads(ws.recv())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = message["header"]["msg_type"]
+            if kind == "stream":
+                output.append(message["content"]["text"])
+            elif kind == "error":
+                raise AssertionError("\n".join(message["content"]["traceback"]))
+            elif kind == "status" and message["content"]["execution_state"] == "idle":
+                return "".join(output)
+        raise TimeoutError("the kernel did not finish")
+    finally:
+        ws.close()
+        session.delete(f"{base}api/kernels/{kernel_id}", timeout=30)
+
+
+@dataclass
+class Hub:
+    """A running Hub: its public URL, an admin API session and each user's API token."""
+
+    url: str
+    admin: requests.Session
+    tokens: dict[str, str]
+    home: Path
+
+    def as_user(self, name: str) -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"token {self.tokens[name]}"
+        return session
+
+
+def base_config(home: Path, port: int, users: tuple[str, ...], admin_token: str) -> str:
+    """A Hub on 127.0.0.1 with DummyAuthenticator, local processes as users' servers and a
+    `test-admin` service; a test appends its own settings (plain Python, as an admin would)."""
+    return f"""
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {free_port()}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
+c.ConfigurableHTTPProxy.command = [{configurable_http_proxy()!r}]
+c.JupyterHub.db_url = "sqlite:///{home}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "{home}/cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = {set(users)!r}
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = "{home}/home/{{username}}"
+c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = ["--allow-root"]
+c.Spawner.start_timeout = {TIMEOUT}
+c.Spawner.http_timeout = {TIMEOUT}
+c.JupyterHub.services = [{{"name": "test-admin", "api_token": {admin_token!r}}}]
+c.JupyterHub.load_roles = [{{
+    "name": "test-admin",
+    "scopes": ["admin:users", "admin:servers", "admin:groups", "tokens", "access:servers",
+               "shares"],
+    "services": ["test-admin"],
+}}]
+"""
+
+
+@contextmanager
+def running_hub(
+    home: Path, users: tuple[str, ...], extra_config: str, port: int | None = None
+) -> Iterator[Hub]:
+    """Start a Hub (base config + `extra_config`) on `port` (default: a free one), each user's
+    server and a token each; stop them all afterwards. The Hub's log is `home`/hub.log."""
+    port, admin_token = port or free_port(), secrets.token_hex(16)
+    config = home / "jupyterhub_config.py"
+    config.write_text(base_config(home, port, users, admin_token) + "\n" + extra_config)
+    log = (home / "hub.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    url = f"http://127.0.0.1:{port}/"
+    admin = requests.Session()
+    admin.headers["Authorization"] = f"token {admin_token}"
+    try:
+        wait_until(lambda: admin.get(f"{url}hub/api/", timeout=5).ok, "the Hub did not answer")
+        tokens = {}
+        for name in users:
+            assert admin.post(f"{url}hub/api/users/{name}", timeout=30).status_code in (201, 409)
+            started = admin.post(f"{url}hub/api/users/{name}/server", timeout=TIMEOUT)
+            assert started.status_code in (201, 202), started.text
+            wait_until(
+                lambda name=name: (
+                    admin.get(f"{url}hub/api/users/{name}", timeout=5)
+                    .json()["servers"]
+                    .get("", {})
+                    .get("ready")
+                ),
+                f"{name}'s server did not start",
+            )
+            issued = admin.post(
+                f"{url}hub/api/users/{name}/tokens",
+                json={"note": "jupyter-blocks test"},
+                timeout=30,
+            )
+            assert issued.status_code == 201, issued.text
+            tokens[name] = issued.json()["token"]
+        yield Hub(url, admin, tokens, home)
+    finally:
+        for name in users:
+            with contextlib.suppress(requests.RequestException):
+                admin.delete(f"{url}hub/api/users/{name}/server", timeout=30)
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
