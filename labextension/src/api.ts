@@ -51,9 +51,9 @@ export interface IGridSummary {
   /** True when the requesting user is the author. */
   owned: boolean;
   /** True when the requesting user may delete the grid (its author or a moderator). */
-  can_delete?: boolean;
+  can_delete: boolean;
   /** The grid this one was remixed from, or null. */
-  parent?: string | null;
+  parent: string | null;
 }
 
 /** A grid remixed from another one, as listed in the other one's record. */
@@ -69,9 +69,10 @@ export interface IGrid extends IGridSummary {
   grid_data: IGridData;
   code_cells: string[] | null;
   ipb_version: string | null;
-  python_version: [number, number, number, string, number] | null;
-  /** Grids remixed from this one, newest first. */
-  remixes?: IRemix[];
+  /** `sys.version_info` of the kernel that posted, e.g. `[3, 11, 7, 'final', 0]`. */
+  python_version: (number | string)[] | null;
+  /** Grids remixed from this one, newest first (at most 50). */
+  remixes: IRemix[];
 }
 
 /** `GET blocks/api/grids`: one page, newest first. */
@@ -84,7 +85,8 @@ export interface IGridPage {
 /** `GET blocks/api/me`. */
 export interface IMe {
   author: string;
-  moderator?: boolean;
+  /** Whether the user may delete anyone's grids. */
+  moderator: boolean;
   /** On the gallery service: the token to send as `X-XSRFToken` on writes. */
   xsrf_token?: string;
 }

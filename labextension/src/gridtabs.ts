@@ -179,7 +179,7 @@ export class GridTabs {
         })
       ]);
     }
-    if (grid.can_delete ?? grid.owned) {
+    if (grid.can_delete) {
       buttons.push([
         'delete',
         new ToolbarButton({

@@ -135,7 +135,7 @@ export class GridView extends Panel {
         this._gridLink(grid.parent, grid.parent)
       ]);
     }
-    if (grid.remixes?.length) {
+    if (grid.remixes.length) {
       const links = document.createElement('span');
       grid.remixes.forEach((remix, index) => {
         const label = trans.__(

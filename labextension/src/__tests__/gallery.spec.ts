@@ -42,7 +42,7 @@ class FakeClient extends BlocksClient {
 
   async me(): Promise<IMe> {
     this._fail();
-    return { author: 'alice' };
+    return { author: 'alice', moderator: false };
   }
 
   async authors(prefix: string): Promise<string[]> {
