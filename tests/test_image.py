@@ -8,11 +8,11 @@ import json
 from typing import Any
 
 import pytest
-from conftest import make_payload
 from ipythonblocks import BlockGrid
 from PIL import Image
 
 from jupyter_blocks.render import LINE_GREY, MAX_IMAGE_PIXELS
+from tests.utils import make_payload
 
 
 def ipythonblocks_image(grid_data: dict[str, Any]) -> Image.Image:

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import make_payload
+
+from tests.utils import make_payload
 
 
 async def post_to(jp_fetch: Any, route: tuple[str, ...], **changes: Any) -> Any:
