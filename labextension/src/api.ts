@@ -137,8 +137,13 @@ export class BlocksAPIError extends ServerConnection.ResponseError {
 
 /** How the client reaches a blocks root. */
 export interface ITransport {
-  /** True for the JupyterHub gallery service (writes need `api/me`'s XSRF token). */
+  /** True for the JupyterHub gallery service (requests carry the session's XSRF token). */
   readonly isService: boolean;
+  /**
+   * Who the user is, when the transport has its own way to ask (the gallery
+   * service's session page); otherwise the client asks `api/me`.
+   */
+  session?(): Promise<IMe>;
   /** Absolute URL of `path` (relative to the blocks root). */
   url(path: string): string;
   /** Absolute URL of an absolute path the server handed out (thumbnails). */
@@ -186,10 +191,34 @@ export class ServiceTransport implements ITransport {
     readonly root: string,
     readonly origin: string = window.location.origin,
     private readonly _fetch: typeof fetch = (input, init) =>
-      window.fetch(input, init)
+      window.fetch(input, init),
+    private readonly _loadPage: (
+      url: string
+    ) => Promise<Document | null> = loadInHiddenFrame
   ) {}
 
   readonly isService = true;
+
+  /**
+   * Who the user is, from the service's `session` page: loaded as a page (in a
+   * hidden iframe), it takes the browser through the Hub's OAuth login when
+   * there is no service cookie yet, and it hands out the service's XSRF token,
+   * which the Hub sets in a cookie under the service's path only.
+   *
+   * @throws BlocksAPIError `login-required` when what loads is not that page.
+   */
+  async session(): Promise<IMe> {
+    const page = await this._loadPage(this.url('session'));
+    const me = page ? readSession(page) : null;
+    if (!me) {
+      throw new BlocksAPIError(
+        new Response(null, { status: 401, statusText: 'Unauthorized' }),
+        'login-required',
+        LOGIN_REQUIRED_MESSAGE
+      );
+    }
+    return me;
+  }
 
   url(path: string): string {
     return new URL(URLExt.join(this.root, path), this.origin).href;
@@ -210,6 +239,48 @@ export class ServiceTransport implements ITransport {
       throw new ServerConnection.NetworkError(error as TypeError);
     }
   }
+}
+
+/** The user named by a `blocks/session` page (its body's `data-` attributes), or null. */
+export function readSession(page: Document): IMe | null {
+  const data = page.body?.dataset;
+  if (!data?.author || data.xsrfToken === undefined) {
+    return null;
+  }
+  return {
+    author: data.author,
+    moderator: data.moderator === 'true',
+    xsrf_token: data.xsrfToken
+  };
+}
+
+/** How long the Hub's login may take inside the hidden frame. */
+const SESSION_TIMEOUT = 30 * 1000;
+
+/** Load `url` in a hidden iframe (same origin) and give its document, or null on a timeout. */
+function loadInHiddenFrame(url: string): Promise<Document | null> {
+  return new Promise(resolve => {
+    const frame = document.createElement('iframe');
+    frame.hidden = true;
+    frame.className = 'jp-BlocksSessionFrame';
+    const done = (page: Document | null): void => {
+      window.clearTimeout(timer);
+      frame.remove();
+      resolve(page);
+    };
+    const timer = window.setTimeout(() => done(null), SESSION_TIMEOUT);
+    frame.addEventListener('load', () => {
+      let page: Document | null = null;
+      try {
+        page = frame.contentDocument;
+      } catch {
+        page = null; // another origin: not our page
+      }
+      done(page);
+    });
+    frame.src = url;
+    document.body.appendChild(frame);
+  });
 }
 
 /** The gallery service's transport when PageConfig names one, else the Lab server's. */
@@ -244,8 +315,6 @@ export function gridPath(id: string): string {
   return `api/grids/${encodeURIComponent(id)}`;
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
 /** The typed operations of the API, over one transport. */
 export class BlocksClient {
   constructor(readonly transport: ITransport = new LabTransport()) {}
@@ -269,7 +338,9 @@ export class BlocksClient {
   /** Who the server says the current user is (asked once, again after a failure). */
   me(): Promise<IMe> {
     if (!this._me) {
-      this._me = this.request<IMe>('api/me');
+      this._me = this.transport.session
+        ? this.transport.session()
+        : this.request<IMe>('api/me');
       this._me.catch(() => (this._me = null));
     }
     return this._me;
@@ -328,15 +399,15 @@ export class BlocksClient {
   }
 
   /**
-   * Send a request. On the gallery service, `api/me` goes first: without a
-   * service cookie it takes the browser through the Hub's login, and it hands
-   * out the XSRF token that writes carry.
+   * Send a request. On the gallery service, the session goes first: it logs
+   * the browser in to the service through the Hub, and it hands out the XSRF
+   * token that every `fetch` there carries (the Hub checks it on all
+   * cookie-authenticated requests that are not page loads, reads included).
    */
   private async _send(endPoint: string, init: RequestInit): Promise<Response> {
-    if (this.transport.isService && endPoint !== 'api/me') {
+    if (this.transport.isService) {
       const { xsrf_token } = await this.me();
-      const method = (init.method ?? 'GET').toUpperCase();
-      if (xsrf_token && !SAFE_METHODS.has(method)) {
+      if (xsrf_token) {
         const headers = new Headers(init.headers);
         headers.set('X-XSRFToken', xsrf_token);
         init = { ...init, headers };

@@ -63,7 +63,7 @@ def test_service_mode_calls_the_service_root_with_cookies_and_no_lab_token(
     expect(grid_tab(page, str(grid_id)).locator("canvas.jp-BlocksGrid")).to_be_visible()
 
     urls = [request.url for request in blocks_requests]
-    assert f"{server.url}blocks/api/me" in urls  # asked first, as the service needs
+    assert urls[0] == f"{server.url}blocks/session"  # loaded first, in a hidden frame
     assert any(url.startswith(f"{server.url}blocks/api/grids?limit=24") for url in urls)
     assert f"{server.url}blocks/api/grids/{grid_id}" in urls
     for request in blocks_requests:

@@ -8,6 +8,7 @@ import {
   type IGridSummary,
   LabTransport,
   listPath,
+  readSession,
   SERVICE_URL_OPTION,
   ServiceTransport
 } from '../api';
@@ -42,14 +43,37 @@ function labClient(respond: () => Response | Promise<Response>): {
 }
 
 /** A client of the gallery service whose fetch answers `respond(url, init)`. */
-function serviceClient(respond: (url: string, init: RequestInit) => Response): {
+/** A `blocks/session` page as the service renders it (or another page, e.g. a login form). */
+function sessionPage(
+  body = '<body data-author="bob" data-moderator="false" data-xsrf-token="xsrf-123"></body>'
+): Document {
+  return new DOMParser().parseFromString(`<html>${body}</html>`, 'text/html');
+}
+
+/**
+ * A client of the gallery service whose fetch answers `respond(url, init)`
+ * and whose hidden frame loads `page` (recording the URLs it loads).
+ */
+function serviceClient(
+  respond: (url: string, init: RequestInit) => Response,
+  page: () => Document | null = () => sessionPage()
+): {
   client: BlocksClient;
   fetch: FakeFetch;
+  loaded: string[];
 } {
   const fetch = fakeFetch(respond);
+  const loaded: string[] = [];
+  const loadPage = async (url: string) => {
+    loaded.push(url);
+    return page();
+  };
   return {
-    client: new BlocksClient(new ServiceTransport(SERVICE_ROOT, ORIGIN, fetch)),
-    fetch
+    client: new BlocksClient(
+      new ServiceTransport(SERVICE_ROOT, ORIGIN, fetch, loadPage)
+    ),
+    fetch,
+    loaded
   };
 }
 
@@ -243,70 +267,79 @@ describe('BlocksClient on the Lab server', () => {
 });
 
 describe('BlocksClient on the JupyterHub gallery service', () => {
-  const me = { author: 'bob', moderator: false, xsrf_token: 'xsrf-123' };
-
-  it('asks api/me first, then calls the service root on the page origin with cookies', async () => {
-    const { client, fetch } = serviceClient(url =>
-      url.endsWith('api/me') ? json(me) : json({ items: [], next: null })
+  it('opens the session page first, then calls the service root with cookies and its XSRF token', async () => {
+    const { client, fetch, loaded } = serviceClient(() =>
+      json({ items: [], next: null })
     );
     await client.list({ limit: 24 });
+    expect(loaded).toEqual([`${ORIGIN}${SERVICE_ROOT}session`]);
     expect(fetch.mock.calls.map(([url]) => url)).toEqual([
-      `${ORIGIN}${SERVICE_ROOT}api/me`,
       `${ORIGIN}${SERVICE_ROOT}api/grids?limit=24`
     ]);
-    for (const [, init] of fetch.mock.calls) {
-      expect(init).toMatchObject({
-        credentials: 'same-origin',
-        redirect: 'follow'
-      });
-      expect(new Headers(init?.headers).has('Authorization')).toBe(false);
-      expect(new Headers(init?.headers).has('X-XSRFToken')).toBe(false); // reads need none
-    }
+    const init = fetch.mock.calls[0][1];
+    expect(init).toMatchObject({
+      credentials: 'same-origin',
+      redirect: 'follow'
+    });
+    expect(new Headers(init?.headers).has('Authorization')).toBe(false);
+    expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123'); // reads too
+  });
+
+  it('says who the user is from the session page', async () => {
+    const { client, fetch } = serviceClient(() => json({}));
+    await expect(client.me()).resolves.toEqual({
+      author: 'bob',
+      moderator: false,
+      xsrf_token: 'xsrf-123'
+    });
+    expect(fetch).not.toHaveBeenCalled();
   });
 
   it.each([
     ['PATCH', (client: BlocksClient) => client.rename('Xk9aQe', 'Dawn')],
     ['DELETE', (client: BlocksClient) => client.remove('Xk9aQe')]
-  ])(
-    'asks api/me first and sends its XSRF token on %s',
-    async (method, call) => {
-      const { client, fetch } = serviceClient(url =>
-        url.endsWith('api/me')
-          ? json(me)
-          : method === 'DELETE'
-            ? new Response(null, { status: 204 })
-            : json(summary)
-      );
-      await call(client);
-      expect(fetch.mock.calls.map(([url]) => url)).toEqual([
-        `${ORIGIN}${SERVICE_ROOT}api/me`,
-        `${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe`
-      ]);
-      const init = fetch.mock.calls[1][1];
-      expect(init?.method).toBe(method);
-      expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123');
-    }
-  );
+  ])('sends the session XSRF token on %s', async (method, call) => {
+    const { client, fetch } = serviceClient(() =>
+      method === 'DELETE' ? new Response(null, { status: 204 }) : json(summary)
+    );
+    await call(client);
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe(`${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe`);
+    expect(init?.method).toBe(method);
+    expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123');
+  });
 
-  it('asks api/me once for several writes', async () => {
-    const { client, fetch } = serviceClient(url =>
-      url.endsWith('api/me') ? json(me) : new Response(null, { status: 204 })
+  it('opens the session page once for several calls', async () => {
+    const { client, loaded } = serviceClient(
+      () => new Response(null, { status: 204 })
     );
     await client.remove('a');
     await client.remove('b');
-    expect(
-      fetch.mock.calls.filter(([url]) => String(url).endsWith('api/me'))
-    ).toHaveLength(1);
+    expect(loaded).toHaveLength(1);
   });
 
-  it('says "log in" when the Hub answers with its login page instead of JSON', async () => {
+  it.each([
+    [
+      'the Hub login form',
+      () => sessionPage('<body><form><input name="username"></form></body>')
+    ],
+    ['nothing (a timeout)', () => null]
+  ])('says "log in" when the frame shows %s', async (_, page) => {
+    const { client, fetch } = serviceClient(() => json({}), page);
+    expect(await failure(client.list())).toMatchObject({
+      kind: 'login-required'
+    });
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it('says "log in" when the service answers with a page instead of JSON', async () => {
     const { client } = serviceClient(
       () =>
         new Response('<html>Sign in</html>', {
           headers: { 'Content-Type': 'text/html' }
         })
     );
-    expect(await failure(client.me())).toMatchObject({
+    expect(await failure(client.list())).toMatchObject({
       kind: 'login-required'
     });
   });
@@ -324,15 +357,31 @@ describe('BlocksClient on the JupyterHub gallery service', () => {
   });
 
   it('maps a failed fetch to a NetworkError', async () => {
-    const fetch = jest.fn(() =>
-      Promise.reject(new TypeError('Failed to fetch'))
-    );
-    const client = new BlocksClient(
-      new ServiceTransport(SERVICE_ROOT, ORIGIN, fetch)
-    );
+    const { client } = serviceClient(() => {
+      throw new TypeError('Failed to fetch');
+    });
     expect(await failure(client.list())).toBeInstanceOf(
       ServerConnection.NetworkError
     );
+  });
+});
+
+describe('readSession', () => {
+  it('reads the author, the moderator flag and the XSRF token', () => {
+    const page = sessionPage(
+      '<body data-author="mod" data-moderator="true" data-xsrf-token="t"></body>'
+    );
+    expect(readSession(page)).toEqual({
+      author: 'mod',
+      moderator: true,
+      xsrf_token: 't'
+    });
+  });
+
+  it('is null for any other page', () => {
+    expect(
+      readSession(sessionPage('<body><h1>Sign in</h1></body>'))
+    ).toBeNull();
   });
 });
 
