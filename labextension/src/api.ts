@@ -87,8 +87,12 @@ export interface IMe {
   author: string;
   /** Whether the user may delete anyone's grids. */
   moderator: boolean;
-  /** On the gallery service: the token to send as `X-XSRFToken` on writes. */
-  xsrf_token?: string;
+}
+
+/** The gallery service's `blocks/session` page: who the user is, and its XSRF token. */
+export interface ISession extends IMe {
+  /** Sent as `X-XSRFToken` with every `fetch` to the service. */
+  xsrf_token: string;
 }
 
 /** One precise error of an error answer. */
@@ -143,7 +147,7 @@ export interface ITransport {
    * Who the user is, when the transport has its own way to ask (the gallery
    * service's session page); otherwise the client asks `api/me`.
    */
-  session?(): Promise<IMe>;
+  session?(): Promise<ISession>;
   /** Absolute URL of `path` (relative to the blocks root). */
   url(path: string): string;
   /** Absolute URL of an absolute path the server handed out (thumbnails). */
@@ -207,7 +211,7 @@ export class ServiceTransport implements ITransport {
    *
    * @throws BlocksAPIError `login-required` when what loads is not that page.
    */
-  async session(): Promise<IMe> {
+  async session(): Promise<ISession> {
     const page = await this._loadPage(this.url('session'));
     const me = page ? readSession(page) : null;
     if (!me) {
@@ -242,7 +246,7 @@ export class ServiceTransport implements ITransport {
 }
 
 /** The user named by a `blocks/session` page (its body's `data-` attributes), or null. */
-export function readSession(page: Document): IMe | null {
+export function readSession(page: Document): ISession | null {
   const data = page.body?.dataset;
   if (!data?.author || data.xsrfToken === undefined) {
     return null;
@@ -336,7 +340,7 @@ export class BlocksClient {
   }
 
   /** Who the server says the current user is (asked once, again after a failure). */
-  me(): Promise<IMe> {
+  me(): Promise<IMe | ISession> {
     if (!this._me) {
       this._me = this.transport.session
         ? this.transport.session()
@@ -406,10 +410,10 @@ export class BlocksClient {
    */
   private async _send(endPoint: string, init: RequestInit): Promise<Response> {
     if (this.transport.isService) {
-      const { xsrf_token } = await this.me();
-      if (xsrf_token) {
+      const me = await this.me();
+      if ('xsrf_token' in me) {
         const headers = new Headers(init.headers);
-        headers.set('X-XSRFToken', xsrf_token);
+        headers.set('X-XSRFToken', me.xsrf_token);
         init = { ...init, headers };
       }
     }
@@ -442,7 +446,7 @@ export class BlocksClient {
     return new BlocksAPIError(response, 'http', message, body);
   }
 
-  private _me: Promise<IMe> | null = null;
+  private _me: Promise<IMe | ISession> | null = null;
 }
 
 /** Message of a 404 that is not ours. */

@@ -68,8 +68,7 @@ const tables: [string[], Record<string, boolean>][] = [
     ['Me'],
     {
       author: true,
-      moderator: true,
-      xsrf_token: false
+      moderator: true
     } satisfies Requiredness<IMe>
   ],
   [
