@@ -138,7 +138,7 @@ def session_context(factory: sessionmaker[Session]) -> Iterator[Session]:
 class Database:
     """An engine, its session factory, and the bounded pool of threads that use them."""
 
-    def __init__(self, url: str | URL, pool_size: int = 5) -> None:
+    def __init__(self, url: str | URL, pool_size: int) -> None:
         self.engine = create_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._threads = ThreadPoolExecutor(pool_size, thread_name_prefix="jupyter-blocks-db")

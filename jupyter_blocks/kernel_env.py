@@ -24,6 +24,7 @@ already read the token from the server's runtime file (`jpserver-<pid>.json`, se
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import os
 import sys
@@ -143,7 +144,7 @@ class _IpythonblocksFinder:
         return spec
 
 
-class _AttachAfterLoading:
+class _AttachAfterLoading(importlib.abc.Loader):
     def __init__(self, loader: Any, url: str) -> None:
         self.loader, self.url = loader, url
 

@@ -292,7 +292,7 @@ def never_reuse_row_ids(session: Session, last_given: int) -> None:
             sa.text("SELECT setval(pg_get_serial_sequence('grids', 'id'), :top)"), {"top": top}
         )
         return
-    updated = session.execute(
+    updated: sa.CursorResult[Any] = session.execute(  # type: ignore[assignment]
         sa.text("UPDATE sqlite_sequence SET seq = max(seq, :top) WHERE name = 'grids'"),
         {"top": top},
     )

@@ -49,7 +49,7 @@ async def test_copy_keeps_every_grid_and_its_id(
 
     from jupyter_blocks.ids import GridIds
 
-    ids = GridIds(header["hashids_salt"])
+    ids = GridIds(header["hashids_salt"], min_length=6)
     assert ids.public(rows[0]["id"]) == public["id"]
     assert ids.secret(rows[1]["id"], rows[1]["secret_nonce"]) == secret["id"]
 
@@ -217,7 +217,9 @@ def test_export_import_and_copy_stream_in_flat_memory(
         peaks[count] = [imported, exported, copied]
         exported_lines = (tmp_path / f"{count}-again.jsonl").read_text().splitlines()
         assert len(exported_lines) == count + 1
-    growth_mb = [(big - small) / 1024 for small, big in zip(peaks[1_000], peaks[10_000])]
+    growth_mb = [
+        (big - small) / 1024 for small, big in zip(peaks[1_000], peaks[10_000], strict=True)
+    ]
     # holding 10,000 of these rows takes hundreds of MB
     assert max(growth_mb) < 40, f"peak memory grew by {growth_mb} MB (import, export, copy)"
 

@@ -30,7 +30,7 @@ def count_rows(engine: Any) -> int:
 
 @pytest.fixture
 def database(db_url: str) -> Iterator[db.Database]:
-    database = db.Database(db_url)
+    database = db.Database(db_url, pool_size=5)
     db.upgrade(database.engine)
     yield database
     database.close()

@@ -8,7 +8,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.utils import make_payload
 
@@ -45,6 +47,21 @@ async def the_server_shuts_its_worker_threads(jp_fetch: Any, blocks_app: Any) ->
     return await jp_fetch(
         "blocks", "api", "grids", json.loads(created.body)["id"], raise_error=False
     )
+
+
+async def the_database_goes_away(jp_fetch: Any, db_url: str) -> Any:
+    """PostgreSQL refuses the server's connections (as in an outage) while it runs."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("as root, nothing keeps the server from its SQLite file")
+    url = make_url(db_url)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (url.database,),
+        )
+    return await jp_fetch("blocks", "api", "grids", raise_error=False)
 
 
 ERROR_SOURCES = [
@@ -89,15 +106,19 @@ ERROR_SOURCES = [
     ),
     # 500: a fault of the server
     pytest.param(500, "fault", id="500-server-fault"),
+    # 503: the database is not reachable
+    pytest.param(503, "outage", id="503-database-unreachable"),
 ]
 
 
 @pytest.mark.parametrize(("status", "source"), ERROR_SOURCES)
 async def test_every_error_is_json_with_a_message_and_a_list_of_errors(
-    jp_fetch: Any, blocks_app: Any, post_grid: Any, status: int, source: Any
+    jp_fetch: Any, blocks_app: Any, post_grid: Any, db_url: str, status: int, source: Any
 ) -> None:
     grid = await post_grid()
-    if source == "fault":
+    if source == "outage":
+        response = await the_database_goes_away(jp_fetch, db_url)
+    elif source == "fault":
         response = await the_server_shuts_its_worker_threads(jp_fetch, blocks_app)
     elif source == "not-the-author":
         blocks_app.default_author = "somebody else"

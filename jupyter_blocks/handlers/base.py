@@ -92,8 +92,8 @@ class BlocksMixin(ExtensionHandlerMixin):
     def content_security_policy(self) -> str:
         return self.csp
 
-    async def prepare(self) -> None:
-        await super().prepare()  # type: ignore[misc]
+    async def prepare(self, **kwargs: Any) -> None:
+        await super().prepare(**kwargs)  # type: ignore[misc]
         user = self.current_user  # type: ignore[attr-defined]
         if user is not None:
             self.moderator = await self.blocks.is_moderator(user)

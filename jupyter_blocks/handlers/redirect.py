@@ -3,12 +3,17 @@ answers a redirect to the same URL on the service, where the Hub says who is ask
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from .base import NAMESPACE
+
+if TYPE_CHECKING:
+    from ..app import BlocksApp
 
 
 @web.stream_request_body
@@ -23,7 +28,8 @@ class ServiceRedirectHandler(ExtensionHandlerMixin, JupyterHandler):
         """The body is the service's to read: not buffered here."""
 
     def _redirect_to_service(self, rest: str | None) -> None:
-        target = self.extensionapp.service_blocks_path + (rest or "").lstrip("/")
+        app = cast("BlocksApp", self.extensionapp)
+        target = app.service_blocks_path + (rest or "").lstrip("/")
         if self.request.query:
             target += "?" + self.request.query
         self.redirect(target, status=307)

@@ -31,7 +31,7 @@ class GalleryServiceApp(ServerApp):
     name = "jupyter-blocks-serve"
     description = "The jupyter-blocks gallery as a JupyterHub service."
     # api/status (health checks) only: no kernels, sessions, contents, files, terminals, ...
-    default_services = ("api",)
+    default_services = ("api",)  # type: ignore[assignment]  # ServerApp types it as its own tuple
 
     @property
     def config_file_paths(self) -> list[str]:

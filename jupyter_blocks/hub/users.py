@@ -45,6 +45,7 @@ class HubUsers:
         return model
 
     async def _fetch(self, name: str) -> HubUser:
+        assert self._hub_auth is not None, "only called on a Hub"
         url = url_path_join(self._hub_auth.api_url, "users", quote(name, safe=""))
         try:
             response = await AsyncHTTPClient().fetch(

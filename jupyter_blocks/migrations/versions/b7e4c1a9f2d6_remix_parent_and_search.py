@@ -29,6 +29,9 @@ def _has_trigrams() -> bool:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return False
+    if context.is_offline_mode():  # an SQL script (`--sql`): for someone who may create it
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        return True
     savepoint = bind.begin_nested()
     try:
         bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
