@@ -1,14 +1,21 @@
 /**
  * Client of the jupyter-blocks JSON API (see docs/api.md, the contract).
  *
- * Every call goes through `requestAPI`, which knows the URL namespace
- * shared with the Python routes and maps failures to `BlocksAPIError`.
+ * One client, two transports for the blocks root it talks to:
+ * - `LabTransport`: the Jupyter server JupyterLab runs on (`<baseUrl>blocks/`),
+ *   through `ServerConnection` (token, XSRF cookie);
+ * - `ServiceTransport`: the JupyterHub gallery service named by the PageConfig
+ *   option `jupyterBlocksServiceUrl` (same origin, the Hub's OAuth cookie, the
+ *   XSRF token `api/me` hands out, no Lab token).
  */
-import { URLExt } from '@jupyterlab/coreutils';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 /** The URL namespace of every jupyter-blocks route, under the server's base URL. */
 export const NAMESPACE = 'blocks';
+
+/** The PageConfig option holding the path of the gallery service's blocks root. */
+export const SERVICE_URL_OPTION = 'jupyterBlocksServiceUrl';
 
 /** `[red, green, blue, size]`: colour values 0..255, size in pixels. */
 export type Block = [number, number, number, number];
@@ -41,16 +48,31 @@ export interface IGridSummary {
   ipb_class: IPBClass;
   width: number;
   height: number;
-  /** True when the requesting user may delete the grid. */
+  /** True when the requesting user is the author. */
   owned: boolean;
+  /** True when the requesting user may delete the grid (its author or a moderator). */
+  can_delete: boolean;
+  /** The grid this one was remixed from, or null. */
+  parent: string | null;
+}
+
+/** A grid remixed from another one, as listed in the other one's record. */
+export interface IRemix {
+  id: string;
+  title: string | null;
+  author: string;
+  url: string;
 }
 
 /** `GET blocks/api/grids/<id>`: a summary plus the grid itself. */
 export interface IGrid extends IGridSummary {
   grid_data: IGridData;
   code_cells: string[] | null;
-  ipb_version: string;
-  python_version: [number, number, number, string, number];
+  ipb_version: string | null;
+  /** `sys.version_info` of the kernel that posted, e.g. `[3, 11, 7, 'final', 0]`. */
+  python_version: (number | string)[] | null;
+  /** Grids remixed from this one, newest first (at most 50). */
+  remixes: IRemix[];
 }
 
 /** `GET blocks/api/grids`: one page, newest first. */
@@ -63,6 +85,14 @@ export interface IGridPage {
 /** `GET blocks/api/me`. */
 export interface IMe {
   author: string;
+  /** Whether the user may delete anyone's grids. */
+  moderator: boolean;
+}
+
+/** The gallery service's `blocks/session` page: who the user is, and its XSRF token. */
+export interface ISession extends IMe {
+  /** Sent as `X-XSRFToken` with every `fetch` to the service. */
+  xsrf_token: string;
 }
 
 /** One precise error of an error answer. */
@@ -82,68 +112,190 @@ export interface IListQuery {
   limit?: number;
   cursor?: string | null;
   author?: string | null;
+  /** Case-insensitive text searched in titles and author names. */
+  q?: string | null;
 }
 
 /**
- * Why a request failed:
+ * Why an answer was an error:
  * - `extension-missing`: the server has no jupyter-blocks routes (a 404 that is not ours);
- * - `network`: the Jupyter server could not be reached;
+ * - `login-required`: the gallery service answered something other than JSON
+ *   (the Hub's login page): the user must log in to JupyterHub;
  * - `http`: the API answered an error status (see `status` and `body`).
+ * A server that cannot be reached rejects with `ServerConnection.NetworkError`.
  */
-export type APIErrorKind = 'extension-missing' | 'network' | 'http';
+export type APIErrorKind = 'extension-missing' | 'login-required' | 'http';
 
-/** Message shown when the server extension is not there. */
-export const EXTENSION_MISSING_MESSAGE =
-  'The jupyter-blocks server extension is not installed or not enabled';
-
-/** Message shown when the server cannot be reached. */
-export const NETWORK_ERROR_MESSAGE = 'Cannot reach the Jupyter server';
-
-/** A failed API request. */
-export class BlocksAPIError extends Error {
+/** A request the API answered with an error. */
+export class BlocksAPIError extends ServerConnection.ResponseError {
   constructor(
+    response: Response,
     readonly kind: APIErrorKind,
     message: string,
-    readonly status: number | null = null,
     readonly body: IErrorBody | null = null
   ) {
-    super(message);
+    super(response, message);
     this.name = 'BlocksAPIError';
   }
 }
 
-/**
- * Call the API at `<baseUrl>blocks/<endPoint>` and return the decoded JSON
- * (`undefined` for an empty answer such as `204`).
- *
- * @throws BlocksAPIError
- */
-export async function requestAPI<T>(
-  endPoint: string,
-  init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-): Promise<T> {
-  const url = URLExt.join(settings.baseUrl, NAMESPACE, endPoint);
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch {
-    throw new BlocksAPIError('network', NETWORK_ERROR_MESSAGE);
-  }
-  const text = await response.text();
-  const data = parseJSON(text);
-  if (response.ok) {
-    return data as T;
-  }
-  const body = isErrorBody(data) ? data : null;
-  if (response.status === 404 && body === null) {
-    throw new BlocksAPIError('extension-missing', EXTENSION_MISSING_MESSAGE, 404);
-  }
-  const message = body?.message ?? `${response.status} ${response.statusText}`.trim();
-  throw new BlocksAPIError('http', message, response.status, body);
+/** How the client reaches a blocks root. */
+export interface ITransport {
+  /** True for the JupyterHub gallery service (requests carry the session's XSRF token). */
+  readonly isService: boolean;
+  /**
+   * Who the user is, when the transport has its own way to ask (the gallery
+   * service's session page); otherwise the client asks `api/me`.
+   */
+  session?(): Promise<ISession>;
+  /** Absolute URL of `path` (relative to the blocks root). */
+  url(path: string): string;
+  /** Absolute URL of an absolute path the server handed out (thumbnails). */
+  resolve(path: string): string;
+  /**
+   * Send a request to `path` (relative to the blocks root).
+   *
+   * @throws ServerConnection.NetworkError when the server cannot be reached.
+   */
+  fetch(path: string, init: RequestInit): Promise<Response>;
 }
 
-/** Path and query of a list request, relative to the namespace. */
+/** The blocks root of the Jupyter server JupyterLab runs on. */
+export class LabTransport implements ITransport {
+  constructor(
+    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  readonly isService = false;
+
+  url(path: string): string {
+    return URLExt.join(this.settings.baseUrl, NAMESPACE, path);
+  }
+
+  resolve(path: string): string {
+    return new URL(path, this.settings.baseUrl).href;
+  }
+
+  fetch(path: string, init: RequestInit): Promise<Response> {
+    return ServerConnection.makeRequest(this.url(path), init, this.settings);
+  }
+}
+
+/**
+ * The blocks root of the JupyterHub gallery service: a path on the page's own
+ * origin, called with the browser's cookies and no Lab token.
+ */
+export class ServiceTransport implements ITransport {
+  /**
+   * @param root - Absolute path of the service's blocks root, e.g. `/services/blocks/blocks/`.
+   * @param origin - The origin it is on (the page's).
+   * @param fetchImpl - The `fetch` to use.
+   */
+  constructor(
+    readonly root: string,
+    readonly origin: string = window.location.origin,
+    private readonly _fetch: typeof fetch = (input, init) =>
+      window.fetch(input, init),
+    private readonly _loadPage: (
+      url: string
+    ) => Promise<Document | null> = loadInHiddenFrame
+  ) {}
+
+  readonly isService = true;
+
+  /**
+   * Who the user is, from the service's `session` page: loaded as a page (in a
+   * hidden iframe), it takes the browser through the Hub's OAuth login when
+   * there is no service cookie yet, and it hands out the service's XSRF token,
+   * which the Hub sets in a cookie under the service's path only.
+   *
+   * @throws BlocksAPIError `login-required` when what loads is not that page.
+   */
+  async session(): Promise<ISession> {
+    const page = await this._loadPage(this.url('session'));
+    const me = page ? readSession(page) : null;
+    if (!me) {
+      throw new BlocksAPIError(
+        new Response(null, { status: 401, statusText: 'Unauthorized' }),
+        'login-required',
+        LOGIN_REQUIRED_MESSAGE
+      );
+    }
+    return me;
+  }
+
+  url(path: string): string {
+    return new URL(URLExt.join(this.root, path), this.origin).href;
+  }
+
+  resolve(path: string): string {
+    return new URL(path, this.origin).href;
+  }
+
+  async fetch(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this._fetch(this.url(path), {
+        ...init,
+        credentials: 'same-origin',
+        redirect: 'follow'
+      });
+    } catch (error) {
+      throw new ServerConnection.NetworkError(error as TypeError);
+    }
+  }
+}
+
+/** The user named by a `blocks/session` page (its body's `data-` attributes), or null. */
+export function readSession(page: Document): ISession | null {
+  const data = page.body?.dataset;
+  if (!data?.author || data.xsrfToken === undefined) {
+    return null;
+  }
+  return {
+    author: data.author,
+    moderator: data.moderator === 'true',
+    xsrf_token: data.xsrfToken
+  };
+}
+
+/** How long the Hub's login may take inside the hidden frame. */
+const SESSION_TIMEOUT = 30 * 1000;
+
+/** Load `url` in a hidden iframe (same origin) and give its document, or null on a timeout. */
+function loadInHiddenFrame(url: string): Promise<Document | null> {
+  return new Promise(resolve => {
+    const frame = document.createElement('iframe');
+    frame.hidden = true;
+    frame.className = 'jp-BlocksSessionFrame';
+    const done = (page: Document | null): void => {
+      window.clearTimeout(timer);
+      frame.remove();
+      resolve(page);
+    };
+    const timer = window.setTimeout(() => done(null), SESSION_TIMEOUT);
+    frame.addEventListener('load', () => {
+      let page: Document | null = null;
+      try {
+        page = frame.contentDocument;
+      } catch {
+        page = null; // another origin: not our page
+      }
+      done(page);
+    });
+    frame.src = url;
+    document.body.appendChild(frame);
+  });
+}
+
+/** The gallery service's transport when PageConfig names one, else the Lab server's. */
+export function defaultTransport(
+  settings: ServerConnection.ISettings
+): ITransport {
+  const service = PageConfig.getOption(SERVICE_URL_OPTION);
+  return service ? new ServiceTransport(service) : new LabTransport(settings);
+}
+
+/** Path and query of a list request, relative to the blocks root. */
 export function listPath(query: IListQuery = {}): string {
   const params = new URLSearchParams();
   if (query.limit !== undefined) {
@@ -155,55 +307,154 @@ export function listPath(query: IListQuery = {}): string {
   if (query.author) {
     params.set('author', query.author);
   }
+  if (query.q) {
+    params.set('q', query.q);
+  }
   const search = params.toString();
   return search ? `api/grids?${search}` : 'api/grids';
 }
 
-/** Path of one grid, relative to the namespace. */
+/** Path of one grid, relative to the blocks root. */
 export function gridPath(id: string): string {
   return `api/grids/${encodeURIComponent(id)}`;
 }
 
-/** The typed operations of the API, bound to one server. */
+/** The typed operations of the API, over one transport. */
 export class BlocksClient {
-  constructor(
-    readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
-  ) {}
+  constructor(readonly transport: ITransport = new LabTransport()) {}
 
-  /** Who the server says the current user is. */
-  me(): Promise<IMe> {
-    return requestAPI<IMe>('api/me', {}, this.serverSettings);
+  /**
+   * Call `endPoint` and return the decoded JSON (`undefined` for an empty
+   * answer such as `204`).
+   *
+   * @throws BlocksAPIError, ServerConnection.NetworkError
+   */
+  async request<T>(endPoint: string, init: RequestInit = {}): Promise<T> {
+    const response = await this._send(endPoint, init);
+    const text = await response.text();
+    const data = parseJSON(text);
+    if (response.ok && (data !== undefined || !text)) {
+      return data as T;
+    }
+    throw this._error(response, data);
+  }
+
+  /** Who the server says the current user is (asked once, again after a failure). */
+  me(): Promise<IMe | ISession> {
+    if (!this._me) {
+      this._me = this.transport.session
+        ? this.transport.session()
+        : this.request<IMe>('api/me');
+      this._me.catch(() => (this._me = null));
+    }
+    return this._me;
   }
 
   /** One page of public grids, newest first. */
   list(query: IListQuery = {}): Promise<IGridPage> {
-    return requestAPI<IGridPage>(listPath(query), {}, this.serverSettings);
+    return this.request<IGridPage>(listPath(query));
+  }
+
+  /** Author names starting with `prefix`, for suggestions. */
+  async authors(prefix: string, limit = 10): Promise<string[]> {
+    const params = new URLSearchParams({ q: prefix, limit: String(limit) });
+    const answer = await this.request<{ items: string[] }>(
+      `api/authors?${params}`
+    );
+    return answer.items;
   }
 
   /** One grid with its data and code cells. */
   get(id: string): Promise<IGrid> {
-    return requestAPI<IGrid>(gridPath(id), {}, this.serverSettings);
+    return this.request<IGrid>(gridPath(id));
   }
 
-  /** Delete a grid the current user owns. */
+  /** Give a grid of the current user a new title (null: untitled). */
+  rename(id: string, title: string | null): Promise<IGrid> {
+    return this.request<IGrid>(gridPath(id), {
+      method: 'PATCH',
+      body: JSON.stringify({ title }),
+      headers: { 'Content-Type': 'application/json' }
+    });
+  }
+
+  /** Delete a grid the current user may delete. */
   async remove(id: string): Promise<void> {
-    await requestAPI<void>(gridPath(id), { method: 'DELETE' }, this.serverSettings);
+    await this.request<void>(gridPath(id), { method: 'DELETE' });
+  }
+
+  /** The grid drawn as a PNG image, as ipythonblocks draws it. */
+  async image(id: string): Promise<Blob> {
+    const response = await this._send(`${gridPath(id)}/image.png`, {});
+    if (!response.ok) {
+      throw this._error(response, parseJSON(await response.text()));
+    }
+    return response.blob();
+  }
+
+  /** Absolute URL of a summary's thumbnail. */
+  thumbnailURL(summary: IGridSummary): string {
+    return this.transport.resolve(summary.thumbnail_url);
+  }
+
+  /** Absolute URL of the HTML gallery page. */
+  galleryPageURL(): string {
+    return this.transport.url('/');
   }
 
   /**
-   * Absolute URL of a thumbnail: the `thumbnail_url` path of a summary,
-   * resolved against the server's base URL (the path already holds the base
-   * path, e.g. `/user/alice/blocks/...` on a JupyterHub).
+   * Send a request. On the gallery service, the session goes first: it logs
+   * the browser in to the service through the Hub, and it hands out the XSRF
+   * token that every `fetch` there carries (the Hub checks it on all
+   * cookie-authenticated requests that are not page loads, reads included).
    */
-  thumbnailURL(summary: IGridSummary): string {
-    return new URL(summary.thumbnail_url, this.serverSettings.baseUrl).href;
+  private async _send(endPoint: string, init: RequestInit): Promise<Response> {
+    if (this.transport.isService) {
+      const me = await this.me();
+      if ('xsrf_token' in me) {
+        const headers = new Headers(init.headers);
+        headers.set('X-XSRFToken', me.xsrf_token);
+        init = { ...init, headers };
+      }
+    }
+    return this.transport.fetch(endPoint, init);
   }
 
-  /** Absolute URL of the HTML gallery page of the server. */
-  galleryPageURL(): string {
-    return URLExt.join(this.serverSettings.baseUrl, NAMESPACE, '/');
+  private _error(response: Response, data: unknown): BlocksAPIError {
+    const body = isErrorBody(data) ? data : null;
+    if (
+      body === null &&
+      this.transport.isService &&
+      (response.ok || response.status === 401)
+    ) {
+      // Redirected through the Hub to something that is not our API: a login page.
+      return new BlocksAPIError(
+        response,
+        'login-required',
+        LOGIN_REQUIRED_MESSAGE
+      );
+    }
+    if (response.status === 404 && body === null) {
+      return new BlocksAPIError(
+        response,
+        'extension-missing',
+        EXTENSION_MISSING_MESSAGE
+      );
+    }
+    const message =
+      body?.message ?? `${response.status} ${response.statusText}`.trim();
+    return new BlocksAPIError(response, 'http', message, body);
   }
+
+  private _me: Promise<IMe | ISession> | null = null;
 }
+
+/** Message of a 404 that is not ours. */
+const EXTENSION_MISSING_MESSAGE =
+  'The jupyter-blocks server extension is not installed or not enabled';
+
+/** Message of a gallery service that answers with a login page. */
+const LOGIN_REQUIRED_MESSAGE = 'Log in to JupyterHub to see the gallery';
 
 function parseJSON(text: string): unknown {
   if (!text) {
@@ -221,5 +472,7 @@ function isErrorBody(data: unknown): data is IErrorBody {
     return false;
   }
   const candidate = data as Partial<IErrorBody>;
-  return typeof candidate.message === 'string' && Array.isArray(candidate.errors);
+  return (
+    typeof candidate.message === 'string' && Array.isArray(candidate.errors)
+  );
 }

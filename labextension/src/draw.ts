@@ -1,33 +1,196 @@
 /**
- * Draw a grid's blocks as an HTML table, like ipythonblocks does in a notebook.
+ * Draw a grid's blocks on a `<canvas>`, laid out as ipythonblocks lays out
+ * its table: each column as wide as its widest block, each row as tall as
+ * its tallest, with 1 px lines between blocks when `lines_on` (the canvas's
+ * background, the page's, shows through them).
  */
 import type { IGridData } from './api';
 
 /** CSS class of a drawn grid; `jp-mod-lines` is added when grid lines are on. */
-export const GRID_CLASS = 'jp-BlocksGrid';
+const GRID_CLASS = 'jp-BlocksGrid';
 
 /**
- * A table of `height` rows of `width` cells, top row first; each cell is a
- * square of the block's size in pixels, filled with its rgb colour.
+ * Largest canvas side in device pixels. Bigger grids (a 500x500 grid of 20 px
+ * blocks is 10,501 px wide) are drawn scaled down, and shown fitted to the
+ * tab's width by the stylesheet (`max-width: 100%`).
  */
-export function drawGrid(data: IGridData, doc: Document = document): HTMLTableElement {
-  const table = doc.createElement('table');
-  table.className = GRID_CLASS;
-  table.classList.toggle('jp-mod-lines', data.lines_on);
-  const body = doc.createElement('tbody');
-  data.blocks.forEach((row, rowIndex) => {
-    const tr = doc.createElement('tr');
-    row.forEach(([red, green, blue, size], colIndex) => {
-      const td = doc.createElement('td');
-      const colour = `rgb(${red}, ${green}, ${blue})`;
-      td.style.backgroundColor = colour;
-      td.style.width = `${size}px`;
-      td.style.height = `${size}px`;
-      td.title = `Index: [${rowIndex}, ${colIndex}]\nColor: (${red}, ${green}, ${blue})`;
-      tr.appendChild(td);
+const MAX_CANVAS_SIDE = 2048;
+
+/** Where each block goes, in CSS pixels. */
+export interface IGridLayout {
+  /** Left edge of each column. */
+  x: number[];
+  /** Top edge of each row. */
+  y: number[];
+  columnWidths: number[];
+  rowHeights: number[];
+  width: number;
+  height: number;
+}
+
+/** The table layout of `data`, in CSS pixels. */
+export function layoutGrid(data: IGridData): IGridLayout {
+  const columnWidths = new Array<number>(data.width).fill(0);
+  const rowHeights = new Array<number>(data.height).fill(0);
+  data.blocks.forEach((row, r) => {
+    row.forEach((block, c) => {
+      const size = block[3];
+      columnWidths[c] = Math.max(columnWidths[c], size);
+      rowHeights[r] = Math.max(rowHeights[r], size);
     });
-    body.appendChild(tr);
   });
-  table.appendChild(body);
-  return table;
+  const line = data.lines_on ? 1 : 0;
+  const edges = (sizes: number[]): number[] => {
+    const starts: number[] = [];
+    let position = line;
+    for (const size of sizes) {
+      starts.push(position);
+      position += size + line;
+    }
+    return starts;
+  };
+  const x = edges(columnWidths);
+  const y = edges(rowHeights);
+  const total = (sizes: number[]): number =>
+    sizes.reduce((sum, size) => sum + size + line, line);
+  return {
+    x,
+    y,
+    columnWidths,
+    rowHeights,
+    width: total(columnWidths),
+    height: total(rowHeights)
+  };
+}
+
+/**
+ * A canvas showing `data` at its natural size (drawn scaled down past
+ * `MAX_CANVAS_SIDE`); hovering a block names its index and colour.
+ */
+export function drawGrid(
+  data: IGridData,
+  doc: Document = document
+): HTMLCanvasElement {
+  const layout = layoutGrid(data);
+  const canvas = doc.createElement('canvas');
+  canvas.className = GRID_CLASS;
+  canvas.classList.toggle('jp-mod-lines', data.lines_on);
+  const ratio = doc.defaultView?.devicePixelRatio ?? 1;
+  const scale = Math.min(
+    ratio,
+    MAX_CANVAS_SIDE / Math.max(layout.width, 1),
+    MAX_CANVAS_SIDE / Math.max(layout.height, 1)
+  );
+  canvas.width = Math.max(1, Math.round(layout.width * scale));
+  canvas.height = Math.max(1, Math.round(layout.height * scale));
+  canvas.style.width = `${layout.width}px`;
+  canvas.dataset.width = String(data.width);
+  canvas.dataset.height = String(data.height);
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', `${data.width} × ${data.height} blocks`);
+
+  const context = canvas.getContext('2d');
+  if (context) {
+    context.scale(scale, scale);
+    paint(context, data, layout);
+  }
+  canvas.addEventListener('mousemove', event => {
+    const rect = canvas.getBoundingClientRect();
+    // Shown at its natural size, or fitted (smaller) when it is wider than the tab.
+    const shown = rect.width ? layout.width / rect.width : 1;
+    const c = indexAt(
+      layout.x,
+      layout.columnWidths,
+      (event.clientX - rect.left) * shown
+    );
+    const r = indexAt(
+      layout.y,
+      layout.rowHeights,
+      (event.clientY - rect.top) * shown
+    );
+    const block = r >= 0 && c >= 0 ? data.blocks[r]?.[c] : undefined;
+    canvas.title = block
+      ? `Index: [${r}, ${c}]\nColor: (${block[0]}, ${block[1]}, ${block[2]})`
+      : '';
+  });
+  return canvas;
+}
+
+/**
+ * Fill every block. Grids whose blocks all have one size (every grid
+ * ipythonblocks makes) are drawn as one image of a pixel per block, scaled up
+ * without smoothing, with the lines cleared afterwards: a few thousand calls
+ * instead of one per block.
+ */
+function paint(
+  context: CanvasRenderingContext2D,
+  data: IGridData,
+  layout: IGridLayout
+): void {
+  const size = data.blocks[0]?.[0]?.[3] ?? 0;
+  const uniform = data.blocks.every(row =>
+    row.every(block => block[3] === size)
+  );
+  if (!uniform || typeof OffscreenCanvas === 'undefined') {
+    data.blocks.forEach((row, r) => {
+      row.forEach(([red, green, blue], c) => {
+        context.fillStyle = `rgb(${red}, ${green}, ${blue})`;
+        context.fillRect(
+          layout.x[c],
+          layout.y[r],
+          layout.columnWidths[c],
+          layout.rowHeights[r]
+        );
+      });
+    });
+    return;
+  }
+  const pixels = new ImageData(data.width, data.height);
+  let offset = 0;
+  for (const row of data.blocks) {
+    for (const [red, green, blue] of row) {
+      pixels.data[offset] = red;
+      pixels.data[offset + 1] = green;
+      pixels.data[offset + 2] = blue;
+      pixels.data[offset + 3] = 255;
+      offset += 4;
+    }
+  }
+  const source = new OffscreenCanvas(data.width, data.height);
+  source.getContext('2d')?.putImageData(pixels, 0, 0);
+  const line = data.lines_on ? 1 : 0;
+  const pitch = size + line;
+  context.imageSmoothingEnabled = false;
+  context.drawImage(
+    source,
+    line,
+    line,
+    data.width * pitch,
+    data.height * pitch
+  );
+  if (line) {
+    for (let c = 0; c <= data.width; c++) {
+      context.clearRect(c * pitch, 0, line, layout.height);
+    }
+    for (let r = 0; r <= data.height; r++) {
+      context.clearRect(0, r * pitch, layout.width, line);
+    }
+  }
+}
+
+/** The index of the span holding `position`, or -1 (on a line or outside). */
+function indexAt(starts: number[], sizes: number[], position: number): number {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (position < starts[middle]) {
+      high = middle - 1;
+    } else if (position >= starts[middle] + sizes[middle]) {
+      low = middle + 1;
+    } else {
+      return middle;
+    }
+  }
+  return -1;
 }

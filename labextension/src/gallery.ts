@@ -1,279 +1,136 @@
 /**
  * The "Blocks gallery" side panel: cards of shared grids, newest first.
+ *
+ * A view of a `GalleryModel`: it renders the model's state on each `changed`
+ * signal and turns clicks and keys into calls on the model.
  */
-import { refreshIcon, Toolbar, ToolbarButton } from '@jupyterlab/ui-components';
+import { Time } from '@jupyterlab/coreutils';
+import {
+  nullTranslator,
+  type ITranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
+import {
+  refreshIcon,
+  SidePanel,
+  Toolbar,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
+import { UUID } from '@lumino/coreutils';
 import type { Message } from '@lumino/messaging';
+import { Debouncer } from '@lumino/polling';
 import { Panel, Widget } from '@lumino/widgets';
 
-import {
-  BlocksAPIError,
-  type BlocksClient,
-  type IGridSummary,
-  type IListQuery
-} from './api';
+import type { IGridSummary } from './api';
+import { errorBox } from './errors';
 import { blocksIcon } from './icon';
-import { BackoffPoller } from './poller';
+import type { GalleryFilter, GalleryModel } from './model';
 import { POST_SNIPPET } from './snippet';
-import { relativeTime } from './time';
-
-/** Which grids the gallery lists. */
-export type GalleryFilter = 'all' | 'mine' | 'author';
 
 export interface IGalleryOptions {
-  client: BlocksClient;
+  model: GalleryModel;
   /** Called when the user opens a card. */
   openGrid: (summary: IGridSummary) => void;
-  /** Grids per page (1..100). */
-  pageSize?: number;
-  /** Poll for new grids while the panel is visible. */
-  autoRefresh?: boolean;
-  /** Shortest and longest delay between polls, in milliseconds. */
-  pollInterval?: { min: number; max: number };
+  translator?: ITranslator;
 }
 
-/** Wait after the last keystroke in the author box before reloading. */
-const AUTHOR_INPUT_DELAY = 400;
+/** Wait after the last keystroke in the search box before searching. */
+const SEARCH_DELAY = 300;
 
-/**
- * The gallery panel. It loads when first shown and, with `autoRefresh`,
- * polls `GET blocks/api/grids?limit=1` while visible to reload the first page
- * when a new grid arrives.
- */
-export class GalleryPanel extends Panel {
+/** The gallery panel. */
+export class GalleryPanel extends SidePanel {
   constructor(options: IGalleryOptions) {
-    super();
-    this._client = options.client;
+    const translator = options.translator ?? nullTranslator;
+    super({ content: new Panel(), translator });
+    this.model = options.model;
     this._openGrid = options.openGrid;
-    this._pageSize = options.pageSize ?? 24;
-    this._autoRefresh = options.autoRefresh ?? true;
-    this._poller = new BackoffPoller({
-      tick: () => this._checkForNewGrids(),
-      min: options.pollInterval?.min ?? 5000,
-      max: options.pollInterval?.max ?? 60000
-    });
+    this._bundle = translator.load('jupyter_blocks');
+    const trans = this._bundle;
 
     this.id = 'jupyter-blocks-gallery';
     this.title.icon = blocksIcon;
-    this.title.caption = 'Blocks gallery';
+    this.title.caption = trans.__('Blocks gallery');
     this.addClass('jp-BlocksGallery');
 
-    const toolbar = new Toolbar();
-    toolbar.addClass('jp-BlocksGallery-toolbar');
     const heading = new Widget({ node: document.createElement('h2') });
-    heading.node.textContent = 'Blocks gallery';
+    heading.node.textContent = trans.__('Blocks gallery');
     heading.addClass('jp-BlocksGallery-heading');
-    toolbar.addItem('heading', heading);
-    toolbar.addItem('spacer', Toolbar.createSpacerItem());
-    toolbar.addItem(
+    this.header.addWidget(heading);
+    this.toolbar.addItem('filter', this._createFilterSelect());
+    this.toolbar.addItem('spacer', Toolbar.createSpacerItem());
+    this.toolbar.addItem(
       'refresh',
       new ToolbarButton({
         icon: refreshIcon,
-        tooltip: 'Refresh the gallery',
+        tooltip: trans.__('Refresh the gallery'),
         className: 'jp-BlocksGallery-refresh',
-        onClick: () => {
-          void this.refresh();
-          this._updatePolling();
-        }
+        onClick: () => void this.model.refresh()
       })
     );
-    this.addWidget(toolbar);
-    this.addWidget(this._createFilterBar());
-
+    this.addWidget(this._createSearchBar());
     this._body.addClass('jp-BlocksGallery-body');
     this.addWidget(this._body);
+
+    this._cardList.className = 'jp-BlocksGallery-cards';
+    this._cardList.setAttribute('role', 'listbox');
+    this._cardList.setAttribute('aria-label', trans.__('Shared grids'));
+    this._cardList.addEventListener('keydown', event => this._onCardKey(event));
+    this._moreButton.className = 'jp-mod-styled jp-BlocksGallery-more';
+    this._moreButton.addEventListener(
+      'click',
+      () => void this.model.loadMore()
+    );
+
+    this.model.changed.connect(this._render, this);
+    this._render();
   }
 
-  /** Which grids are listed. */
-  get filter(): GalleryFilter {
-    return this._filter;
-  }
+  readonly model: GalleryModel;
 
-  /** Grids per page; changing it reloads the gallery. */
-  get pageSize(): number {
-    return this._pageSize;
-  }
-  set pageSize(value: number) {
-    if (value !== this._pageSize) {
-      this._pageSize = value;
-      if (this._loaded) {
-        void this.refresh();
-      }
-    }
-  }
-
-  /** Whether new grids are polled for while the panel is visible. */
-  get autoRefresh(): boolean {
-    return this._autoRefresh;
-  }
-  set autoRefresh(value: boolean) {
-    this._autoRefresh = value;
-    this._updatePolling();
-  }
-
-  /** List `filter` grids (with `author` for the "author" filter) from the first page. */
-  async setFilter(filter: GalleryFilter, author = this._authorInput.value): Promise<void> {
-    this._filter = filter;
+  /** List `filter` grids. */
+  setFilter(filter: GalleryFilter): Promise<void> {
     this._filterSelect.value = filter;
-    this._authorInput.value = author;
-    this._authorInput.hidden = filter !== 'author';
-    this._updatePolling();
-    await this.refresh();
-  }
-
-  /** Reload the first page. */
-  refresh(): Promise<void> {
-    return this._reload(true);
-  }
-
-  /** Reload the first page; without `showLoading` the current cards stay until it arrives. */
-  private async _reload(showLoading: boolean): Promise<void> {
-    const generation = ++this._generation;
-    this._loaded = true;
-    if (showLoading) {
-      this._renderMessage('Loading grids…', 'jp-BlocksGallery-loading');
-    }
-    try {
-      const query = await this._query();
-      const page = await this._client.list({ ...query, limit: this._pageSize });
-      if (generation !== this._generation) {
-        return;
-      }
-      this._items = page.items;
-      this._next = page.next;
-      this._newestId = page.items[0]?.id ?? null;
-      this._renderItems();
-    } catch (error) {
-      if (generation === this._generation) {
-        this._renderError(error);
-      }
-    }
-  }
-
-  /** Append the next page. */
-  async loadMore(): Promise<void> {
-    if (!this._next) {
-      return;
-    }
-    const generation = this._generation;
-    this._moreButton.disabled = true;
-    this._moreButton.textContent = 'Loading…';
-    try {
-      const query = await this._query();
-      const page = await this._client.list({
-        ...query,
-        limit: this._pageSize,
-        cursor: this._next
-      });
-      if (generation !== this._generation) {
-        return;
-      }
-      const known = new Set(this._items.map(item => item.id));
-      this._items = this._items.concat(page.items.filter(item => !known.has(item.id)));
-      this._next = page.next;
-      this._renderItems();
-    } catch (error) {
-      if (generation === this._generation) {
-        this._renderError(error);
-      }
-    }
+    return this.model.setFilter(filter);
   }
 
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
-    this._poller.dispose();
-    window.clearTimeout(this._authorTimer);
+    this._searchDebouncer.dispose();
+    this.model.changed.disconnect(this._render, this);
     super.dispose();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this._onVisibilityChanged();
   }
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
-    this._onVisibilityChanged();
+    this.model.active = true;
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.active = this.isVisible;
   }
 
   protected onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
-    this._updatePolling();
+    this.model.active = false;
   }
 
   protected onBeforeDetach(msg: Message): void {
-    this._poller.stop();
+    this.model.active = false;
     super.onBeforeDetach(msg);
   }
 
-  private _onVisibilityChanged(): void {
-    if (!this.isVisible) {
-      return;
-    }
-    if (!this._loaded) {
-      void this.refresh();
-    }
-    this._updatePolling();
-  }
-
-  /** Poll only while visible and enabled; (re)start from the shortest interval. */
-  private _updatePolling(): void {
-    if (this._autoRefresh && this.isVisible) {
-      this._poller.start();
-    } else {
-      this._poller.stop();
-    }
-  }
-
-  /**
-   * One poll: reload the first page when the newest grid is not the one
-   * shown (or the last load failed). Skipped while the browser tab is hidden.
-   */
-  private async _checkForNewGrids(): Promise<boolean> {
-    if (document.hidden) {
-      return false;
-    }
-    this._updateTimes();
-    const query = await this._query();
-    const page = await this._client.list({ ...query, limit: 1 });
-    const newest = page.items[0]?.id ?? null;
-    if (!this._failed && newest === this._newestId) {
-      return false;
-    }
-    await this._reload(false);
-    return !this._failed;
-  }
-
-  /** The author part of the list query for the current filter. */
-  private async _query(): Promise<IListQuery> {
-    switch (this._filter) {
-      case 'mine':
-        this._me ??= this._client.me().then(me => me.author);
-        try {
-          return { author: await this._me };
-        } catch (error) {
-          this._me = null;
-          throw error;
-        }
-      case 'author':
-        return { author: this._authorInput.value.trim() || null };
-      default:
-        return {};
-    }
-  }
-
-  private _createFilterBar(): Widget {
-    const bar = new Widget();
-    bar.addClass('jp-BlocksGallery-filters');
-
+  /** "All grids" or "My grids". */
+  private _createFilterSelect(): Widget {
+    const trans = this._bundle;
     const select = this._filterSelect;
-    select.className = 'jp-mod-styled jp-BlocksGallery-filter';
-    select.setAttribute('aria-label', 'Show grids');
+    select.className = 'jp-BlocksGallery-filter';
+    select.setAttribute('aria-label', trans.__('Show grids'));
     for (const [value, label] of [
-      ['all', 'All grids'],
-      ['mine', 'My grids'],
-      ['author', 'By author']
+      ['all', trans.__('All grids')],
+      ['mine', trans.__('My grids')]
     ]) {
       const option = document.createElement('option');
       option.value = value;
@@ -281,74 +138,134 @@ export class GalleryPanel extends Panel {
       select.appendChild(option);
     }
     select.addEventListener('change', () => {
-      void this.setFilter(select.value as GalleryFilter);
-      if (this._filter === 'author') {
-        this._authorInput.focus();
-      }
+      void this.model.setFilter(select.value as GalleryFilter);
     });
+    return new Widget({ node: select });
+  }
 
-    const input = this._authorInput;
+  /** The search box, with author names as suggestions. */
+  private _createSearchBar(): Widget {
+    const trans = this._bundle;
+    const bar = new Widget();
+    bar.addClass('jp-BlocksGallery-searchBar');
+
+    const input = this._searchInput;
+    const suggestions = this._authorList;
+    suggestions.id = `jp-BlocksGallery-authors-${UUID.uuid4()}`;
     input.type = 'search';
-    input.className = 'jp-mod-styled jp-BlocksGallery-author';
-    input.placeholder = 'Author name';
-    input.setAttribute('aria-label', 'Author name');
-    input.hidden = true;
-    input.addEventListener('input', () => {
-      window.clearTimeout(this._authorTimer);
-      this._authorTimer = window.setTimeout(() => void this.refresh(), AUTHOR_INPUT_DELAY);
-    });
+    input.className = 'jp-mod-styled jp-BlocksGallery-search';
+    input.placeholder = trans.__('Search titles and authors');
+    input.setAttribute('aria-label', trans.__('Search titles and authors'));
+    input.setAttribute('list', suggestions.id);
+    input.addEventListener('input', () => void this._searchDebouncer.invoke());
     input.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
-        window.clearTimeout(this._authorTimer);
-        void this.refresh();
+        this._searchDebouncer.stop();
+        void this.model.setSearch(input.value);
+      } else if (event.key === 'ArrowDown' && !input.value) {
+        event.preventDefault();
+        this._focusCard(0);
       }
     });
 
-    bar.node.append(select, input);
+    bar.node.append(input, suggestions);
     return bar;
   }
 
-  private _renderItems(): void {
-    this._failed = false;
-    const node = this._body.node;
-    node.replaceChildren();
-    if (this._items.length === 0) {
-      node.appendChild(this._emptyState());
+  /** Show the model's state. */
+  private _render(): void {
+    const model = this.model;
+    const body = this._body.node;
+    const suggestions = model.authorSuggestions.map(author => {
+      const option = document.createElement('option');
+      option.value = author;
+      return option;
+    });
+    this._authorList.replaceChildren(...suggestions);
+
+    if (model.status === 'error') {
+      this._cards.clear();
+      body.replaceChildren(this._errorBox(model.error));
       return;
     }
-    const grid = document.createElement('ul');
-    grid.className = 'jp-BlocksGallery-cards';
-    for (const item of this._items) {
-      grid.appendChild(this._card(item));
+    if (model.status !== 'ready') {
+      body.replaceChildren(this._loadingBox());
+      return;
     }
-    node.appendChild(grid);
-    if (this._next) {
-      this._moreButton.className = 'jp-mod-styled jp-BlocksGallery-more';
-      this._moreButton.textContent = 'Load more';
-      this._moreButton.disabled = false;
-      this._moreButton.onclick = () => void this.loadMore();
-      node.appendChild(this._moreButton);
+    if (model.items.length === 0) {
+      this._cards.clear();
+      body.replaceChildren(this._emptyState());
+      return;
+    }
+    this._renderCards(model.items);
+    const children: HTMLElement[] = [this._cardList];
+    if (model.hasMore) {
+      this._moreButton.disabled = model.loadingMore;
+      this._moreButton.textContent = model.loadingMore
+        ? this._bundle.__('Loading…')
+        : this._bundle.__('Load more');
+      children.push(this._moreButton);
+    }
+    if (
+      body.children.length !== children.length ||
+      children.some((child, index) => body.children[index] !== child)
+    ) {
+      keepingFocus(() => body.replaceChildren(...children));
     }
   }
 
+  /** Cards for `items`, reusing the ones already drawn (their images and focus stay). */
+  private _renderCards(items: readonly IGridSummary[]): void {
+    const cards = new Map<string, HTMLElement>();
+    for (const item of items) {
+      const card = this._cards.get(item.id) ?? this._card(item);
+      const time = card.querySelector('time');
+      if (time) {
+        time.textContent = age(item.created);
+      }
+      cards.set(item.id, card);
+    }
+    this._cards = cards;
+    const ordered = [...cards.values()];
+    const list = this._cardList;
+    if (
+      list.children.length !== ordered.length ||
+      ordered.some((card, index) => list.children[index] !== card)
+    ) {
+      keepingFocus(() => list.replaceChildren(...ordered));
+    }
+    const selected = ordered.find(
+      card => card.dataset.gridId === this._selected
+    );
+    this._select(selected ?? ordered[0], false);
+  }
+
   private _card(item: IGridSummary): HTMLElement {
-    const title = item.title || 'Untitled';
+    const trans = this._bundle;
+    const title = item.title || trans.__('Untitled');
     const card = document.createElement('li');
     card.className = 'jp-BlocksGallery-card';
     card.dataset.gridId = item.id;
-    card.tabIndex = 0;
-    card.setAttribute('role', 'button');
-    card.title = `${title} by ${item.author} (${item.width} × ${item.height})`;
+    card.tabIndex = -1;
+    card.setAttribute('role', 'option');
+    card.title = trans.__(
+      '%1 by %2 (%3 × %4)',
+      title,
+      item.author,
+      item.width,
+      item.height
+    );
 
     const thumbnail = document.createElement('img');
     thumbnail.className = 'jp-BlocksGallery-thumbnail';
     thumbnail.setAttribute('loading', 'lazy');
     thumbnail.alt = title;
-    thumbnail.src = this._client.thumbnailURL(item);
+    thumbnail.src = this.model.client.thumbnailURL(item);
 
     const heading = document.createElement('div');
     heading.className = 'jp-BlocksGallery-cardTitle';
     heading.textContent = title;
+    heading.title = title;
     heading.classList.toggle('jp-mod-untitled', !item.title);
 
     const author = document.createElement('span');
@@ -357,98 +274,170 @@ export class GalleryPanel extends Panel {
     const time = document.createElement('time');
     time.className = 'jp-BlocksGallery-cardTime';
     time.dateTime = item.created;
-    time.title = new Date(item.created).toLocaleString();
-    time.textContent = relativeTime(new Date(item.created));
+    time.title = Time.format(item.created);
     const meta = document.createElement('div');
     meta.className = 'jp-BlocksGallery-cardMeta';
     meta.append(author, ' · ', time);
 
     card.append(thumbnail, heading, meta);
-    card.addEventListener('click', () => this._openGrid(item));
-    card.addEventListener('keydown', event => {
-      if (event.key === 'Enter' || event.key === ' ') {
-        event.preventDefault();
-        this._openGrid(item);
-      }
+    card.addEventListener('click', () => {
+      this._select(card, true);
+      this._openGrid(item);
     });
     return card;
   }
 
-  private _updateTimes(): void {
-    this._body.node.querySelectorAll('time.jp-BlocksGallery-cardTime').forEach(node => {
-      const time = node as HTMLTimeElement;
-      time.textContent = relativeTime(new Date(time.dateTime));
-    });
+  /** Arrow keys move between cards (up and down by a row), Enter opens, as in the file browser. */
+  private _onCardKey(event: KeyboardEvent): void {
+    const cards = [...this._cards.values()];
+    const current = (event.target as HTMLElement).closest<HTMLElement>(
+      '.jp-BlocksGallery-card'
+    );
+    const index = current ? cards.indexOf(current) : -1;
+    const columns = Private.columns(cards);
+    const moves: Record<string, number> = {
+      ArrowRight: 1,
+      ArrowLeft: -1,
+      ArrowDown: columns,
+      ArrowUp: -columns,
+      Home: -cards.length,
+      End: cards.length
+    };
+    if (event.key in moves) {
+      event.preventDefault();
+      const target = Math.max(
+        0,
+        Math.min(cards.length - 1, index + moves[event.key])
+      );
+      if (event.key === 'ArrowUp' && index < columns) {
+        this._searchInput.focus();
+        return;
+      }
+      this._focusCard(target);
+    } else if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      const item = this.model.items.find(
+        grid => grid.id === current?.dataset.gridId
+      );
+      if (item) {
+        this._openGrid(item);
+      }
+    }
+  }
+
+  private _focusCard(index: number): void {
+    const card = [...this._cards.values()][index];
+    if (card) {
+      this._select(card, true);
+    }
+  }
+
+  /** Make `card` the one Tab reaches (and focus it); the others leave the tab order. */
+  private _select(card: HTMLElement | undefined, focus: boolean): void {
+    for (const other of this._cards.values()) {
+      other.tabIndex = other === card ? 0 : -1;
+      other.classList.toggle('jp-mod-selected', other === card && focus);
+      other.setAttribute('aria-selected', String(other === card));
+    }
+    if (card && focus) {
+      this._selected = card.dataset.gridId ?? null;
+      card.focus();
+    }
+  }
+
+  private _loadingBox(): HTMLElement {
+    const box = document.createElement('div');
+    box.className = 'jp-BlocksGallery-loading';
+    box.textContent = this._bundle.__('Loading grids…');
+    return box;
+  }
+
+  private _errorBox(error: unknown): HTMLElement {
+    const trans = this._bundle;
+    const actions = [
+      { label: trans.__('Retry'), onClick: () => void this.model.refresh() }
+    ];
+    if (
+      error instanceof Error &&
+      'kind' in error &&
+      error.kind === 'login-required'
+    ) {
+      actions.unshift({
+        label: trans.__('Log in'),
+        onClick: () =>
+          void window.open(this.model.client.galleryPageURL(), '_blank')
+      });
+    }
+    return errorBox(error, trans, 'jp-BlocksGallery-error', actions);
   }
 
   private _emptyState(): HTMLElement {
+    const trans = this._bundle;
     const box = document.createElement('div');
     box.className = 'jp-BlocksGallery-empty';
-    const icon = blocksIcon.element({ className: 'jp-BlocksGallery-emptyIcon' });
+    const icon = blocksIcon.element({
+      className: 'jp-BlocksGallery-emptyIcon'
+    });
     const text = document.createElement('p');
+    if (this.model.search) {
+      text.textContent = trans.__('No grids match "%1".', this.model.search);
+      box.append(icon, text);
+      return box;
+    }
+    text.textContent =
+      this.model.filter === 'mine'
+        ? trans.__('You have not shared any grids yet.')
+        : trans.__('No grids have been shared yet.');
     const howTo = document.createElement('p');
-    howTo.textContent = 'Share one from a notebook:';
+    howTo.textContent = trans.__('Share one from a notebook:');
     const code = document.createElement('pre');
     code.className = 'jp-BlocksGallery-snippet';
     code.textContent = POST_SNIPPET;
-    switch (this._filter) {
-      case 'mine':
-        text.textContent = 'You have not shared any grids yet.';
-        break;
-      case 'author': {
-        const author = this._authorInput.value.trim();
-        text.textContent = author ? `No grids by ${author}.` : 'No grids have been shared yet.';
-        break;
-      }
-      default:
-        text.textContent = 'No grids have been shared yet.';
-    }
     box.append(icon, text, howTo, code);
     return box;
   }
 
-  private _renderMessage(message: string, className: string): void {
-    const box = document.createElement('div');
-    box.className = className;
-    box.textContent = message;
-    this._body.node.replaceChildren(box);
-  }
-
-  private _renderError(error: unknown): void {
-    this._failed = true;
-    const box = document.createElement('div');
-    box.className = 'jp-BlocksGallery-error';
-    const message = document.createElement('p');
-    message.className = 'jp-BlocksGallery-errorMessage';
-    message.textContent =
-      error instanceof BlocksAPIError ? error.message : `Could not load the gallery: ${error}`;
-    const retry = document.createElement('button');
-    retry.className = 'jp-mod-styled jp-mod-accept jp-BlocksGallery-retry';
-    retry.textContent = 'Retry';
-    retry.addEventListener('click', () => {
-      void this.refresh();
-      this._updatePolling();
-    });
-    box.append(message, retry);
-    this._body.node.replaceChildren(box);
-  }
-
-  private readonly _client: BlocksClient;
   private readonly _openGrid: (summary: IGridSummary) => void;
-  private readonly _poller: BackoffPoller;
+  private readonly _bundle: TranslationBundle;
   private readonly _body = new Widget();
+  private readonly _cardList = document.createElement('ul');
   private readonly _filterSelect = document.createElement('select');
-  private readonly _authorInput = document.createElement('input');
+  private readonly _searchInput = document.createElement('input');
+  private readonly _authorList = document.createElement('datalist');
   private readonly _moreButton = document.createElement('button');
-  private _pageSize: number;
-  private _autoRefresh: boolean;
-  private _filter: GalleryFilter = 'all';
-  private _items: IGridSummary[] = [];
-  private _next: string | null = null;
-  private _newestId: string | null = null;
-  private _me: Promise<string> | null = null;
-  private _loaded = false;
-  private _failed = false;
-  private _generation = 0;
-  private _authorTimer = 0;
+  private readonly _searchDebouncer = new Debouncer(
+    () => this.model.setSearch(this._searchInput.value),
+    SEARCH_DELAY
+  );
+  private _cards = new Map<string, HTMLElement>();
+  private _selected: string | null = null;
+}
+
+/** Run `move` (which moves elements around) and give the focus back to the card that had it. */
+function keepingFocus(move: () => void): void {
+  const focused = document.activeElement;
+  move();
+  if (
+    focused instanceof HTMLElement &&
+    focused !== document.activeElement &&
+    focused.isConnected
+  ) {
+    focused.focus();
+  }
+}
+
+/** How long ago a grid was created, short enough for a card ("5 min. ago"). */
+function age(created: string): string {
+  // A server clock slightly ahead of ours must not say "in 2 seconds".
+  const time = Math.min(new Date(created).getTime(), Date.now());
+  return Time.formatHuman(new Date(time), 'short');
+}
+
+namespace Private {
+  /** How many cards the first row holds. */
+  export function columns(cards: HTMLElement[]): number {
+    const top = cards[0]?.offsetTop;
+    const count = cards.filter(card => card.offsetTop === top).length;
+    return Math.max(1, count);
+  }
 }

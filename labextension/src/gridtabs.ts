@@ -5,6 +5,7 @@ import type { JupyterFrontEnd } from '@jupyterlab/application';
 import {
   Clipboard,
   Dialog,
+  InputDialog,
   MainAreaWidget,
   Notification,
   showDialog,
@@ -13,9 +14,12 @@ import {
 } from '@jupyterlab/apputils';
 import type { IEditorServices } from '@jupyterlab/codeeditor';
 import type { INotebookTracker } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import {
   copyIcon,
   deleteIcon,
+  downloadIcon,
+  editIcon,
   launchIcon,
   linkIcon,
   notebookIcon,
@@ -23,6 +27,8 @@ import {
 } from '@jupyterlab/ui-components';
 
 import type { BlocksClient, IGrid } from './api';
+import { errorMessage } from './errors';
+import { GridModel } from './gridmodel';
 import { GridView } from './gridview';
 import { blocksIcon } from './icon';
 import { insertCodeCell } from './insert';
@@ -34,9 +40,10 @@ export interface IGridTabsOptions {
   shell: JupyterFrontEnd.IShell;
   client: BlocksClient;
   editorServices: IEditorServices;
+  trans: TranslationBundle;
   /** Where "Insert into notebook" goes; without it the action is not offered. */
   notebooks: INotebookTracker | null;
-  /** Called after a grid was deleted (to refresh the gallery). */
+  /** Called after a grid was deleted (to update the gallery). */
   onDeleted: (id: string) => void;
 }
 
@@ -45,7 +52,9 @@ export class GridTabs {
   constructor(private readonly _options: IGridTabsOptions) {}
 
   /** The open grid tabs. */
-  readonly tracker = new WidgetTracker<GridTab>({ namespace: 'jupyter-blocks-grid' });
+  readonly tracker = new WidgetTracker<GridTab>({
+    namespace: 'jupyter-blocks-grid'
+  });
 
   /** Open the grid `id`, or activate its tab when it is already open. */
   open(id: string): GridTab {
@@ -54,10 +63,12 @@ export class GridTabs {
       this._options.shell.activateById(existing.id);
       return existing;
     }
+    const model = new GridModel(id, this._options.client);
     const content = new GridView({
-      gridId: id,
-      client: this._options.client,
-      editorServices: this._options.editorServices
+      model,
+      editorServices: this._options.editorServices,
+      trans: this._options.trans,
+      openGrid: other => void this.open(other)
     });
     const tab = new MainAreaWidget({ content });
     tab.id = `jupyter-blocks-grid-${id}`;
@@ -65,35 +76,61 @@ export class GridTabs {
     tab.title.icon = blocksIcon;
     tab.title.closable = true;
     tab.addClass('jp-BlocksGridTab');
-    content.loaded.connect((_, grid) => this._onLoaded(tab, grid));
+    model.changed.connect(() => this._onChanged(tab));
     void this.tracker.add(tab);
     this._options.shell.add(tab, 'main');
     this._options.shell.activateById(tab.id);
-    void content.load();
+    void model.load();
     return tab;
   }
 
-  private _onLoaded(tab: GridTab, grid: IGrid): void {
-    tab.title.label = grid.title || 'Untitled';
-    tab.title.caption = `${grid.title || 'Untitled'} by ${grid.author}`;
-    const toolbar = tab.toolbar;
+  private _onChanged(tab: GridTab): void {
+    const trans = this._options.trans;
+    const { status, grid, gridId } = tab.content.model;
+    if (status === 'gone') {
+      // Deleted here or elsewhere, or a restored tab of a grid that is no more.
+      Notification.warning(
+        trans.__('The grid %1 no longer exists; its tab was closed.', gridId),
+        { autoClose: 5000 }
+      );
+      tab.dispose();
+      return;
+    }
+    if (status === 'deleted') {
+      tab.dispose();
+      return;
+    }
+    if (status !== 'ready' || !grid) {
+      return;
+    }
+    const title = grid.title || trans.__('Untitled');
+    tab.title.label = title;
+    tab.title.caption = trans.__('%1 by %2', title, grid.author);
+    this._addButtons(tab, grid);
+  }
+
+  /** The toolbar actions the grid allows (added once). */
+  private _addButtons(tab: GridTab, grid: IGrid): void {
+    const trans = this._options.trans;
+    const model = tab.content.model;
     const buttons: [string, ToolbarButton][] = [
       [
         'copy-url',
         new ToolbarButton({
           icon: linkIcon,
-          label: 'Copy URL',
-          tooltip: 'Copy the URL of the grid page',
-          onClick: () => copy(grid.url, 'URL copied')
+          label: trans.__('Copy URL'),
+          tooltip: trans.__('Copy the URL of the grid page'),
+          onClick: () =>
+            copy(model.grid?.url ?? grid.url, trans.__('URL copied'))
         })
       ],
       [
         'copy-snippet',
         new ToolbarButton({
           icon: copyIcon,
-          label: 'Copy snippet',
-          tooltip: 'Copy Python code that loads this grid',
-          onClick: () => copy(gridSnippet(grid), 'Snippet copied')
+          label: trans.__('Copy snippet'),
+          tooltip: trans.__('Copy Python code that loads this grid'),
+          onClick: () => copy(gridSnippet(grid), trans.__('Snippet copied'))
         })
       ]
     ];
@@ -103,37 +140,61 @@ export class GridTabs {
         'insert-cell',
         new ToolbarButton({
           icon: notebookIcon,
-          label: 'Insert into notebook',
-          tooltip: 'Insert a code cell that loads this grid into the active notebook',
+          label: trans.__('Insert into notebook'),
+          tooltip: trans.__(
+            'Insert a code cell that loads this grid into the active notebook'
+          ),
           onClick: () => this._insert(notebooks, grid)
         })
       ]);
     }
-    buttons.push([
-      'open-page',
-      new ToolbarButton({
-        icon: launchIcon,
-        label: 'Open page',
-        tooltip: 'Open the grid page in a new browser tab',
-        onClick: () => void window.open(grid.url, '_blank', 'noopener')
-      })
-    ]);
+    buttons.push(
+      [
+        'open-page',
+        new ToolbarButton({
+          icon: launchIcon,
+          label: trans.__('Open page'),
+          tooltip: trans.__('Open the grid page in a new browser tab'),
+          onClick: () => void window.open(grid.url, '_blank', 'noopener')
+        })
+      ],
+      [
+        'download-png',
+        new ToolbarButton({
+          icon: downloadIcon,
+          label: trans.__('Download PNG'),
+          tooltip: trans.__('Download the grid as a PNG image'),
+          onClick: () => void this._download(model)
+        })
+      ]
+    );
     if (grid.owned) {
+      buttons.push([
+        'rename',
+        new ToolbarButton({
+          icon: editIcon,
+          label: trans.__('Rename'),
+          tooltip: trans.__('Give this grid a new title'),
+          onClick: () => void this._rename(model)
+        })
+      ]);
+    }
+    if (grid.can_delete) {
       buttons.push([
         'delete',
         new ToolbarButton({
           icon: deleteIcon,
-          label: 'Delete',
-          tooltip: 'Delete this grid',
+          label: trans.__('Delete'),
+          tooltip: trans.__('Delete this grid'),
           className: 'jp-BlocksGridTab-delete',
-          onClick: () => void this._delete(tab, grid)
+          onClick: () => void this._delete(model)
         })
       ]);
     }
-    // A grid loaded again (after "Retry") keeps the buttons it already has.
+    const toolbar = tab.toolbar;
     for (const [name, button] of buttons) {
       if (!toolbar.addItem(name, button)) {
-        button.dispose();
+        button.dispose(); // Already there: the grid was loaded again or renamed.
       }
     }
   }
@@ -141,37 +202,101 @@ export class GridTabs {
   private _insert(notebooks: INotebookTracker, grid: IGrid): void {
     const panel = notebooks.currentWidget;
     if (!panel) {
-      Notification.warning('Open a notebook first, then insert the grid into it.', {
-        autoClose: 5000
-      });
+      Notification.warning(
+        this._options.trans.__(
+          'Open a notebook first, then insert the grid into it.'
+        ),
+        { autoClose: 5000 }
+      );
       return;
     }
     insertCodeCell(panel.content, gridSnippet(grid));
     this._options.shell.activateById(panel.id);
   }
 
-  private async _delete(tab: GridTab, grid: IGrid): Promise<void> {
-    const title = grid.title || 'Untitled';
+  private async _rename(model: GridModel): Promise<void> {
+    const trans = this._options.trans;
+    const result = await InputDialog.getText({
+      title: trans.__('Rename grid'),
+      label: trans.__('Title (empty for untitled)'),
+      text: model.grid?.title ?? '',
+      okLabel: trans.__('Rename')
+    });
+    if (!result.button.accept || result.value === null) {
+      return;
+    }
+    try {
+      await model.rename(result.value.trim() || null);
+    } catch (error) {
+      await showErrorMessage(
+        trans.__('Could not rename the grid'),
+        errorMessage(error, trans)
+      );
+    }
+  }
+
+  private async _download(model: GridModel): Promise<void> {
+    const trans = this._options.trans;
+    let image: Blob;
+    try {
+      image = await model.image();
+    } catch (error) {
+      await showErrorMessage(
+        trans.__('Could not download the image'),
+        errorMessage(error, trans)
+      );
+      return;
+    }
+    const url = URL.createObjectURL(image);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `${fileName(model.grid?.title || model.gridId)}.png`;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  private async _delete(model: GridModel): Promise<void> {
+    const trans = this._options.trans;
+    const title = model.grid?.title || trans.__('Untitled');
     const result = await showDialog({
-      title: 'Delete grid',
-      body: `Delete "${title}" (${grid.id})? This cannot be undone.`,
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+      title: trans.__('Delete grid'),
+      body: trans.__(
+        'Delete "%1" (%2)? This cannot be undone.',
+        title,
+        model.gridId
+      ),
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.warnButton({ label: trans.__('Delete') })
+      ]
     });
     if (!result.button.accept) {
       return;
     }
+    const id = model.gridId;
     try {
-      await this._options.client.remove(grid.id);
+      await model.remove();
     } catch (error) {
-      await showErrorMessage('Could not delete the grid', error as Error);
+      await showErrorMessage(
+        trans.__('Could not delete the grid'),
+        errorMessage(error, trans)
+      );
       return;
     }
-    tab.dispose();
-    this._options.onDeleted(grid.id);
+    this._options.onDeleted(id);
   }
 }
 
 function copy(text: string, message: string): void {
   Clipboard.copyToSystem(text);
   Notification.success(message, { autoClose: 2000 });
+}
+
+/** A title made safe as a file name. */
+function fileName(title: string): string {
+  return (
+    title.replace(/[\\/:*?"<>|\s]+/g, '-').replace(/^-+|-+$/g, '') || 'grid'
+  );
 }

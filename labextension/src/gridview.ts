@@ -1,68 +1,47 @@
 /**
- * The content of a grid tab: the drawn grid, its metadata and its code cells.
+ * The content of a grid tab: the drawn grid, its metadata, its lineage and
+ * its code cells; a view of a `GridModel`.
  */
-import { CodeEditor, CodeEditorWrapper, type IEditorServices } from '@jupyterlab/codeeditor';
-import { ISignal, Signal } from '@lumino/signaling';
+import {
+  CodeEditor,
+  CodeEditorWrapper,
+  type IEditorServices
+} from '@jupyterlab/codeeditor';
+import { Time } from '@jupyterlab/coreutils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { BlocksAPIError, type BlocksClient, type IGrid } from './api';
+import type { IGrid } from './api';
 import { drawGrid } from './draw';
-import { relativeTime } from './time';
+import { errorBox } from './errors';
+import type { GridModel } from './gridmodel';
 
 export interface IGridViewOptions {
-  gridId: string;
-  client: BlocksClient;
+  model: GridModel;
   editorServices: IEditorServices;
+  trans: TranslationBundle;
+  /** Called when the user follows a "remixed from" or "remix" link. */
+  openGrid: (id: string) => void;
 }
 
-/** Shows one grid; call `load()` to fetch it (again). */
+/** Shows one grid. */
 export class GridView extends Panel {
   constructor(options: IGridViewOptions) {
     super();
-    this.gridId = options.gridId;
-    this._client = options.client;
+    this.model = options.model;
     this._editorServices = options.editorServices;
+    this._trans = options.trans;
+    this._openGrid = options.openGrid;
     this.addClass('jp-BlocksGridView');
+    this.model.changed.connect(this._render, this);
+    this._render();
   }
+
+  readonly model: GridModel;
 
   /** The public or secret id of the grid shown. */
-  readonly gridId: string;
-
-  /** The grid, once loaded. */
-  get grid(): IGrid | null {
-    return this._grid;
-  }
-
-  /** Emitted each time the grid has been loaded and drawn. */
-  get loaded(): ISignal<this, IGrid> {
-    return this._loaded;
-  }
-
-  /** Fetch the grid and draw it, or show why it could not be fetched. */
-  async load(): Promise<void> {
-    this._clear();
-    this.addWidget(messageWidget('Loading grid…', 'jp-BlocksGridView-loading'));
-    let grid: IGrid;
-    try {
-      grid = await this._client.get(this.gridId);
-    } catch (error) {
-      if (!this.isDisposed) {
-        this._showError(error);
-      }
-      return;
-    }
-    if (this.isDisposed) {
-      return;
-    }
-    this._grid = grid;
-    this._clear();
-    this.addWidget(this._header(grid));
-    const drawing = new Widget();
-    drawing.addClass('jp-BlocksGridView-drawing');
-    drawing.node.appendChild(drawGrid(grid.grid_data));
-    this.addWidget(drawing);
-    this.addWidget(this._codeCells(grid.code_cells ?? []));
-    this._loaded.emit(grid);
+  get gridId(): string {
+    return this.model.gridId;
   }
 
   dispose(): void {
@@ -70,49 +49,144 @@ export class GridView extends Panel {
       return;
     }
     this._clear();
-    Signal.clearData(this);
+    this.model.dispose();
     super.dispose();
   }
 
-  private _header(grid: IGrid): Widget {
+  /** Show the model's state; a renamed grid only gets a new header. */
+  private _render(): void {
+    const { status, grid } = this.model;
+    if (status === 'ready' && grid) {
+      if (this._drawn === grid.id && this._header) {
+        const header = this._headerWidget(grid);
+        this.insertWidget(this.widgets.indexOf(this._header), header);
+        this._header.dispose();
+        this._header = header;
+        return;
+      }
+      this._clear();
+      this._header = this._headerWidget(grid);
+      this.addWidget(this._header);
+      const drawing = new Widget();
+      drawing.addClass('jp-BlocksGridView-drawing');
+      drawing.node.appendChild(drawGrid(grid.grid_data));
+      this.addWidget(drawing);
+      this.addWidget(this._codeCells(grid.code_cells ?? []));
+      this._drawn = grid.id;
+      return;
+    }
+    this._clear();
+    if (status === 'loading') {
+      this.addWidget(
+        messageWidget(
+          this._trans.__('Loading grid…'),
+          'jp-BlocksGridView-loading'
+        )
+      );
+    } else if (status === 'error') {
+      const box = errorBox(
+        this.model.error,
+        this._trans,
+        'jp-BlocksGridView-error',
+        [
+          {
+            label: this._trans.__('Retry'),
+            onClick: () => void this.model.load()
+          }
+        ]
+      );
+      this.addWidget(new Widget({ node: box }));
+    }
+  }
+
+  private _headerWidget(grid: IGrid): Widget {
+    const trans = this._trans;
     const header = new Widget();
     header.addClass('jp-BlocksGridView-header');
     const title = document.createElement('h1');
     title.className = 'jp-BlocksGridView-title';
-    title.textContent = grid.title || 'Untitled';
+    title.textContent = grid.title || trans.__('Untitled');
+    title.classList.toggle('jp-mod-untitled', !grid.title);
 
-    const created = new Date(grid.created);
-    const fields: [string, string][] = [
-      ['Author', grid.author],
-      ['Created', `${created.toLocaleString()} (${relativeTime(created)})`],
-      ['Class', grid.ipb_class],
-      ['Size', `${grid.width} × ${grid.height}`],
-      ['Secret', grid.secret ? 'yes' : 'no'],
-      ['ipythonblocks', grid.ipb_version]
+    const fields: [string, string, string | Node][] = [
+      ['author', trans.__('Author'), grid.author],
+      [
+        'created',
+        trans.__('Created'),
+        `${Time.format(grid.created)} (${Time.formatHuman(grid.created)})`
+      ],
+      ['class', trans.__('Class'), grid.ipb_class],
+      ['size', trans.__('Size'), `${grid.width} × ${grid.height}`],
+      [
+        'secret',
+        trans.__('Secret'),
+        grid.secret ? trans.__('yes') : trans.__('no')
+      ],
+      [
+        'ipythonblocks',
+        trans.__('ipythonblocks'),
+        grid.ipb_version ?? trans.__('unknown')
+      ]
     ];
+    if (grid.parent) {
+      fields.push([
+        'parent',
+        trans.__('Remixed from'),
+        this._gridLink(grid.parent, grid.parent)
+      ]);
+    }
+    if (grid.remixes.length) {
+      const links = document.createElement('span');
+      grid.remixes.forEach((remix, index) => {
+        const label = trans.__(
+          '%1 by %2',
+          remix.title || trans.__('Untitled'),
+          remix.author
+        );
+        links.append(index ? ', ' : '', this._gridLink(remix.id, label));
+      });
+      fields.push(['remixes', trans.__('Remixes'), links]);
+    }
     const list = document.createElement('dl');
     list.className = 'jp-BlocksGridView-meta';
-    for (const [name, value] of fields) {
+    for (const [field, name, value] of fields) {
       const term = document.createElement('dt');
       term.textContent = name;
       const detail = document.createElement('dd');
-      detail.textContent = value;
-      detail.dataset.field = name.toLowerCase();
+      detail.append(value);
+      detail.dataset.field = field;
       list.append(term, detail);
     }
     header.node.append(title, list);
     return header;
   }
 
+  /** A link that opens the grid `id` in its own tab. */
+  private _gridLink(id: string, label: string): HTMLElement {
+    const link = document.createElement('a');
+    link.className = 'jp-BlocksGridView-gridLink';
+    link.href = '#';
+    link.dataset.gridId = id;
+    link.textContent = label;
+    link.addEventListener('click', event => {
+      event.preventDefault();
+      this._openGrid(id);
+    });
+    return link;
+  }
+
   private _codeCells(cells: string[]): Widget {
     const section = new Panel();
     section.addClass('jp-BlocksGridView-code');
     const heading = new Widget({ node: document.createElement('h2') });
-    heading.node.textContent = 'Code cells';
+    heading.node.textContent = this._trans.__('Code cells');
     section.addWidget(heading);
     if (cells.length === 0) {
       section.addWidget(
-        messageWidget('No code cells were shared with this grid.', 'jp-BlocksGridView-noCode')
+        messageWidget(
+          this._trans.__('No code cells were shared with this grid.'),
+          'jp-BlocksGridView-noCode'
+        )
       );
       return section;
     }
@@ -131,21 +205,6 @@ export class GridView extends Panel {
     return section;
   }
 
-  private _showError(error: unknown): void {
-    this._clear();
-    const box = new Widget();
-    box.addClass('jp-BlocksGridView-error');
-    const message = document.createElement('p');
-    message.textContent =
-      error instanceof BlocksAPIError ? error.message : `Could not load the grid: ${error}`;
-    const retry = document.createElement('button');
-    retry.className = 'jp-mod-styled jp-mod-accept';
-    retry.textContent = 'Retry';
-    retry.addEventListener('click', () => void this.load());
-    box.node.append(message, retry);
-    this.addWidget(box);
-  }
-
   /** Remove the children and the editor models they used. */
   private _clear(): void {
     for (const child of [...this.widgets]) {
@@ -155,13 +214,16 @@ export class GridView extends Panel {
       model.dispose();
     }
     this._models = [];
+    this._header = null;
+    this._drawn = null;
   }
 
-  private readonly _client: BlocksClient;
   private readonly _editorServices: IEditorServices;
-  private readonly _loaded = new Signal<this, IGrid>(this);
-  private _grid: IGrid | null = null;
+  private readonly _trans: TranslationBundle;
+  private readonly _openGrid: (id: string) => void;
   private _models: CodeEditor.IModel[] = [];
+  private _header: Widget | null = null;
+  private _drawn: string | null = null;
 }
 
 function messageWidget(text: string, className: string): Widget {

@@ -12,12 +12,14 @@ import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IMainMenu } from '@jupyterlab/mainmenu';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { launchIcon } from '@jupyterlab/ui-components';
 
-import { BlocksClient, type IGridSummary } from './api';
+import { BlocksClient, defaultTransport, type IGridSummary } from './api';
 import { GalleryPanel } from './gallery';
 import { GridTabs } from './gridtabs';
 import { blocksIcon } from './icon';
+import { GalleryModel } from './model';
 
 const PLUGIN_ID = 'jupyter-blocks:plugin';
 
@@ -31,7 +33,8 @@ const PALETTE_CATEGORY = 'Blocks';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'A gallery of the ipythonblocks grids shared on this Jupyter server.',
+  description:
+    'A gallery of the ipythonblocks grids shared on this Jupyter server.',
   autoStart: true,
   requires: [IEditorServices],
   optional: [
@@ -40,7 +43,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ISettingRegistry,
     ICommandPalette,
     INotebookTracker,
-    IMainMenu
+    IMainMenu,
+    ITranslator
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -50,10 +54,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
     notebooks: INotebookTracker | null,
-    mainMenu: IMainMenu | null
+    mainMenu: IMainMenu | null,
+    translator: ITranslator | null
   ) => {
     const { commands, shell } = app;
-    const client = new BlocksClient(app.serviceManager.serverSettings);
+    translator = translator ?? nullTranslator;
+    const trans = translator.load('jupyter_blocks');
+    // The JupyterHub gallery service when the server names one, else this server.
+    const client = new BlocksClient(
+      defaultTransport(app.serviceManager.serverSettings)
+    );
+    const model = new GalleryModel({ client });
 
     // Grid tabs need a main area with tabs (JupyterLab); Notebook 7 opens the
     // grid's own HTML page instead.
@@ -62,8 +73,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           shell,
           client,
           editorServices,
+          trans,
           notebooks,
-          onDeleted: () => void gallery.refresh()
+          onDeleted: id => model.removeItem(id)
         })
       : null;
     const openGrid = (summary: IGridSummary): void => {
@@ -74,34 +86,46 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    const gallery = new GalleryPanel({ client, openGrid });
+    const gallery = new GalleryPanel({ model, openGrid, translator });
     shell.add(gallery, 'left', { rank: 700 });
 
     commands.addCommand(CommandIDs.openGallery, {
-      label: 'Blocks gallery',
-      caption: 'Show the gallery of shared ipythonblocks grids',
+      label: trans.__('Blocks gallery'),
+      caption: trans.__('Show the gallery of shared ipythonblocks grids'),
       icon: blocksIcon,
       execute: () => shell.activateById(gallery.id)
     });
     commands.addCommand(CommandIDs.openWebGallery, {
-      label: 'Blocks gallery (web page)',
-      caption: 'Open the HTML gallery of shared grids in a new browser tab',
+      label: trans.__('Blocks gallery (web page)'),
+      caption: trans.__(
+        'Open the HTML gallery of shared grids in a new browser tab'
+      ),
       icon: launchIcon,
-      execute: () => void window.open(client.galleryPageURL(), '_blank', 'noopener')
+      execute: () =>
+        void window.open(client.galleryPageURL(), '_blank', 'noopener')
     });
     if (tabs) {
       commands.addCommand(CommandIDs.openGrid, {
-        label: args => `Open grid ${args.id ?? ''}`.trim(),
-        caption: 'Open a shared grid in a tab',
+        label: args => trans.__('Open grid %1', String(args.id ?? '')).trim(),
+        caption: trans.__('Open a shared grid in a tab'),
         icon: blocksIcon,
         execute: args => tabs.open(String(args.id))
       });
     }
 
-    palette?.addItem({ command: CommandIDs.openGallery, category: PALETTE_CATEGORY });
-    palette?.addItem({ command: CommandIDs.openWebGallery, category: PALETTE_CATEGORY });
+    palette?.addItem({
+      command: CommandIDs.openGallery,
+      category: PALETTE_CATEGORY
+    });
+    palette?.addItem({
+      command: CommandIDs.openWebGallery,
+      category: PALETTE_CATEGORY
+    });
     mainMenu?.viewMenu.addGroup(
-      [{ command: CommandIDs.openGallery }, { command: CommandIDs.openWebGallery }],
+      [
+        { command: CommandIDs.openGallery },
+        { command: CommandIDs.openWebGallery }
+      ],
       100
     );
 
@@ -121,8 +145,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         .load(PLUGIN_ID)
         .then(settings => {
           const apply = (): void => {
-            gallery.pageSize = settings.get('pageSize').composite as number;
-            gallery.autoRefresh = settings.get('autoRefresh').composite as boolean;
+            model.pageSize = settings.get('pageSize').composite as number;
+            model.autoRefresh = settings.get('autoRefresh')
+              .composite as boolean;
           };
           apply();
           settings.changed.connect(apply);

@@ -11,9 +11,13 @@ import type { IGridSummary } from './api';
  *     grid = BlockGrid.from_web("Xk9aQe")
  *     grid
  */
-export function gridSnippet(grid: Pick<IGridSummary, 'id' | 'ipb_class' | 'secret'>): string {
+export function gridSnippet(
+  grid: Pick<IGridSummary, 'id' | 'ipb_class' | 'secret'>
+): string {
   const cls = grid.ipb_class === 'ImageGrid' ? 'ImageGrid' : 'BlockGrid';
-  const args = grid.secret ? `${JSON.stringify(grid.id)}, secret=True` : JSON.stringify(grid.id);
+  const args = grid.secret
+    ? `${JSON.stringify(grid.id)}, secret=True`
+    : JSON.stringify(grid.id);
   return [
     '%load_ext jupyter_blocks',
     `from ipythonblocks import ${cls}`,

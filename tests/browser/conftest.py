@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page, sync_playwright
 
 from tests.utils import ARTIFACTS, Server, grid_payload, start_server, stop_server
 
 from .servers import CHROMIUM, CHROMIUM_ARGS, LAB_ARGS, Seeded
+from .ui import STEP_TIMEOUT
 
 
 @pytest.fixture(scope="package")
@@ -114,6 +115,16 @@ def page(chromium: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def page_errors(page: Page) -> Iterator[list[Error]]:
+    """Uncaught exceptions in the page; a test fails if there is any."""
+    errors: list[Error] = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.set_default_timeout(STEP_TIMEOUT)
+    yield errors
+    assert not errors, [f"{error.message}\n{error.stack}" for error in errors]
 
 
 # pytest-jupyter (a plugin of the server tests) has two autouse fixtures that, after each test,

@@ -1,49 +1,97 @@
+import { PageConfig } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import {
   BlocksAPIError,
   BlocksClient,
-  EXTENSION_MISSING_MESSAGE,
+  defaultTransport,
   type IGridSummary,
+  LabTransport,
   listPath,
-  NETWORK_ERROR_MESSAGE,
-  requestAPI
+  readSession,
+  SERVICE_URL_OPTION,
+  ServiceTransport
 } from '../api';
 
 const BASE_URL = 'http://127.0.0.1:8888/user/a%40b/';
+const ORIGIN = 'http://127.0.0.1:8000';
+const SERVICE_ROOT = '/services/blocks/blocks/';
 
-type FakeFetch = jest.Mock<Promise<Response>, [RequestInfo, RequestInit?]>;
+type FakeFetch = jest.Mock<
+  Promise<Response>,
+  [RequestInfo | URL, RequestInit?]
+>;
 
-/** A client whose fetch answers `response` and records the requests. */
-function fakeServer(response: () => Response | Promise<Response>): {
-  fetch: FakeFetch;
-  settings: ServerConnection.ISettings;
-} {
-  const fetch: FakeFetch = jest.fn(async (_input: RequestInfo, _init?: RequestInit) =>
-    response()
-  );
-  const settings = ServerConnection.makeSettings({ baseUrl: BASE_URL, fetch });
-  return { fetch, settings };
+/** A fetch that answers with `respond(url, init)` and records the calls. */
+function fakeFetch(
+  respond: (url: string, init: RequestInit) => Response | Promise<Response>
+): FakeFetch {
+  return jest.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = input instanceof Request ? input.url : String(input);
+    return respond(url, init ?? {});
+  });
 }
 
-function requestOf(fetch: FakeFetch, index = 0): Request {
+/** A client of the Lab server at BASE_URL whose fetch answers `respond()`. */
+function labClient(respond: () => Response | Promise<Response>): {
+  client: BlocksClient;
+  fetch: FakeFetch;
+} {
+  const fetch = fakeFetch(respond);
+  const settings = ServerConnection.makeSettings({ baseUrl: BASE_URL, fetch });
+  return { client: new BlocksClient(new LabTransport(settings)), fetch };
+}
+
+/** A client of the gallery service whose fetch answers `respond(url, init)`. */
+/** A `blocks/session` page as the service renders it (or another page, e.g. a login form). */
+function sessionPage(
+  body = '<body data-author="bob" data-moderator="false" data-xsrf-token="xsrf-123"></body>'
+): Document {
+  return new DOMParser().parseFromString(`<html>${body}</html>`, 'text/html');
+}
+
+/**
+ * A client of the gallery service whose fetch answers `respond(url, init)`
+ * and whose hidden frame loads `page` (recording the URLs it loads).
+ */
+function serviceClient(
+  respond: (url: string, init: RequestInit) => Response,
+  page: () => Document | null = () => sessionPage()
+): {
+  client: BlocksClient;
+  fetch: FakeFetch;
+  loaded: string[];
+} {
+  const fetch = fakeFetch(respond);
+  const loaded: string[] = [];
+  const loadPage = async (url: string) => {
+    loaded.push(url);
+    return page();
+  };
+  return {
+    client: new BlocksClient(
+      new ServiceTransport(SERVICE_ROOT, ORIGIN, fetch, loadPage)
+    ),
+    fetch,
+    loaded
+  };
+}
+
+/** The Request a Lab-transport call made (ServerConnection builds one). */
+function labRequest(fetch: FakeFetch, index = 0): Request {
   return fetch.mock.calls[index][0] as Request;
 }
 
 /** The URL requested, without the cache buster `makeRequest` adds for `no-store`. */
-function urlOf(fetch: FakeFetch, index = 0): string {
-  return requestOf(fetch, index).url.replace(/[?&]\d+$/, '');
+function labURL(fetch: FakeFetch, index = 0): string {
+  return labRequest(fetch, index).url.replace(/[?&]\d+$/, '');
 }
 
-/** The BlocksAPIError a call rejects with. */
-async function failure(call: Promise<unknown>): Promise<BlocksAPIError> {
+async function failure(call: Promise<unknown>): Promise<unknown> {
   try {
     await call;
   } catch (error) {
-    if (error instanceof BlocksAPIError) {
-      return error;
-    }
-    throw error;
+    return error;
   }
   throw new Error('The call did not fail');
 }
@@ -66,133 +114,293 @@ const summary: IGridSummary = {
   ipb_class: 'BlockGrid',
   width: 3,
   height: 2,
-  owned: true
+  owned: true,
+  can_delete: true,
+  parent: null
 };
 
 describe('listPath', () => {
   it.each([
     [{}, 'api/grids'],
     [{ limit: 1 }, 'api/grids?limit=1'],
-    [{ limit: 24, cursor: 'abc', author: 'alice' }, 'api/grids?limit=24&cursor=abc&author=alice'],
-    [{ cursor: null, author: null }, 'api/grids'],
-    [{ author: '' }, 'api/grids'],
+    [
+      { limit: 24, cursor: 'abc', author: 'alice' },
+      'api/grids?limit=24&cursor=abc&author=alice'
+    ],
+    [{ cursor: null, author: null, q: null }, 'api/grids'],
+    [{ author: '', q: '' }, 'api/grids'],
     [{ author: 'Anne Marie&co=1' }, 'api/grids?author=Anne+Marie%26co%3D1'],
-    [{ cursor: 'a/b+c=' }, 'api/grids?cursor=a%2Fb%2Bc%3D']
+    [{ cursor: 'a/b+c=' }, 'api/grids?cursor=a%2Fb%2Bc%3D'],
+    [{ q: 'neon rings', author: 'bob' }, 'api/grids?author=bob&q=neon+rings']
   ])('builds %j as %s', (query, expected) => {
     expect(listPath(query)).toBe(expected);
   });
 });
 
-describe('requestAPI', () => {
+describe('BlocksClient on the Lab server', () => {
   it('calls <baseUrl>blocks/<endPoint> and decodes the JSON answer', async () => {
-    const { fetch, settings } = fakeServer(() => json({ author: 'alice' }));
-    const data = await requestAPI<{ author: string }>('api/me', {}, settings);
-    expect(data).toEqual({ author: 'alice' });
-    expect(fetch).toHaveBeenCalledTimes(1);
-    const request = requestOf(fetch);
-    expect(urlOf(fetch)).toBe(`${BASE_URL}blocks/api/me`);
-    expect(request.method).toBe('GET');
+    const { client, fetch } = labClient(() => json({ author: 'alice' }));
+    await expect(client.me()).resolves.toEqual({ author: 'alice' });
+    expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/me`);
+    expect(labRequest(fetch).method).toBe('GET');
   });
 
   it('maps a 404 that is not a jupyter-blocks error to "extension missing"', async () => {
-    const { settings } = fakeServer(
+    const { client } = labClient(
       () => new Response('<html>404 : Not Found</html>', { status: 404 })
     );
-    const error = await failure(requestAPI('api/grids', {}, settings));
-    expect(error.kind).toBe('extension-missing');
-    expect(error.status).toBe(404);
-    expect(error.message).toBe(EXTENSION_MISSING_MESSAGE);
-    expect(error.message).toBe(
-      'The jupyter-blocks server extension is not installed or not enabled'
-    );
+    const error = await failure(client.list());
+    expect(error).toBeInstanceOf(BlocksAPIError);
+    expect(error).toBeInstanceOf(ServerConnection.ResponseError);
+    expect(error).toMatchObject({
+      kind: 'extension-missing',
+      response: { status: 404 }
+    });
   });
 
   it('keeps a jupyter-blocks 404 (unknown grid) as an HTTP error', async () => {
-    const { settings } = fakeServer(() => json({ message: 'No grid Xk9aQe', errors: [] }, 404));
-    const error = await failure(requestAPI('api/grids/Xk9aQe', {}, settings));
-    expect(error.kind).toBe('http');
-    expect(error.status).toBe(404);
-    expect(error.message).toBe('No grid Xk9aQe');
+    const { client } = labClient(() =>
+      json({ message: 'No grid Xk9aQe', errors: [] }, 404)
+    );
+    const error = await failure(client.get('Xk9aQe'));
+    expect(error).toMatchObject({
+      kind: 'http',
+      message: 'No grid Xk9aQe',
+      response: { status: 404 }
+    });
   });
 
-  it('maps a failed fetch to a network error', async () => {
-    const { settings } = fakeServer(() => Promise.reject(new TypeError('Failed to fetch')));
-    const error = await failure(requestAPI('api/me', {}, settings));
-    expect(error.kind).toBe('network');
-    expect(error.status).toBeNull();
-    expect(error.message).toBe(NETWORK_ERROR_MESSAGE);
-    expect(error.message).toBe('Cannot reach the Jupyter server');
+  it('rejects with a NetworkError when the server cannot be reached', async () => {
+    const { client } = labClient(() =>
+      Promise.reject(new TypeError('Failed to fetch'))
+    );
+    expect(await failure(client.list())).toBeInstanceOf(
+      ServerConnection.NetworkError
+    );
   });
 
   it('passes the message and errors of an API error answer', async () => {
     const body = {
-      message: 'Invalid grid payload',
-      errors: [{ path: 'grid_data.blocks.2.3', message: 'colour value 256 is not an integer' }]
+      message: 'Invalid title',
+      errors: [{ path: 'title', message: 'at most 200 characters' }]
     };
-    const { settings } = fakeServer(() => json(body, 400));
-    const error = await failure(requestAPI('api/grids', { method: 'POST' }, settings));
-    expect(error.kind).toBe('http');
-    expect(error.status).toBe(400);
-    expect(error.message).toBe('Invalid grid payload');
-    expect(error.body).toEqual(body);
-  });
-
-  it('describes an error answer without a JSON body by its status', async () => {
-    const { settings } = fakeServer(
-      () => new Response('nope', { status: 403, statusText: 'Forbidden' })
-    );
-    const error = await failure(requestAPI('api/grids/x', { method: 'DELETE' }, settings));
-    expect(error.kind).toBe('http');
-    expect(error.status).toBe(403);
-    expect(error.message).toBe('403 Forbidden');
-  });
-});
-
-describe('BlocksClient', () => {
-  it('lists grids with the query in the URL', async () => {
-    const page = { items: [summary], next: 'c2' };
-    const { fetch, settings } = fakeServer(() => json(page));
-    const client = new BlocksClient(settings);
-    await expect(client.list({ limit: 2, cursor: 'c1', author: 'alice' })).resolves.toEqual(page);
-    expect(urlOf(fetch)).toBe(
-      `${BASE_URL}blocks/api/grids?limit=2&cursor=c1&author=alice`
-    );
-  });
-
-  it('asks who the user is', async () => {
-    const { fetch, settings } = fakeServer(() => json({ author: 'alice' }));
-    await expect(new BlocksClient(settings).me()).resolves.toEqual({ author: 'alice' });
-    expect(urlOf(fetch)).toBe(`${BASE_URL}blocks/api/me`);
-  });
-
-  it('gets one grid by its escaped id', async () => {
-    const { fetch, settings } = fakeServer(() => json({ ...summary, id: 'a b' }));
-    await new BlocksClient(settings).get('a b');
-    expect(urlOf(fetch)).toBe(`${BASE_URL}blocks/api/grids/a%20b`);
-  });
-
-  it('deletes with DELETE and accepts an empty 204', async () => {
-    const { fetch, settings } = fakeServer(() => new Response(null, { status: 204 }));
-    await expect(new BlocksClient(settings).remove('Xk9aQe')).resolves.toBeUndefined();
-    const request = requestOf(fetch);
-    expect(request.method).toBe('DELETE');
-    expect(urlOf(fetch)).toBe(`${BASE_URL}blocks/api/grids/Xk9aQe`);
-  });
-
-  it('refuses to delete when the server says 403', async () => {
-    const { settings } = fakeServer(() => json({ message: 'Not your grid', errors: [] }, 403));
-    await expect(new BlocksClient(settings).remove('Xk9aQe')).rejects.toMatchObject({
+    const { client } = labClient(() => json(body, 400));
+    const error = await failure(client.rename('Xk9aQe', 'x'.repeat(201)));
+    expect(error).toMatchObject({
       kind: 'http',
-      status: 403,
-      message: 'Not your grid'
+      message: 'Invalid title',
+      body
     });
   });
 
+  it('describes an error answer without a JSON body by its status', async () => {
+    const { client } = labClient(
+      () => new Response('nope', { status: 403, statusText: 'Forbidden' })
+    );
+    const error = await failure(client.remove('x'));
+    expect(error).toMatchObject({ kind: 'http', message: '403 Forbidden' });
+  });
+
+  it('lists grids with the query in the URL', async () => {
+    const page = { items: [summary], next: 'c2' };
+    const { client, fetch } = labClient(() => json(page));
+    await expect(
+      client.list({ limit: 2, cursor: 'c1', q: 'sun' })
+    ).resolves.toEqual(page);
+    expect(labURL(fetch)).toBe(
+      `${BASE_URL}blocks/api/grids?limit=2&cursor=c1&q=sun`
+    );
+  });
+
+  it('asks for author suggestions by prefix', async () => {
+    const { client, fetch } = labClient(() =>
+      json({ items: ['alice', 'alan'] })
+    );
+    await expect(client.authors('al', 5)).resolves.toEqual(['alice', 'alan']);
+    expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/authors?q=al&limit=5`);
+  });
+
+  it('gets one grid by its escaped id', async () => {
+    const { client, fetch } = labClient(() => json({ ...summary, id: 'a b' }));
+    await client.get('a b');
+    expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/grids/a%20b`);
+  });
+
+  it('renames with PATCH {"title"}', async () => {
+    const { client, fetch } = labClient(() =>
+      json({ ...summary, title: 'Dawn' })
+    );
+    await expect(client.rename('Xk9aQe', 'Dawn')).resolves.toMatchObject({
+      title: 'Dawn'
+    });
+    const request = labRequest(fetch);
+    expect(request.method).toBe('PATCH');
+    expect(await request.text()).toBe('{"title":"Dawn"}');
+  });
+
+  it('deletes with DELETE and accepts an empty 204', async () => {
+    const { client, fetch } = labClient(
+      () => new Response(null, { status: 204 })
+    );
+    await expect(client.remove('Xk9aQe')).resolves.toBeUndefined();
+    expect(labRequest(fetch).method).toBe('DELETE');
+    expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/grids/Xk9aQe`);
+  });
+
+  it('fetches the PNG image of a grid', async () => {
+    const png = new Uint8Array([137, 80, 78, 71]);
+    const { client, fetch } = labClient(
+      () => new Response(png, { headers: { 'Content-Type': 'image/png' } })
+    );
+    const image = await client.image('Xk9aQe');
+    expect(new Uint8Array(await image.arrayBuffer())).toEqual(png);
+    expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/grids/Xk9aQe/image.png`);
+  });
+
   it('puts thumbnails and the web gallery on the server, under its base URL', () => {
-    const client = new BlocksClient(ServerConnection.makeSettings({ baseUrl: BASE_URL }));
+    const { client } = labClient(() => json({}));
     expect(client.thumbnailURL(summary)).toBe(
       `${BASE_URL}blocks/api/grids/Xk9aQe/thumbnail.svg`
     );
     expect(client.galleryPageURL()).toBe(`${BASE_URL}blocks/`);
+  });
+});
+
+describe('BlocksClient on the JupyterHub gallery service', () => {
+  it('opens the session page first, then calls the service root with cookies and its XSRF token', async () => {
+    const { client, fetch, loaded } = serviceClient(() =>
+      json({ items: [], next: null })
+    );
+    await client.list({ limit: 24 });
+    expect(loaded).toEqual([`${ORIGIN}${SERVICE_ROOT}session`]);
+    expect(fetch.mock.calls.map(([url]) => url)).toEqual([
+      `${ORIGIN}${SERVICE_ROOT}api/grids?limit=24`
+    ]);
+    const init = fetch.mock.calls[0][1];
+    expect(init).toMatchObject({
+      credentials: 'same-origin',
+      redirect: 'follow'
+    });
+    expect(new Headers(init?.headers).has('Authorization')).toBe(false);
+    expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123'); // reads too
+  });
+
+  it('says who the user is from the session page', async () => {
+    const { client, fetch } = serviceClient(() => json({}));
+    await expect(client.me()).resolves.toEqual({
+      author: 'bob',
+      moderator: false,
+      xsrf_token: 'xsrf-123'
+    });
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['PATCH', (client: BlocksClient) => client.rename('Xk9aQe', 'Dawn')],
+    ['DELETE', (client: BlocksClient) => client.remove('Xk9aQe')]
+  ])('sends the session XSRF token on %s', async (method, call) => {
+    const { client, fetch } = serviceClient(() =>
+      method === 'DELETE' ? new Response(null, { status: 204 }) : json(summary)
+    );
+    await call(client);
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe(`${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe`);
+    expect(init?.method).toBe(method);
+    expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123');
+  });
+
+  it('opens the session page once for several calls', async () => {
+    const { client, loaded } = serviceClient(
+      () => new Response(null, { status: 204 })
+    );
+    await client.remove('a');
+    await client.remove('b');
+    expect(loaded).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      'the Hub login form',
+      () => sessionPage('<body><form><input name="username"></form></body>')
+    ],
+    ['nothing (a timeout)', () => null]
+  ])('says "log in" when the frame shows %s', async (_, page) => {
+    const { client, fetch } = serviceClient(() => json({}), page);
+    expect(await failure(client.list())).toMatchObject({
+      kind: 'login-required'
+    });
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it('says "log in" when the service answers with a page instead of JSON', async () => {
+    const { client } = serviceClient(
+      () =>
+        new Response('<html>Sign in</html>', {
+          headers: { 'Content-Type': 'text/html' }
+        })
+    );
+    expect(await failure(client.list())).toMatchObject({
+      kind: 'login-required'
+    });
+  });
+
+  it('resolves thumbnails and the gallery page on the page origin', () => {
+    const { client } = serviceClient(() => json({}));
+    const thumbnail = {
+      ...summary,
+      thumbnail_url: `${SERVICE_ROOT}api/grids/Xk9aQe/thumbnail.svg`
+    };
+    expect(client.thumbnailURL(thumbnail)).toBe(
+      `${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe/thumbnail.svg`
+    );
+    expect(client.galleryPageURL()).toBe(`${ORIGIN}${SERVICE_ROOT}`);
+  });
+
+  it('maps a failed fetch to a NetworkError', async () => {
+    const { client } = serviceClient(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    expect(await failure(client.list())).toBeInstanceOf(
+      ServerConnection.NetworkError
+    );
+  });
+});
+
+describe('readSession', () => {
+  it('reads the author, the moderator flag and the XSRF token', () => {
+    const page = sessionPage(
+      '<body data-author="mod" data-moderator="true" data-xsrf-token="t"></body>'
+    );
+    expect(readSession(page)).toEqual({
+      author: 'mod',
+      moderator: true,
+      xsrf_token: 't'
+    });
+  });
+
+  it('is null for any other page', () => {
+    expect(
+      readSession(sessionPage('<body><h1>Sign in</h1></body>'))
+    ).toBeNull();
+  });
+});
+
+describe('defaultTransport', () => {
+  afterEach(() => PageConfig.setOption(SERVICE_URL_OPTION, ''));
+
+  it('is the Lab server without the PageConfig option', () => {
+    const settings = ServerConnection.makeSettings({ baseUrl: BASE_URL });
+    expect(defaultTransport(settings)).toBeInstanceOf(LabTransport);
+  });
+
+  it('is the gallery service the PageConfig option names', () => {
+    PageConfig.setOption(SERVICE_URL_OPTION, SERVICE_ROOT);
+    const transport = defaultTransport(
+      ServerConnection.makeSettings({ baseUrl: BASE_URL })
+    );
+    expect(transport).toBeInstanceOf(ServiceTransport);
+    expect(transport.url('api/me')).toBe(
+      `${window.location.origin}${SERVICE_ROOT}api/me`
+    );
   });
 });

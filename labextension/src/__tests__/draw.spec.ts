@@ -1,5 +1,5 @@
 import type { IGridData } from '../api';
-import { drawGrid } from '../draw';
+import { drawGrid, layoutGrid } from '../draw';
 
 const data: IGridData = {
   lines_on: true,
@@ -14,58 +14,71 @@ const data: IGridData = {
     [
       [9, 9, 9, 10],
       [8, 8, 8, 10],
-      [7, 7, 7, 10]
+      [7, 7, 7, 12]
     ]
   ]
 };
 
+describe('layoutGrid', () => {
+  it('makes columns as wide as their widest block and rows as tall as their tallest', () => {
+    const layout = layoutGrid(data);
+    expect(layout.columnWidths).toEqual([20, 20, 20]);
+    expect(layout.rowHeights).toEqual([20, 12]);
+  });
+
+  it('puts a 1 px line around every block when lines are on', () => {
+    const layout = layoutGrid(data);
+    expect(layout.x).toEqual([1, 22, 43]);
+    expect(layout.y).toEqual([1, 22]);
+    expect([layout.width, layout.height]).toEqual([64, 35]);
+  });
+
+  it('packs blocks edge to edge when lines are off', () => {
+    const layout = layoutGrid({ ...data, lines_on: false });
+    expect(layout.x).toEqual([0, 20, 40]);
+    expect([layout.width, layout.height]).toEqual([60, 32]);
+  });
+});
+
 describe('drawGrid', () => {
-  it('draws height rows of width cells, top row first', () => {
-    const table = drawGrid(data);
-    expect(table.tagName).toBe('TABLE');
-    const rows = table.querySelectorAll('tr');
-    expect(rows).toHaveLength(2);
-    rows.forEach(row => expect(row.querySelectorAll('td')).toHaveLength(3));
-    expect(table.querySelectorAll('td')).toHaveLength(6);
+  it('is one canvas of the natural size, however many blocks', () => {
+    const canvas = drawGrid(data);
+    expect(canvas.tagName).toBe('CANVAS');
+    expect(canvas.style.width).toBe('64px');
+    expect([canvas.width, canvas.height]).toEqual([64, 35]);
+    expect([canvas.dataset.width, canvas.dataset.height]).toEqual(['3', '2']);
+    expect(canvas.children).toHaveLength(0);
   });
 
-  it('fills each cell with its rgb colour', () => {
-    const cells = Array.from(drawGrid(data).querySelectorAll('td'));
-    expect(cells.map(cell => cell.style.backgroundColor)).toEqual([
-      'rgb(255, 0, 0)',
-      'rgb(0, 255, 0)',
-      'rgb(0, 0, 255)',
-      'rgb(9, 9, 9)',
-      'rgb(8, 8, 8)',
-      'rgb(7, 7, 7)'
-    ]);
-  });
-
-  it('sizes each cell as a square of the block size', () => {
-    const cells = Array.from(drawGrid(data).querySelectorAll('td'));
-    expect(cells.map(cell => [cell.style.width, cell.style.height])).toEqual([
-      ['20px', '20px'],
-      ['20px', '20px'],
-      ['20px', '20px'],
-      ['10px', '10px'],
-      ['10px', '10px'],
-      ['10px', '10px']
-    ]);
+  it('draws a grid past the largest canvas scaled down, keeping its shape', () => {
+    const row = new Array(500).fill([1, 2, 3, 20]);
+    const big = drawGrid({
+      lines_on: true,
+      width: 500,
+      height: 250,
+      blocks: new Array(250).fill(row)
+    });
+    expect(big.style.width).toBe('10501px');
+    expect(big.width).toBe(2048);
+    expect(big.height).toBe(Math.round((5251 * 2048) / 10501));
   });
 
   it('marks grid lines on or off', () => {
     expect(drawGrid(data).classList.contains('jp-mod-lines')).toBe(true);
-    expect(drawGrid({ ...data, lines_on: false }).classList.contains('jp-mod-lines')).toBe(false);
+    expect(
+      drawGrid({ ...data, lines_on: false }).classList.contains('jp-mod-lines')
+    ).toBe(false);
   });
 
-  it('titles each cell with its index and colour, like ipythonblocks', () => {
-    const cell = drawGrid(data).querySelectorAll('tr')[1].querySelectorAll('td')[2];
-    expect(cell.title).toBe('Index: [1, 2]\nColor: (7, 7, 7)');
-  });
-
-  it('draws a one-block grid', () => {
-    const table = drawGrid({ lines_on: false, width: 1, height: 1, blocks: [[[1, 2, 3, 1]]] });
-    expect(table.querySelectorAll('td')).toHaveLength(1);
-    expect(table.querySelector('td')?.style.width).toBe('1px');
+  it('names the block under the pointer with its index and colour, like ipythonblocks', () => {
+    const canvas = drawGrid(data);
+    canvas.dispatchEvent(
+      new MouseEvent('mousemove', { clientX: 50, clientY: 25 })
+    );
+    expect(canvas.title).toBe('Index: [1, 2]\nColor: (7, 7, 7)');
+    canvas.dispatchEvent(
+      new MouseEvent('mousemove', { clientX: 21, clientY: 5 })
+    );
+    expect(canvas.title).toBe(''); // on a line
   });
 });

@@ -1,17 +1,22 @@
+import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import {
   BlocksAPIError,
   BlocksClient,
-  EXTENSION_MISSING_MESSAGE,
   type IGridPage,
   type IGridSummary,
   type IListQuery,
-  NETWORK_ERROR_MESSAGE
+  type IMe
 } from '../api';
 import { GalleryPanel } from '../gallery';
+import { GalleryModel } from '../model';
 
-function summary(id: string, author: string, title: string | null = `Grid ${id}`): IGridSummary {
+function summary(
+  id: string,
+  author: string,
+  title: string | null = `Grid ${id}`
+): IGridSummary {
   return {
     id,
     secret: false,
@@ -23,7 +28,9 @@ function summary(id: string, author: string, title: string | null = `Grid ${id}`
     ipb_class: 'BlockGrid',
     width: 4,
     height: 3,
-    owned: author === 'alice'
+    owned: author === 'alice',
+    can_delete: author === 'alice',
+    parent: null
   };
 }
 
@@ -31,21 +38,28 @@ function summary(id: string, author: string, title: string | null = `Grid ${id}`
 class FakeClient extends BlocksClient {
   grids: IGridSummary[] = [];
   queries: IListQuery[] = [];
-  failure: BlocksAPIError | null = null;
+  failure: Error | null = null;
 
-  async me(): Promise<{ author: string }> {
-    if (this.failure) {
-      throw this.failure;
-    }
-    return { author: 'alice' };
+  async me(): Promise<IMe> {
+    this._fail();
+    return { author: 'alice', moderator: false };
+  }
+
+  async authors(prefix: string): Promise<string[]> {
+    return [...new Set(this.grids.map(g => g.author))].filter(a =>
+      a.startsWith(prefix)
+    );
   }
 
   async list(query: IListQuery = {}): Promise<IGridPage> {
     this.queries.push(query);
-    if (this.failure) {
-      throw this.failure;
-    }
-    const matching = this.grids.filter(g => !query.author || g.author === query.author);
+    this._fail();
+    const q = (query.q ?? '').toLowerCase();
+    const matching = this.grids.filter(
+      g =>
+        (!query.author || g.author === query.author) &&
+        (!q || `${g.title} ${g.author}`.toLowerCase().includes(q))
+    );
     const start = query.cursor ? Number(query.cursor) : 0;
     const end = start + (query.limit ?? 24);
     return {
@@ -53,18 +67,42 @@ class FakeClient extends BlocksClient {
       next: end < matching.length ? String(end) : null
     };
   }
+
+  private _fail(): void {
+    if (this.failure) {
+      throw this.failure;
+    }
+  }
 }
 
+const extensionMissing = () =>
+  new BlocksAPIError(
+    new Response('', { status: 404 }),
+    'extension-missing',
+    'missing'
+  );
+const unreachable = () =>
+  new ServerConnection.NetworkError(new TypeError('Failed to fetch'));
+
 async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 20; i++) {
     await Promise.resolve();
   }
 }
 
-describe('GalleryPanel', () => {
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+describe('GalleryPanel over a GalleryModel', () => {
   let client: FakeClient;
+  let model: GalleryModel;
   let opened: IGridSummary[];
   let panel: GalleryPanel;
+
+  function show(pollInterval = 60_000): void {
+    model = new GalleryModel({ client, pageSize: 2, pollInterval });
+    panel = new GalleryPanel({ model, openGrid: s => opened.push(s) });
+    Widget.attach(panel, document.body);
+  }
 
   beforeEach(() => {
     client = new FakeClient();
@@ -76,72 +114,161 @@ describe('GalleryPanel', () => {
       summary('g1', 'alice')
     ];
     opened = [];
-    panel = new GalleryPanel({
-      client,
-      openGrid: s => opened.push(s),
-      pageSize: 2,
-      autoRefresh: false
-    });
-    Widget.attach(panel, document.body);
   });
 
-  afterEach(() => panel.dispose());
+  afterEach(() => {
+    panel.dispose();
+    model.dispose();
+  });
 
   const cards = () =>
-    Array.from(panel.node.querySelectorAll<HTMLElement>('.jp-BlocksGallery-card'));
+    Array.from(
+      panel.node.querySelectorAll<HTMLElement>('.jp-BlocksGallery-card')
+    );
+  const ids = () => cards().map(card => card.dataset.gridId);
   const text = (selector: string) =>
     cards().map(card => card.querySelector(selector)?.textContent);
+  const key = (target: HTMLElement, name: string) =>
+    target.dispatchEvent(
+      new KeyboardEvent('keydown', { key: name, bubbles: true })
+    );
 
   it('loads the first page when shown, newest first', async () => {
+    show();
     await settle();
-    expect(cards().map(card => card.dataset.gridId)).toEqual(['g5', 'g4']);
-    expect(text('.jp-BlocksGallery-cardTitle')).toEqual(['Grid g5', 'Untitled']);
-    expect(text('.jp-BlocksGallery-cardTime')).toEqual(['5 minutes ago', '5 minutes ago']);
-    expect(panel.node.querySelector('.jp-BlocksGallery-cardAuthor')?.textContent).toBe('bob');
+    expect(ids()).toEqual(['g5', 'g4']);
+    expect(text('.jp-BlocksGallery-cardTitle')).toEqual([
+      'Grid g5',
+      'Untitled'
+    ]);
+    expect(text('.jp-BlocksGallery-cardTime')).toEqual([
+      '5 min. ago',
+      '5 min. ago'
+    ]);
+    expect(text('.jp-BlocksGallery-cardAuthor')).toEqual(['bob', 'alice']);
   });
 
-  it('shows lazy thumbnails under the base URL', async () => {
+  it('gives each card its full title on hover and a lazy thumbnail', async () => {
+    client.grids[0] = summary(
+      'g5',
+      'bob',
+      'A very long title that a narrow card cuts short'
+    );
+    show();
     await settle();
-    const img = panel.node.querySelector('img') as HTMLImageElement;
+    const title = cards()[0].querySelector<HTMLElement>(
+      '.jp-BlocksGallery-cardTitle'
+    );
+    expect(title?.title).toBe(
+      'A very long title that a narrow card cuts short'
+    );
+    const img = cards()[0].querySelector('img') as HTMLImageElement;
     expect(img.getAttribute('loading')).toBe('lazy');
     expect(img.src).toBe(client.thumbnailURL(client.grids[0]));
   });
 
   it('pages further with "Load more" until the last page', async () => {
+    show();
     await settle();
-    const more = () => panel.node.querySelector<HTMLButtonElement>('.jp-BlocksGallery-more');
+    const more = () =>
+      panel.node.querySelector<HTMLButtonElement>('.jp-BlocksGallery-more');
     more()?.click();
     await settle();
     expect(cards()).toHaveLength(4);
     more()?.click();
     await settle();
-    expect(cards().map(card => card.dataset.gridId)).toEqual(['g5', 'g4', 'g3', 'g2', 'g1']);
+    expect(ids()).toEqual(['g5', 'g4', 'g3', 'g2', 'g1']);
     expect(more()).toBeNull();
   });
 
   it('lists my grids by the author the server names', async () => {
+    show();
     await settle();
     await panel.setFilter('mine');
-    expect(cards().map(card => card.dataset.gridId)).toEqual(['g4', 'g2']);
-    expect(client.queries[client.queries.length - 1]).toEqual({ author: 'alice', limit: 2 });
+    expect(ids()).toEqual(['g4', 'g2']);
+    expect(client.queries[client.queries.length - 1]).toEqual({
+      author: 'alice',
+      q: null,
+      limit: 2
+    });
   });
 
-  it('filters by a typed author', async () => {
+  it('searches titles and authors and suggests authors', async () => {
+    show();
     await settle();
-    await panel.setFilter('author', 'bob');
-    expect(cards().map(card => card.dataset.gridId)).toEqual(['g5', 'g3']);
+    await model.setSearch(' B ');
+    expect(ids()).toEqual(['g5', 'g3']);
+    expect(client.queries[client.queries.length - 1]).toMatchObject({ q: 'B' });
+    const input = panel.node.querySelector(
+      'input.jp-BlocksGallery-search'
+    ) as HTMLInputElement;
+    const list = panel.node.querySelector(
+      `datalist#${input.getAttribute('list')}`
+    );
+    expect(
+      Array.from(list?.querySelectorAll('option') ?? []).map(o => o.value)
+    ).toEqual([]);
+    await model.setSearch('bo');
+    expect(
+      Array.from(list?.querySelectorAll('option') ?? []).map(o => o.value)
+    ).toEqual(['bob']);
+    await model.setSearch('nothing like it');
+    expect(
+      panel.node.querySelector('.jp-BlocksGallery-empty')?.textContent
+    ).toContain('No grids match "nothing like it".');
   });
 
-  it('opens a card on click and on Enter', async () => {
+  it('searches when Enter is pressed in the search box', async () => {
+    show();
     await settle();
-    cards()[0].click();
-    cards()[1].dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }));
-    expect(opened.map(s => s.id)).toEqual(['g5', 'g4']);
+    const input = panel.node.querySelector(
+      'input.jp-BlocksGallery-search'
+    ) as HTMLInputElement;
+    input.value = 'g3';
+    key(input, 'Enter');
+    await settle();
+    expect(ids()).toEqual(['g3']);
+  });
+
+  it('opens a card on click', async () => {
+    show();
+    await settle();
+    cards()[1].click();
+    expect(opened.map(s => s.id)).toEqual(['g4']);
+  });
+
+  it('moves between cards with arrow keys and opens with Enter', async () => {
+    show();
+    await settle();
+    await model.loadMore();
+    expect(cards()[0].tabIndex).toBe(0);
+    expect(cards()[1].tabIndex).toBe(-1);
+    cards()[0].focus();
+    key(cards()[0], 'ArrowRight');
+    key(cards()[1], 'ArrowRight');
+    expect(document.activeElement).toBe(cards()[2]);
+    expect(cards().map(card => card.tabIndex)).toEqual([-1, -1, 0, -1]);
+    key(cards()[2], 'ArrowLeft');
+    key(cards()[1], 'Enter');
+    key(cards()[1], 'End');
+    key(cards()[3], 'Enter');
+    expect(opened.map(s => s.id)).toEqual(['g4', 'g2']);
+  });
+
+  it('keeps the cards it drew (and the focus) when a poll finds nothing new', async () => {
+    show(20);
+    await settle();
+    const first = cards()[0];
+    first.focus();
+    await sleep(80);
+    expect(cards()[0]).toBe(first);
+    expect(document.activeElement).toBe(first);
   });
 
   it('explains how to post a grid when there is none', async () => {
     client.grids = [];
-    await panel.refresh();
+    show();
+    await settle();
     const empty = panel.node.querySelector('.jp-BlocksGallery-empty');
     expect(empty?.textContent).toContain('No grids have been shared yet.');
     expect(empty?.textContent).toContain('%load_ext jupyter_blocks');
@@ -149,37 +276,62 @@ describe('GalleryPanel', () => {
   });
 
   it.each([
-    [new BlocksAPIError('extension-missing', EXTENSION_MISSING_MESSAGE, 404), EXTENSION_MISSING_MESSAGE],
-    [new BlocksAPIError('network', NETWORK_ERROR_MESSAGE), NETWORK_ERROR_MESSAGE]
-  ])('shows %s with a retry button', async (failure, message) => {
+    [
+      'a missing server extension',
+      extensionMissing,
+      'The jupyter-blocks server extension is not installed or not enabled'
+    ],
+    ['an unreachable server', unreachable, 'Cannot reach the server']
+  ])('shows %s with a retry button', async (_, failure, message) => {
+    show();
     await settle();
-    client.failure = failure;
+    client.failure = failure();
     await panel.setFilter('mine');
-    expect(panel.node.querySelector('.jp-BlocksGallery-errorMessage')?.textContent).toBe(message);
+    expect(
+      panel.node.querySelector('.jp-BlocksGallery-errorMessage')?.textContent
+    ).toBe(message);
+    expect(cards()).toHaveLength(0);
     client.failure = null;
-    panel.node.querySelector<HTMLButtonElement>('.jp-BlocksGallery-retry')?.click();
+    panel.node
+      .querySelector<HTMLButtonElement>('.jp-BlocksGallery-error button')
+      ?.click();
     await settle();
-    expect(cards().map(card => card.dataset.gridId)).toEqual(['g4', 'g2']);
+    expect(ids()).toEqual(['g4', 'g2']);
+  });
+
+  it('offers to log in when the gallery service answers with a login page', async () => {
+    show();
+    await settle();
+    client.failure = new BlocksAPIError(
+      new Response(''),
+      'login-required',
+      'log in'
+    );
+    await model.refresh();
+    expect(
+      panel.node.querySelector('.jp-BlocksGallery-errorMessage')?.textContent
+    ).toBe('Log in to JupyterHub to see the gallery');
+    const buttons = panel.node.querySelectorAll(
+      '.jp-BlocksGallery-error button'
+    );
+    expect(Array.from(buttons).map(b => b.textContent)).toEqual([
+      'Log in',
+      'Retry'
+    ]);
   });
 
   it('reloads when the page size changes', async () => {
+    show();
     await settle();
-    panel.pageSize = 3;
+    model.pageSize = 3;
     await settle();
     expect(cards()).toHaveLength(3);
   });
 
   it('polls while visible and shows a new grid without a loading flash', async () => {
-    panel.dispose();
-    panel = new GalleryPanel({
-      client,
-      openGrid: s => opened.push(s),
-      pageSize: 2,
-      pollInterval: { min: 20, max: 80 }
-    });
-    Widget.attach(panel, document.body);
+    show(20);
     await settle();
-    expect(cards().map(card => card.dataset.gridId)).toEqual(['g5', 'g4']);
+    expect(ids()).toEqual(['g5', 'g4']);
     const seen: string[] = [];
     const observer = new MutationObserver(() => {
       if (panel.node.querySelector('.jp-BlocksGallery-loading')) {
@@ -188,30 +340,38 @@ describe('GalleryPanel', () => {
     });
     observer.observe(panel.node, { childList: true, subtree: true });
     client.grids.unshift(summary('g6', 'bob'));
-    await new Promise(resolve => setTimeout(resolve, 100));
+    await sleep(100);
     observer.disconnect();
-    expect(cards().map(card => card.dataset.gridId)).toEqual(['g6', 'g5']);
+    expect(ids()).toEqual(['g6', 'g5']);
     expect(seen).toEqual([]);
     expect(client.queries.some(query => query.limit === 1)).toBe(true);
   });
 
+  it('says so at the next poll when the server goes away, instead of stale cards', async () => {
+    show(20);
+    await settle();
+    expect(cards()).toHaveLength(2);
+    client.failure = unreachable();
+    await sleep(60);
+    expect(cards()).toHaveLength(0);
+    expect(
+      panel.node.querySelector('.jp-BlocksGallery-errorMessage')?.textContent
+    ).toBe('Cannot reach the server');
+  });
+
   it('does not poll with autoRefresh off, or while hidden', async () => {
+    show(10);
+    model.autoRefresh = false;
     await settle();
     const before = client.queries.length;
-    await new Promise(resolve => setTimeout(resolve, 50));
+    await sleep(50);
     expect(client.queries.length).toBe(before);
 
-    panel.dispose();
-    panel = new GalleryPanel({
-      client,
-      openGrid: s => opened.push(s),
-      pollInterval: { min: 10, max: 10 }
-    });
-    Widget.attach(panel, document.body);
-    await settle();
+    model.autoRefresh = true;
     panel.hide();
+    await settle();
     const hidden = client.queries.length;
-    await new Promise(resolve => setTimeout(resolve, 50));
+    await sleep(50);
     expect(client.queries.length).toBe(hidden);
   });
 });

@@ -1,0 +1,99 @@
+"""The panel on a real JupyterHub whose gallery is the `jupyter blocks serve` service.
+
+bob logs in to the Hub in chromium and opens JupyterLab on his server; the panel talks to the
+gallery service straight from the browser (the Hub's OAuth cookie, the XSRF token of the
+service's session page on writes, no Lab token), shows alice's and his own grids, deletes his
+own and offers no delete for alice's. The Hub and the service are the ones
+tests/test_hub_service.py builds from `jupyter blocks hub-config`.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from playwright.sync_api import Error, Page, Request, expect
+
+from tests.test_hub_service import SERVICE, Hub, hub  # noqa: F401 - the module's Hub fixture
+from tests.utils import grid_payload
+
+from .ui import CARD, LOAD_TIMEOUT, SIDEBAR_TAB, grid_tab
+
+pytestmark = pytest.mark.browser
+
+TOOLBAR_ITEM = '.jp-Toolbar-item[data-jp-item-name="{}"]'
+
+
+def post_as(gallery_hub: Hub, user: str, title: str) -> dict:  # type: ignore[type-arg]
+    response = gallery_hub.as_user(user).post(
+        gallery_hub.gallery("api/grids"), json=grid_payload(7, title=title), timeout=30
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_panel_on_the_hub_uses_the_gallery_service_as_the_logged_in_user(
+    page: Page,
+    page_errors: list[Error],
+    hub: Hub,  # noqa: F811 - the fixture imported above
+) -> None:
+    alices = post_as(hub, "alice", "Alice's on the Hub")
+    bobs = post_as(hub, "bob", "Bob's on the Hub")
+    service_requests: list[Request] = []
+    page.on(
+        "request",
+        lambda request: (
+            service_requests.append(request)
+            if f"/services/{SERVICE}/blocks/" in request.url
+            else None
+        ),
+    )
+
+    page.goto(f"{hub.url}hub/login", timeout=LOAD_TIMEOUT)
+    page.locator("input[name=username]").fill("bob")
+    page.locator("input[name=password]").fill("any")
+    with page.expect_navigation(timeout=LOAD_TIMEOUT):
+        page.locator("input[type=submit], button[type=submit]").first.click()
+    page.goto(f"{hub.url}user/bob/lab?reset", timeout=LOAD_TIMEOUT)
+    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
+    page.locator(SIDEBAR_TAB).click()
+
+    cards = page.locator(CARD)
+    expect(cards.first).to_be_visible(timeout=LOAD_TIMEOUT)
+    expect(page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]')).to_be_visible()
+    bobs_card = page.locator(f'{CARD}[data-grid-id="{bobs["id"]}"]')
+    expect(bobs_card).to_be_visible()
+
+    # alice's grid: bob may look, not delete or rename.
+    page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]').click()
+    tab = grid_tab(page, alices["id"])
+    expect(tab.locator(".jp-BlocksGridView-title")).to_have_text("Alice's on the Hub")
+    expect(tab.locator('dd[data-field="author"]')).to_have_text("alice")
+    expect(tab.locator(TOOLBAR_ITEM.format("download-png"))).to_be_visible()
+    expect(tab.locator(TOOLBAR_ITEM.format("delete"))).to_have_count(0)
+    expect(tab.locator(TOOLBAR_ITEM.format("rename"))).to_have_count(0)
+
+    # bob's own grid: deleted through the service, with the XSRF token api/me gave.
+    bobs_card.click()
+    tab = grid_tab(page, bobs["id"])
+    tab.locator(TOOLBAR_ITEM.format("delete")).click()
+    page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+    expect(tab).to_have_count(0)
+    expect(bobs_card).to_have_count(0)
+    gone = requests.get(
+        hub.gallery(f"api/grids/{bobs['id']}"),
+        timeout=30,
+        headers={"Authorization": f"token {hub.tokens['alice']}"},
+    )
+    assert gone.status_code == 404
+
+    urls = [request.url for request in service_requests]
+    assert urls[0] == hub.gallery("session"), urls  # the session page first (hidden frame)
+    deletes = [r for r in service_requests if r.method == "DELETE"]
+    assert len(deletes) == 1
+    assert deletes[0].all_headers().get("x-xsrftoken")
+    api_requests = [r for r in service_requests if r.resource_type == "fetch"]
+    assert len(api_requests) > 2
+    for request in api_requests:
+        assert request.all_headers().get("x-xsrftoken")  # the Hub wants it on every fetch
+        assert "authorization" not in request.all_headers(), request.url  # no Lab token
+        assert "token=" not in request.url
