@@ -18,9 +18,16 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from jupyter_blocks.db import create_engine
-from jupyter_blocks.models import Base
+from jupyter_blocks.models import SEARCH_INDEXES, Base
 
 target_metadata = Base.metadata
+
+
+def include_object(
+    item: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Compare everything but the search indexes, which depend on the database."""
+    return not (type_ == "index" and name in SEARCH_INDEXES)
 
 
 def _db_url() -> str:
@@ -35,6 +42,7 @@ def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         # SQLite alters a table by copying it.
         render_as_batch=connection.dialect.name == "sqlite",
     )
@@ -50,6 +58,7 @@ def run_migrations() -> None:
         context.configure(
             url=create_engine(_db_url()).url,
             target_metadata=target_metadata,
+            include_object=include_object,
             literal_binds=True,
             dialect_opts={"paramstyle": "named"},
         )
