@@ -183,6 +183,8 @@ def test_the_alembic_command_line_migrates_a_database_named_by_url(
     from alembic.config import main as alembic
 
     url = f"sqlite:///{tmp_path / 'blocks.sqlite'}"
+    if mode == "offline":  # SQL for a DBA to run; SQLite's table rebuilds need a live database
+        url = "postgresql+psycopg://blocks@db.example.org/blocks"
     args = ["-c", str(REPOSITORY / "alembic.ini"), "-x", f"db_url={url}", "upgrade", "head"]
     if mode == "offline":
         output = tmp_path / "upgrade.sql"
@@ -192,7 +194,6 @@ def test_the_alembic_command_line_migrates_a_database_named_by_url(
             with contextlib.redirect_stdout(out):
                 alembic([*args, "--sql"])
         assert "CREATE TABLE grids" in output.read_text()
-        assert not (tmp_path / "blocks.sqlite").exists()
         return
     alembic(args)
     engine = db.create_engine(url)

@@ -137,6 +137,7 @@ CASES = [
     Case("GET", "/blocks/{secret}", 404),
     Case("GET", "/blocks/secret/{secret}", 200),
     # the JSON API
+    Case("GET", "/blocks/session", 200),
     Case("GET", "/blocks/api/me", 200),
     Case("GET", "/blocks/api/me", 403, headers=NO_AUTH),
     Case("GET", "/blocks/api/grids", 200),

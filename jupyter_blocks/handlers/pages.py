@@ -13,10 +13,10 @@ from jupyter_server.utils import url_path_join
 from sqlalchemy.orm import Session
 from tornado import httputil, web
 
-from .. import service
+from .. import db, service
 from ..models import Grid
-from ..render import CODE_STYLE, grid_table, highlighted_code
-from .base import BIG_BODY_BYTES, BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
+from ..render import CODE_STYLE, grid_table
+from .base import BIG_GRID_CELLS, DATABASE_UNAVAILABLE, ApiError, BlocksMixin, as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
@@ -54,6 +54,11 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
             message = error.message
         elif isinstance(error, web.HTTPError) and status_code < 500:
             message = error.log_message or self._reason
+        elif error is not None and db.unavailable(error):
+            status_code = 503
+            self.set_status(status_code)
+            self.set_header("Retry-After", "5")
+            message = DATABASE_UNAVAILABLE
         else:
             message = "Something went wrong on the server; the error has been logged."
         self.set_header("Content-Type", "text/html; charset=UTF-8")
@@ -69,13 +74,14 @@ class GridPageHandler(BlocksPageHandler):
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
 
-        def grid_and_remixes(session: Session) -> tuple[Grid | None, list[Grid]]:
-            grid = service.find_grid(session, key)
-            return grid, service.remixes(session, grid) if grid else []
+        def grid_and_remixes(session: Session) -> tuple[Grid, str | None, list[Grid]] | None:
+            found = service.grid_for_page(session, key)
+            return None if found is None else (*found, service.remixes(session, found[0]))
 
-        grid, remixes = await self.db(grid_and_remixes)
-        if grid is None:
+        found = await self.db(grid_and_remixes)
+        if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
+        grid, code_json, remixes = found
         template, common = self.get_template("blocks/grid.html"), self.page_namespace()
         parent = grid.parent if grid.parent and not grid.parent.secret else None
         links = {
@@ -84,7 +90,7 @@ class GridPageHandler(BlocksPageHandler):
             "image_url": self.blocks_path("api", "grids", grid_id, "image.png"),
         }
 
-        def draw() -> str:
+        def draw() -> bytes:  # encoded here too: megabytes of code take a while
             return template.render(
                 **common,
                 **links,
@@ -92,13 +98,12 @@ class GridPageHandler(BlocksPageHandler):
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
                 table=grid_table(grid.grid_data),
-                code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
-            )
+                code_cells=self.blocks.code_cache.code(grid.id, code_json),
+            ).encode()
 
-        # A big grid is a big table, and highlighting long code takes a while.
-        code_chars = sum(len(cell) for cell in grid.code_cells or [])
+        # A big grid is a big table, and decoding and highlighting code takes a while.
         html = await self.off_loop(
-            grid.width * grid.height > BIG_GRID_CELLS or code_chars > BIG_BODY_BYTES, draw
+            grid.width * grid.height > BIG_GRID_CELLS or code_json not in (None, "null"), draw
         )
         self.finish(html)
 
