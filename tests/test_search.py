@@ -23,7 +23,9 @@ GRIDS = [  # (author, title, secret), posted in this order
 
 @pytest.fixture
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    jp_server_config["ServerApp"]["identity_provider_class"] = "identity.NamedUsersIdentityProvider"
+    jp_server_config["ServerApp"]["identity_provider_class"] = (
+        "tests.identity.NamedUsersIdentityProvider"
+    )
     return jp_server_config
 
 
