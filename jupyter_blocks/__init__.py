@@ -20,6 +20,15 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-blocks"}]
 
 
+def post(grid: Any, title: str | None = None, code_cells: Any = None, secret: bool = False) -> str:
+    """Store an ipythonblocks grid on this kernel's Jupyter server; the URL of its page.
+    `jupyter_blocks.client.post`, importable from the package (title: by default the notebook's
+    name and the cell number)."""
+    from .client import post as post_grid
+
+    return post_grid(grid, title=title, code_cells=code_cells, secret=secret)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext jupyter_blocks` in a kernel: share grids with this kernel's Jupyter server."""
     from .client import load_ipython_extension as load_client

@@ -21,6 +21,7 @@ from .handlers.base import NAMESPACE
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
+from .render import CodeCache
 from .service import SALT_SETTING
 from .validation import Limits, PayloadValidator
 
@@ -136,6 +137,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     ids: GridIds
     validator: PayloadValidator
     hub_users: HubUsers
+    # Highlighted code of recently viewed grids of this database.
+    code_cache: CodeCache
 
     def _apply_environment(self) -> None:
         configured = self.config.get(self.__class__.__name__, {})
@@ -194,6 +197,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         salt = self.hashids_salt or db.stored_setting(engine, SALT_SETTING) or ""
         self.ids = GridIds(salt, self.hashids_min_length)
         self.validator = PayloadValidator(self.limits)
+        self.code_cache = CodeCache()
         self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
 
     def initialize_handlers(self) -> None:

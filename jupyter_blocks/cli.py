@@ -18,16 +18,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from . import db, service
 from .ids import GridIds
+from .models import Grid
 from .service import SALT_SETTING
+from .text import text_problem
 
 T = TypeVar("T")
 
@@ -60,10 +67,6 @@ def _run(url: str, work: Callable[[Session], T]) -> T:
         database.close()
 
 
-def _export(session: Session) -> tuple[str | None, list[dict[str, Any]]]:
-    return service.instance_setting(session, SALT_SETTING), list(service.export_rows(session))
-
-
 def _upgrade(url: str) -> str | None:
     database = db.Database(url, pool_size=1)
     try:
@@ -75,28 +78,219 @@ def _upgrade(url: str) -> str | None:
         database.close()
 
 
-def _import(url: str, salt: str | None, rows: list[dict[str, Any]]) -> None:
+class Progress:
+    """How far a long command has got: on a terminal one line redrawn in place (count, rate,
+    time left), otherwise a plain line every few seconds, for logs."""
+
+    def __init__(self, verb: str, stream: IO[str] | None = None) -> None:
+        self.verb = verb
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.interval = 0.2 if self.tty else 5.0
+        self.started = self.shown = time.monotonic()
+
+    def update(self, count: int, fraction: float | None) -> None:
+        now = time.monotonic()
+        if now - self.shown >= self.interval:
+            self.shown = now
+            self._show(self._line(count, fraction, now))
+
+    def done(self, count: int) -> None:
+        self._show(self._line(count, 1.0, time.monotonic()))
+        if self.tty:
+            self.stream.write("\n")
+
+    def note(self, text: str) -> None:
+        """A line of its own (e.g. a skipped row), not overwritten by the progress line."""
+        self.stream.write(("\r\x1b[K" if self.tty else "") + text + "\n")
+        self.stream.flush()
+
+    def _line(self, count: int, fraction: float | None, now: float) -> str:
+        elapsed = max(now - self.started, 1e-6)
+        line = f"{self.verb} {count:,} grids, {count / elapsed:,.0f}/s"
+        if fraction is not None and 0 < fraction <= 1:
+            left = elapsed / fraction - elapsed
+            line += f", {fraction:.0%} done, {_duration(left)} left"
+        return line
+
+    def _show(self, line: str) -> None:
+        self.stream.write(f"\r{line}\x1b[K" if self.tty else line + "\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+# Rows are read, checked and written this many at a time: memory stays flat however many.
+BATCH_ROWS = 500
+_REQUIRED = {
+    "id": int,
+    "secret": bool,
+    "author": str,
+    "ipb_class": str,
+    "width": int,
+    "height": int,
+    "grid_data": dict,
+    "thumbnail_svg": str,
+    "created_at": str,
+}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+
+
+class Unreadable(str):
+    """In place of a row: why its line could not be read."""
+
+
+def row_problem(row: Any) -> str | None:
+    """Why an exported row cannot be stored (by any supported database), or None. The same
+    text rule as the server's: no NUL, no lone surrogates, no text longer than its column."""
+    if isinstance(row, Unreadable):
+        return str(row)
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    for name, kind in _REQUIRED.items():
+        if type(row.get(name)) is not kind:
+            return f"{name} must be a {kind.__name__}"
+    columns = Grid.__table__.columns
+    for name, value in row.items():
+        if name not in columns:
+            continue
+        for text in _strings(value):
+            problem = text_problem(text)
+            if problem:
+                return f"{name} {problem}"
+        length = getattr(columns[name].type, "length", None)
+        if length is not None and isinstance(value, str) and len(value) > length:
+            return f"{name} must be at most {length} characters"
+    try:
+        datetime.fromisoformat(row["created_at"])
+    except ValueError:
+        return "created_at is not an ISO date"
+    return None
+
+
+@dataclass
+class Loaded:
+    stored: int = 0
+    skipped: int = 0
+
+
+def _load(
+    url: str, salt: str | None, last_row_id: int, rows: Iterable[tuple[str, Any, float | None]]
+) -> Loaded:
+    """Store `rows` ((where, row, fraction done)) into the empty database at `url` in one
+    transaction, BATCH_ROWS at a time; a row that cannot be stored is reported and skipped."""
     _upgrade(url)
+    progress, loaded = Progress("stored"), Loaded()
+    columns = set(Grid.__table__.columns.keys())
 
     def work(session: Session) -> None:
-        service.import_rows(session, rows)
+        service.require_empty(session)
+        batch: list[dict[str, Any]] = []
+        for where, row, fraction in rows:
+            problem = row_problem(row)
+            if problem:
+                loaded.skipped += 1
+                progress.note(f"skipped {where}: {problem}")
+                continue
+            batch.append({name: value for name, value in row.items() if name in columns})
+            if len(batch) >= BATCH_ROWS:
+                service.insert_rows(session, batch)
+                loaded.stored += len(batch)
+                batch.clear()
+                progress.update(loaded.stored, fraction)
+        if batch:
+            service.insert_rows(session, batch)
+            loaded.stored += len(batch)
+        service.never_reuse_row_ids(session, last_row_id)
         if salt:  # the ids of imported grids only stay the same with the same salt
             service.set_instance_setting(session, SALT_SETTING, salt)
 
     _run(url, work)
+    progress.done(loaded.stored)
+    return loaded
 
 
-def _write_export(out: IO[str], salt: str | None, rows: list[dict[str, Any]]) -> None:
-    out.write(json.dumps({"jupyter_blocks_export": 1, SALT_SETTING: salt}) + "\n")
-    for row in rows:
-        out.write(json.dumps(row) + "\n")
+def _export_header(session: Session) -> dict[str, Any]:
+    return {
+        "jupyter_blocks_export": 1,
+        SALT_SETTING: service.instance_setting(session, SALT_SETTING),
+        "last_row_id": service.last_row_id(session),
+    }
 
 
-def _read_export(source: IO[str]) -> tuple[str | None, list[dict[str, Any]]]:
-    header = json.loads(source.readline() or "{}")
-    if header.get("jupyter_blocks_export") != 1:
+def _export(url: str, out: IO[str]) -> int:
+    progress = Progress("exported")
+
+    def work(session: Session) -> int:
+        total = service.count_grids(session)
+        out.write(json.dumps(_export_header(session)) + "\n")
+        count = 0
+        for count, row in enumerate(service.export_rows(session, BATCH_ROWS), 1):
+            out.write(json.dumps(row) + "\n")
+            progress.update(count, count / total)
+        return count
+
+    count = _run(url, work)
+    progress.done(count)
+    return count
+
+
+def _import(url: str, source: IO[str]) -> Loaded:
+    header = _read_header(source)
+    size = os.fstat(source.fileno()).st_size if source.seekable() else 0
+
+    def rows() -> Iterator[tuple[str, Any, float | None]]:
+        read = 0
+        for number, line in enumerate(source, 2):
+            read += len(line)  # exports are ASCII: characters are bytes
+            if not line.strip():
+                continue
+            fraction = read / size if size else None
+            try:
+                yield f"line {number}", json.loads(line), fraction
+            except ValueError as error:
+                yield f"line {number}", Unreadable(f"not JSON: {error}"), fraction
+
+    return _load(url, header.get(SALT_SETTING), int(header.get("last_row_id") or 0), rows())
+
+
+def _copy(url: str, target: str) -> Loaded:
+    database = db.Database(url, pool_size=1)
+    try:
+        with db.session_context(database.sessions) as session:
+            header, total = _export_header(session), service.count_grids(session)
+            rows = (
+                (f"grid row {row['id']}", row, number / total)
+                for number, row in enumerate(service.export_rows(session, BATCH_ROWS), 1)
+            )
+            return _load(target, header[SALT_SETTING], header["last_row_id"], rows)
+    finally:
+        database.close()
+
+
+def _read_header(source: IO[str]) -> dict[str, Any]:
+    try:
+        header = json.loads(source.readline() or "{}")
+    except ValueError:
+        header = {}
+    if not isinstance(header, dict) or header.get("jupyter_blocks_export") != 1:
         raise SystemExit("not a jupyter-blocks export (its first line is not the export header)")
-    return header.get(SALT_SETTING), [json.loads(line) for line in source if line.strip()]
+    return header
 
 
 def _print_audit(url: str, limit: int, as_json: bool) -> None:
@@ -205,19 +399,29 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "stats":
             print(json.dumps(_run(url, service.statistics), indent=2))
         elif args.command == "export":
-            _write_export(args.file, *_run(url, _export))
+            _export(url, args.file)
         elif args.command == "import":
-            salt, rows = _read_export(args.file)
-            _import(url, salt, rows)
-            print(f"imported {len(rows)} grids into {_shown(url)}")
+            loaded = _import(url, args.file)
+            print(f"imported {loaded.stored} grids into {_shown(url)}{_skipped(loaded)}")
         elif args.command == "audit":
             _print_audit(url, args.limit, args.json)
         elif args.command == "copy":
-            salt, rows = _run(url, _export)
-            _import(args.to, salt, rows)
-            print(f"copied {len(rows)} grids from {_shown(url)} to {_shown(args.to)}")
+            loaded = _copy(url, args.to)
+            print(
+                f"copied {loaded.stored} grids from {_shown(url)} to {_shown(args.to)}"
+                f"{_skipped(loaded)}"
+            )
     except (ValueError, db.UnsupportedDatabase) as error:
         raise SystemExit(f"jupyter blocks {args.command}: {error}") from error
+    except sa.exc.SQLAlchemyError as error:
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise SystemExit(
+            f"jupyter blocks {args.command}: stopped, nothing was stored: {cause}"
+        ) from error
+
+
+def _skipped(loaded: Loaded) -> str:
+    return f" (skipped {loaded.skipped} bad rows, listed above)" if loaded.skipped else ""
 
 
 if __name__ == "__main__":

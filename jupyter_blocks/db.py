@@ -40,6 +40,14 @@ _PG_MIGRATION_LOCK = 0x6A62_6C6B  # "jblk"
 _DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 
 
+# PostgreSQL connections: a connection older than this is replaced when next taken from the
+# pool, the server closes a pooled connection left idle this long (so an idle jupyter-blocks
+# server holds none), and connecting gives up after this long (an outage answers 503 quickly).
+POOL_RECYCLE_SECONDS = 30 * 60
+IDLE_SESSION_TIMEOUT_SECONDS = 5 * 60
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 class UnsupportedDatabase(ValueError):
     pass
 
@@ -57,6 +65,14 @@ class SchemaMismatch(RuntimeError):
         self.current, self.head = current, head
 
 
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot serve right now (down, restarting, unreachable,
+    out of connections, locked) rather than that a request or our code is wrong."""
+    if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+
+
 def _is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
@@ -70,8 +86,11 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
-    """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3)."""
+def create_engine(
+    url: str | URL, pool_size: int = 5, idle_timeout: float = IDLE_SESSION_TIMEOUT_SECONDS
+) -> Engine:
+    """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3, whose
+    server closes connections idle for `idle_timeout` seconds)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _DRIVERS:
@@ -81,19 +100,27 @@ def create_engine(url: str | URL, pool_size: int = 5) -> Engine:
     parsed = parsed.set(drivername=_DRIVERS[backend])
     if _is_sqlite(parsed) and parsed.database in (None, "", ":memory:"):
         raise UnsupportedDatabase("an in-memory SQLite database cannot be shared: name a file")
-    # PostgreSQL shows each connection's application_name in pg_stat_activity.
-    connect_args = {} if _is_sqlite(parsed) else {"application_name": "jupyter-blocks"}
-    engine = sa.create_engine(
+    if _is_sqlite(parsed):
+        engine = sa.create_engine(
+            parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=60
+        )
+        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    # Pre-ping replaces connections the server closed (idle timeout, restart) before use.
+    return sa.create_engine(
         parsed,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=60,
-        connect_args=connect_args,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            # pg_stat_activity names our connections (how many does the pool hold?)
+            "application_name": "jupyter-blocks",
+            "options": f"-c idle_session_timeout={round(idle_timeout * 1000)}",
+        },
     )
-    if _is_sqlite(parsed):
-        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
-    return engine
 
 
 @contextmanager

@@ -29,9 +29,12 @@ import importlib.machinery
 import os
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-if TYPE_CHECKING:  # importing the server application takes seconds; kernels import this module
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+
+    # importing the server application takes seconds; kernels import this module
     from jupyter_server.serverapp import ServerApp
 
 ENV_URL = "JUPYTER_BLOCKS_URL"
@@ -137,7 +140,7 @@ class _IpythonblocksFinder:
         sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _AttachAfterLoading(spec.loader, self.url)
+            spec.loader = cast("Loader", _AttachAfterLoading(spec.loader, self.url))
         return spec
 
 

@@ -58,6 +58,8 @@ class Grid(Base):
     )
     # Loaded only where asked for (`service.with_parent`): a summary names its parent's id.
     parent: Mapped[Grid | None] = relationship(remote_side=[id], lazy="raise")
+    # The client's `Idempotency-Key` header, so a retried post returns this grid, not a new one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         # Newest-first paging of public grids: WHERE NOT secret AND id < :cursor ORDER BY id DESC.
@@ -69,6 +71,10 @@ class Grid(Base):
         # Search and author suggestions (on PostgreSQL also trigram indexes, see the migration).
         Index("ix_grids_lower_title", func.lower(title)),
         Index("ix_grids_lower_author", func.lower(author)),
+        # One grid per key and author (NULL keys never collide).
+        Index("ux_grids_author_idempotency_key", "author", "idempotency_key", unique=True),
+        # SQLite reuses the highest row id after a delete unless the table is AUTOINCREMENT.
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -7,12 +7,16 @@ Every number written here was validated as an integer, and all text goes through
 from __future__ import annotations
 
 import io
+import json
 import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from PIL import Image, ImageDraw
-from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
@@ -138,9 +142,119 @@ def grid_png(grid_data: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def highlighted_code(source: str) -> Markup:
-    """Python source as escaped, pygments-highlighted HTML."""
-    return Markup(highlight(source, _PYTHON, _CODE_FORMATTER))
+# Pygments' Python lexer is quadratic on some inputs (long runs of whitespace and newlines, an
+# unclosed triple quote): a cell longer than this is shown plain, and all of one grid's cells get
+# this much CPU time between them; cells past the budget are shown plain too.
+HIGHLIGHT_MAX_CELL_CHARS = 10_000
+HIGHLIGHT_BUDGET_SECONDS = 0.5
+# The highlighted code of recently viewed grids, at most this many characters of HTML in all.
+CODE_CACHE_CHARS = 64 * 1024 * 1024
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _tokens_until(source: str, deadline: float) -> Iterator[tuple[Any, str]]:
+    """The lexer's tokens, stopping with `_OverBudget` once `deadline` has passed. Pygments lexes
+    lazily, so the check runs between tokens, and no single token takes long."""
+    for token in _PYTHON.get_tokens(source):
+        if time.monotonic() > deadline:
+            raise _OverBudget
+        yield token
+
+
+def plain_code(source: str) -> Markup:
+    """Source shown as it is, escaped, in the same markup as highlighted code."""
+    return Markup(f'<div class="highlight"><pre><span></span>{escape(source)}</pre></div>')
+
+
+def highlighted_code(source: str, deadline: float | None = None) -> Markup:
+    """Python source as escaped, pygments-highlighted HTML; plain (escaped) when it is longer than
+    `HIGHLIGHT_MAX_CELL_CHARS` or highlighting it runs past `deadline` (a `time.monotonic()`).
+    CPU-heavy: call it off the event loop."""
+    if len(source) > HIGHLIGHT_MAX_CELL_CHARS:
+        return plain_code(source)
+    if deadline is None:
+        deadline = time.monotonic() + HIGHLIGHT_BUDGET_SECONDS
+    try:
+        tokens = list(_tokens_until(source, deadline))
+    except _OverBudget:
+        return plain_code(source)
+    html = io.StringIO()
+    _CODE_FORMATTER.format(tokens, html)
+    return Markup(html.getvalue())
+
+
+_JSON = json.JSONDecoder()
+_SPACE = re.compile(r"\s*")
+
+
+def code_cells_from_json(text: str | None) -> list[str]:
+    """Stored code cells (a JSON list of strings, or null) decoded one cell at a time: one
+    `json.loads` of the largest allowed code (20 MB) holds the GIL for a quarter of a second,
+    one cell (100,000 characters) for about a millisecond, so other threads run in between."""
+    if text is None:
+        return []
+    position = _SPACE.match(text).end()  # type: ignore[union-attr]
+    if text.startswith("null", position):
+        return []
+    if not text.startswith("[", position):
+        raise ValueError("stored code cells are not a JSON list")
+    cells: list[str] = []
+    position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+    while not text.startswith("]", position):
+        cell, position = _JSON.raw_decode(text, position)
+        cells.append(cell)
+        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+        if text.startswith(",", position):
+            position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+    return cells
+
+
+class CodeCache:
+    """Highlighted code cells per grid of one database, least recently used dropped first,
+    bounded by the total length of the HTML held. Grids never change, so an entry never goes
+    stale; row ids are never reused, so a deleted grid's entry is never shown for another."""
+
+    def __init__(self, max_chars: int = CODE_CACHE_CHARS) -> None:
+        self.max_chars = max_chars
+        self._entries: OrderedDict[int, tuple[list[Markup], int]] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, row_id: int) -> list[Markup] | None:
+        with self._lock:
+            entry = self._entries.get(row_id)
+            if entry is None:
+                return None
+            self._entries.move_to_end(row_id)
+            return entry[0]
+
+    def put(self, row_id: int, cells: list[Markup]) -> None:
+        size = sum(len(cell) for cell in cells)
+        if size > self.max_chars:
+            return
+        with self._lock:
+            if row_id in self._entries:
+                return
+            self._entries[row_id] = (cells, size)
+            self._chars += size
+            while self._chars > self.max_chars:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._chars -= dropped
+
+    def code(self, row_id: int, code_json: str | None) -> list[Markup]:
+        """The code cells of grid `row_id` (stored as `code_json`) as HTML: highlighted within
+        one time budget for all of them, then kept. CPU-heavy the first time: call it off the
+        event loop."""
+        found = self.get(row_id)
+        if found is not None:
+            return found
+        deadline = time.monotonic() + HIGHLIGHT_BUDGET_SECONDS
+        drawn = [highlighted_code(cell, deadline) for cell in code_cells_from_json(code_json)]
+        self.put(row_id, drawn)
+        return drawn
 
 
 # The CSS for `highlighted_code`: static text from pygments, without its comments.

@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from .ids import GridKey, new_secret_nonce
@@ -23,13 +24,21 @@ SALT_SETTING = "hashids_salt"
 
 # A listing never needs the (possibly megabytes of) grid data or code.
 _SUMMARY_ONLY = (defer(Grid.grid_data), defer(Grid.code_cells), defer(Grid.thumbnail_svg))
-# A summary names its parent by id: of the parent it needs only what makes the id.
-_WITH_PARENT = joinedload(Grid.parent).load_only(Grid.id, Grid.secret, Grid.secret_nonce)
+# A summary names its parent by id, a page by title and author: of the parent, only those.
+_WITH_PARENT = joinedload(Grid.parent).load_only(
+    Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author
+)
 # Most remixes a record lists.
 MAX_REMIXES = 50
 
 
-def create_grid(session: Session, new: NewGrid, author: str, parent: Grid | None = None) -> Grid:
+def create_grid(
+    session: Session,
+    new: NewGrid,
+    author: str,
+    parent: Grid | None = None,
+    idempotency_key: str | None = None,
+) -> Grid:
     """Store `new`; `parent` is the grid it was remixed from (see `find_grid`)."""
     grid = Grid(
         secret=new.secret,
@@ -45,10 +54,45 @@ def create_grid(session: Session, new: NewGrid, author: str, parent: Grid | None
         code_cells=new.code_cells,
         thumbnail_svg=thumbnail_svg(new.grid_data),
         parent=parent,
+        idempotency_key=idempotency_key,
     )
     session.add(grid)
     session.flush()
     return grid
+
+
+def _grid_for_key(session: Session, author: str, idempotency_key: str) -> Grid | None:
+    return session.scalar(
+        sa.select(Grid)
+        .where(Grid.author == author, Grid.idempotency_key == idempotency_key)
+        .options(_WITH_PARENT)
+    )
+
+
+def create_grid_once(
+    session: Session,
+    new: NewGrid,
+    author: str,
+    idempotency_key: str | None,
+    parent: Grid | None = None,
+) -> Grid:
+    """`create_grid`, except that a post repeating an `idempotency_key` of the same author gets
+    the grid the first one made. Two retries racing each other both get the one grid: the
+    unique index refuses the second insert, whose transaction then reads the first one's row.
+    Call it as the session's only write."""
+    if idempotency_key is None:
+        return create_grid(session, new, author, parent)
+    found = _grid_for_key(session, author, idempotency_key)
+    if found is not None:
+        return found
+    try:
+        return create_grid(session, new, author, parent, idempotency_key)
+    except sa.exc.IntegrityError:
+        session.rollback()
+        found = _grid_for_key(session, author, idempotency_key)
+        if found is None:
+            raise
+        return found
 
 
 def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
@@ -65,6 +109,17 @@ def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | 
     if not with_data:
         query = query.options(*_SUMMARY_ONLY)
     return session.scalar(query)
+
+
+def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | None:
+    """The grid behind a decoded id with its code cells as JSON text, not decoded: up to 20 MB
+    of code decoded in one call would hold the GIL, and so stall the event loop, for long."""
+    row = session.execute(
+        sa.select(Grid, sa.cast(Grid.code_cells, sa.Text))
+        .options(defer(Grid.code_cells), _WITH_PARENT)
+        .where(*_matching(key))
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def thumbnail(session: Session, key: GridKey) -> str | None:
@@ -186,30 +241,69 @@ def statistics(session: Session) -> dict[str, Any]:
     return {"public": public, "secret": secret, "top_authors": [list(row) for row in authors]}
 
 
-def export_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Every grid row (secret ones too) as a JSON-ready dict, oldest first."""
+def count_grids(session: Session) -> int:
+    return int(session.scalar(sa.select(sa.func.count()).select_from(Grid)) or 0)
+
+
+def export_rows(session: Session, batch_rows: int = 500) -> Iterator[dict[str, Any]]:
+    """Every grid row (secret ones too) as a JSON-ready dict, oldest first, fetched
+    `batch_rows` at a time (a server-side cursor on PostgreSQL), so memory stays flat."""
     rows = session.execute(
-        sa.select(Grid.__table__).order_by(Grid.id).execution_options(yield_per=500)
+        sa.select(Grid.__table__).order_by(Grid.id).execution_options(yield_per=batch_rows)
     )
     for row in rows.mappings():
         yield {**row, "created_at": row["created_at"].isoformat()}
 
 
-def import_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert exported rows keeping their row ids (so their grid ids stay the same)."""
-    if session.scalar(sa.select(sa.func.count()).select_from(Grid)):
-        raise ValueError("the target database already holds grids; import into an empty one")
-    for start in range(0, len(rows), 500):
-        batch = [
-            {**row, "created_at": datetime.fromisoformat(row["created_at"])}
-            for row in rows[start : start + 500]
-        ]
-        session.execute(sa.insert(Grid), batch)
-    if session.get_bind().dialect.name == "postgresql" and rows:
-        session.execute(
+def last_row_id(session: Session) -> int:
+    """The highest row id ever given out, deleted grids included (0 for none)."""
+    if session.get_bind().dialect.name == "postgresql":
+        last = session.scalar(
             sa.text(
-                "SELECT setval(pg_get_serial_sequence('grids', 'id'), (SELECT max(id) FROM grids))"
+                "SELECT pg_sequence_last_value("
+                "CAST(pg_get_serial_sequence('grids', 'id') AS regclass))"
             )
+        )
+    else:
+        last = session.scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'grids'"))
+    return max(int(last or 0), int(session.scalar(sa.select(sa.func.max(Grid.id))) or 0))
+
+
+def require_empty(session: Session) -> None:
+    if session.scalar(sa.select(Grid.id).limit(1)) is not None:
+        raise ValueError("the target database already holds grids; import into an empty one")
+
+
+def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert exported rows keeping their row ids (so their grid ids stay the same)."""
+    session.execute(
+        sa.insert(Grid),
+        [{**row, "created_at": datetime.fromisoformat(row["created_at"])} for row in rows],
+    )
+
+
+def never_reuse_row_ids(session: Session, last_given: int) -> None:
+    """Make new grids get ids above `last_given` and above every stored one, as after an
+    import: ids of grids deleted before the export are not given out again either."""
+    top = max(last_given, int(session.scalar(sa.select(sa.func.max(Grid.id))) or 0))
+    if top <= 0:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.text("SELECT setval(pg_get_serial_sequence('grids', 'id'), :top)"), {"top": top}
+        )
+        return
+    updated = cast(
+        "CursorResult[Any]",
+        session.execute(
+            sa.text("UPDATE sqlite_sequence SET seq = max(seq, :top) WHERE name = 'grids'"),
+            {"top": top},
+        ),
+    )
+    if not updated.rowcount:
+        session.execute(
+            sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('grids', :top)"),
+            {"top": top},
         )
 
 

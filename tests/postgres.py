@@ -30,66 +30,73 @@ def _binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+class PostgresServer:
+    """A PostgreSQL server of our own in a fresh data directory, which can be stopped and started
+    again on the same port (to test outages)."""
+
+    def __init__(self) -> None:
+        bindir = _binaries()
+        if bindir is None:
+            raise RuntimeError(
+                "PostgreSQL server binaries not found: `apt-get install postgresql` "
+                "(bash .ci/run does)"
+            )
+        self.bindir = bindir
+        as_root = os.geteuid() == 0
+        self.run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
+        self.base = Path(tempfile.mkdtemp(prefix="jupyter-blocks-pg-", dir="/tmp"))
+        self.data = self.base / "data"
+        if as_root:
+            shutil.chown(self.base, "postgres")
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        subprocess.run(
+            [
+                *self.run_as,
+                str(bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args],
+            check=check,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.data} -c fsync=off -c max_connections=200"
+        self._pg_ctl("-o", options, "-l", str(self.data / "server.log"), "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends every session (an outage); `immediate` also skips the shutdown checkpoint."""
+        self._pg_ctl("-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        self._pg_ctl("-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @contextmanager
 def running_postgres() -> Iterator[str]:
     """Start a server on 127.0.0.1, yield its admin URL (no database part), stop and delete it."""
-    bindir = _binaries()
-    if bindir is None:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found: `apt-get install postgresql` (bash .ci/run does)"
-        )
-    as_root = os.geteuid() == 0
-    run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = Path(tempfile.mkdtemp(prefix="jupyter-blocks-pg-", dir="/tmp"))
-    data = base / "data"
-    if as_root:
-        shutil.chown(base, "postgres")
-    port = free_port()
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-h 127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=200"
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(data / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    server = PostgresServer()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        server.start()
+        yield server.url
     finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        server.remove()
 
 
 def fresh_database(server_url: str) -> str:

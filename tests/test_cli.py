@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
+
+from jupyter_blocks import db
+from jupyter_blocks.models import Grid
 from tests.utils import AUTHOR
 
 
@@ -106,3 +115,202 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
     bogus.write_text('{"hello": 1}\n')
     result = blocks_cli("--db-url", f"sqlite:///{tmp_path / 'x.sqlite'}", "import", str(bogus))
     assert result.returncode != 0 and "not a jupyter-blocks export" in result.stderr
+
+
+def grid_row(row_id: int, **changes: Any) -> dict[str, Any]:
+    """An exported grid row: a 10x10 grid with a cell of code, about 3 KB of JSON."""
+    blocks = [[[row_id % 256, col * 20, row * 20, 20] for col in range(10)] for row in range(10)]
+    row = {
+        "id": row_id,
+        "secret": False,
+        "secret_nonce": None,
+        "author": "ada",
+        "title": f"grid {row_id}",
+        "ipb_class": "BlockGrid",
+        "ipb_version": "1.9.1",
+        "python_version": [3, 11, 7, "final", 0],
+        "width": 10,
+        "height": 10,
+        "grid_data": {"lines_on": True, "width": 10, "height": 10, "blocks": blocks},
+        "code_cells": ["x = 1\n" * 100],
+        "thumbnail_svg": "<svg/>",
+        "created_at": "2026-01-02T03:04:05+00:00",
+    }
+    row.update(changes)
+    return row
+
+
+def write_export(path: Path, rows: Any, last_row_id: int = 0) -> None:
+    with path.open("w") as out:
+        header = {"jupyter_blocks_export": 1, "hashids_salt": "pepper"}
+        out.write(json.dumps({**header, "last_row_id": last_row_id}) + "\n")
+        for row in rows:
+            out.write((row if isinstance(row, str) else json.dumps(row)) + "\n")
+
+
+# The CLI, then its peak memory: VmHWM of this process image (ru_maxrss would count the
+# parent's peak too, inherited across fork and exec).
+MEASURED = (
+    "import re, sys\n"
+    "from jupyter_blocks.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "finally:\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    print('peak_kb=' + re.search(r'VmHWM:\\s*(\\d+)', status).group(1), file=sys.stderr)\n"
+)
+
+
+def measured_cli(*args: str, stderr_tty: bool = False) -> tuple[int, str, int]:
+    """Run `jupyter blocks ARGS`; its exit status, stderr, and peak memory in KB. With
+    `stderr_tty`, its stderr is a real terminal (a pseudo-terminal)."""
+    command = [sys.executable, "-c", MEASURED, *args]
+    if stderr_tty:
+        leader, follower = pty.openpty()
+        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower) as process:
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            status = process.wait(timeout=300)
+        os.close(leader)
+        err = b"".join(chunks).decode()
+    else:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        status, err = done.returncode, done.stderr
+    peak = int(re.findall(r"peak_kb=(\d+)", err)[-1])
+    return status, err, peak
+
+
+def test_export_import_and_copy_stream_in_flat_memory(
+    tmp_path: Path, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Ten times the grids, the same memory: rows are never all held at once."""
+    peaks: dict[int, list[int]] = {}
+    for count in (1_000, 10_000):
+        export_file = tmp_path / f"{count}.jsonl"
+        write_export(export_file, (grid_row(n) for n in range(1, count + 1)))
+        source = (
+            db_url
+            if count == 10_000
+            else f"sqlite:///{tmp_path / 'small.sqlite'}"  # the small run on SQLite is enough
+        )
+        status, err, imported = measured_cli(
+            "--db-url", source, "import", str(export_file), stderr_tty=count == 10_000
+        )
+        assert status == 0, err
+        status, err, exported = measured_cli(
+            "--db-url", source, "export", str(tmp_path / f"{count}-again.jsonl")
+        )
+        assert status == 0, err
+        status, err, copied = measured_cli(
+            "--db-url", source, "copy", "--to", f"sqlite:///{tmp_path / f'copy-{count}.sqlite'}"
+        )
+        assert status == 0, err
+        assert f"stored {count:,} grids" in err
+        peaks[count] = [imported, exported, copied]
+        exported_lines = (tmp_path / f"{count}-again.jsonl").read_text().splitlines()
+        assert len(exported_lines) == count + 1
+    growth_mb = [
+        (big - small) / 1024 for small, big in zip(peaks[1_000], peaks[10_000], strict=True)
+    ]
+    # holding 10,000 of these rows takes hundreds of MB
+    assert max(growth_mb) < 40, f"peak memory grew by {growth_mb} MB (import, export, copy)"
+
+
+def test_progress_is_a_line_redrawn_on_a_terminal_and_plain_lines_otherwise(
+    tmp_path: Path,
+) -> None:
+    export_file = tmp_path / "grids.jsonl"
+    write_export(export_file, (grid_row(n) for n in range(1, 5_001)))
+    status, err, _ = measured_cli(
+        "--db-url",
+        f"sqlite:///{tmp_path / 'tty.sqlite'}",
+        "import",
+        str(export_file),
+        stderr_tty=True,
+    )
+    assert status == 0, err
+    assert "\r" in err and "/s, " in err and " left" in err
+    plain = blocks_cli(
+        "--db-url", f"sqlite:///{tmp_path / 'plain.sqlite'}", "import", str(export_file)
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert "\r" not in plain.stderr and "stored 5,000 grids" in plain.stderr
+
+
+def test_import_reports_bad_rows_and_stores_the_rest(tmp_path: Path, db_url: str) -> None:
+    export_file = tmp_path / "grids.jsonl"
+    write_export(
+        export_file,
+        [
+            grid_row(1),
+            grid_row(2, title="nul\x00here"),
+            "{not json",
+            grid_row(4, code_cells=["ok", "lone \udc80 surrogate"]),
+            grid_row(5, author="a" * 300),
+            grid_row(6, width="10"),
+            grid_row(7),
+        ],
+        last_row_id=9,
+    )
+    result = blocks_cli("--db-url", db_url, "import", str(export_file))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "imported 2 grids" in result.stdout and "skipped 5 bad rows" in result.stdout
+    for where, problem in [
+        ("line 3", "title must not contain NUL"),
+        ("line 4", "not JSON"),
+        ("line 5", "code_cells must be valid Unicode"),
+        ("line 6", "author must be at most 255 characters"),
+        ("line 7", "width must be a int"),
+    ]:
+        assert f"skipped {where}: {problem}" in result.stderr
+    exported = blocks_cli("--db-url", db_url, "export")
+    header, *rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [row["id"] for row in rows] == [1, 7]
+    assert header["last_row_id"] == 9  # grids deleted before the export keep their ids unused
+
+
+def test_copy_of_an_old_sqlite_file_with_bad_rows_skips_them(tmp_path: Path, db_url: str) -> None:
+    """An old SQLite file could hold what PostgreSQL refuses (NUL in a title, a lone
+    surrogate in code): copying it reports those rows, copies the rest, keeps ids unused."""
+    source = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = db.create_engine(source)
+    try:
+        db.upgrade(engine)
+        with engine.begin() as connection:
+            for row in [
+                grid_row(1),
+                grid_row(2, title="a\x00b"),
+                grid_row(3, code_cells=["\ud800"]),
+                grid_row(4),
+                grid_row(5),
+            ]:
+                connection.execute(
+                    sa.insert(Grid),
+                    {**row, "created_at": datetime.fromisoformat(row["created_at"])},
+                )
+            connection.execute(sa.delete(Grid).where(Grid.id == 5))  # its id is never reused
+    finally:
+        engine.dispose()
+    result = blocks_cli("--db-url", source, "copy", "--to", db_url)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "copied 2 grids" in result.stdout and "skipped 2 bad rows" in result.stdout
+    assert "skipped grid row 2: title must not contain NUL" in result.stderr
+    assert "skipped grid row 3: code_cells must be valid Unicode" in result.stderr
+    target = db.create_engine(db_url)
+    try:
+        with target.begin() as connection:
+            row = {**grid_row(0), "created_at": datetime.now(timezone.utc)}
+            del row["id"]
+            assert connection.execute(sa.insert(Grid).returning(Grid.id), row).scalar() == 6
+    finally:
+        target.dispose()

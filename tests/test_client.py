@@ -26,6 +26,7 @@ from ipythonblocks import ipythonblocks as ipb
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_server.serverapp import list_running_servers
 
+import jupyter_blocks
 from jupyter_blocks import client
 from jupyter_blocks.kernel_env import ENV_TOKEN, ENV_URL, kernel_facing_url
 from tests.utils import AUTHOR
@@ -153,9 +154,17 @@ class Kernel:
 
 
 @contextlib.asynccontextmanager
-async def kernel_of(served: Served) -> AsyncIterator[Kernel]:
+async def kernel_of(
+    served: Served, env: dict[str, str] | None = None, kernel_id: str | None = None
+) -> AsyncIterator[Kernel]:
+    """A kernel the server starts (with `env` as its environment if given), or the running
+    kernel `kernel_id`; shut down after."""
     manager = served.app.kernel_manager
-    kernel_id = await asyncio.wait_for(manager.start_kernel(kernel_name="python3"), KERNEL_TIMEOUT)
+    if kernel_id is None:
+        options: dict[str, Any] = {"env": env} if env is not None else {}
+        kernel_id = await asyncio.wait_for(
+            manager.start_kernel(kernel_name="python3", **options), KERNEL_TIMEOUT
+        )
     kernel_client = manager.get_kernel(kernel_id).client()
     kernel_client.start_channels()
     try:
@@ -474,6 +483,220 @@ async def test_a_server_that_picks_its_port_at_start_gives_kernels_that_port(
             server.kill()
             server.wait(timeout=30)
     assert confirmation.strip() == f"jupyter-blocks: grids go to {blocks_url} as {AUTHOR}"
+
+
+# ------------------------------------------------ sharing with no set-up (no %load_ext)
+
+# Records every host name this kernel looks up or connects to from now on.
+HOST_SPY = """
+import socket
+hosts = set()
+_getaddrinfo, _create_connection = socket.getaddrinfo, socket.create_connection
+def _spy_getaddrinfo(host, *args, **kwargs):
+    hosts.add(host)
+    return _getaddrinfo(host, *args, **kwargs)
+def _spy_create_connection(address, *args, **kwargs):
+    hosts.add(address[0])
+    return _create_connection(address, *args, **kwargs)
+socket.getaddrinfo, socket.create_connection = _spy_getaddrinfo, _spy_create_connection
+"""
+
+
+async def test_a_kernel_shares_with_no_load_ext(served: Served) -> None:
+    async with kernel_of(served) as kernel:
+        loaded_at_start = await kernel.run_json(
+            "import json, sys\n"
+            "print(json.dumps([name in sys.modules for name in "
+            "('jupyter_blocks.kernel_env', 'jupyter_blocks.client', 'ipythonblocks')]))"
+        )
+        await kernel.run(HOST_SPY)
+        blocks = await kernel.run_json(COLOURFUL_GRID)
+        urls = await kernel.run_json(
+            "from ipythonblocks import ipythonblocks as ipb\n"
+            "print(json.dumps([ipb._POST_URL, ipb._GET_URL_PUBLIC, ipb._GET_URL_SECRET]))"
+        )
+        url = (await kernel.run("print(grid.post_to_web())")).strip()
+        loaded = await kernel.run_json(
+            f"print(json.dumps(BlockGrid.from_web({grid_id_of(url)!r})._to_simple_grid()))"
+        )
+        image_id = grid_id_of((await kernel.run("print(ImageGrid(2, 2).post_to_web())")).strip())
+        hosts = await kernel.run_json("print(json.dumps(sorted(map(str, hosts))))")
+    # Only the hook is loaded at start: kernels that never import ipythonblocks load no more.
+    assert loaded_at_start == [True, False, False]
+    assert urls == [
+        f"{served.blocks_url}post",
+        f"{served.blocks_url}get/{{0}}",
+        f"{served.blocks_url}get/secret/{{0}}",
+    ]
+    assert url.startswith(served.blocks_url)
+    assert loaded == blocks
+    assert (await served.grid_record(grid_id_of(url)))["author"] == AUTHOR
+    assert (await served.grid_record(image_id))["ipb_class"] == "ImageGrid"
+    assert hosts == ["127.0.0.1"]
+
+
+async def test_a_kernel_whose_server_is_gone_says_what_to_do_and_never_tries_the_public_site(
+    served: Served,
+) -> None:
+    gone = "http://127.0.0.1:9/blocks/"  # nothing listens on the discard port
+    async with kernel_of(served, env={**os.environ, ENV_URL: gone}) as kernel:
+        await kernel.run(HOST_SPY)
+        result = await kernel.run_json(
+            """
+import json
+from ipythonblocks import BlockGrid
+from ipythonblocks import ipythonblocks as ipb
+errors = []
+for attempt in (lambda: BlockGrid(2, 2).post_to_web(), lambda: BlockGrid.from_web("Xk9aQe")):
+    try:
+        attempt()
+    except Exception as error:
+        errors.append([type(error).__name__, str(error)])
+print(json.dumps({"errors": errors, "hosts": sorted(map(str, hosts)), "post": ipb._POST_URL}))
+"""
+        )
+    assert result["post"] == f"{gone}post"
+    assert [name for name, _ in result["errors"]] == ["BlocksConnectionError"] * 2
+    for _, message in result["errors"]:
+        assert f"Cannot reach the Jupyter server at {gone}" in message
+        assert "restart the kernel from a running server" in message
+        assert "ipythonblocks.org" not in message
+    assert result["hosts"] == ["127.0.0.1"]
+
+
+async def test_a_kernel_without_the_server_variable_keeps_stock_ipythonblocks(
+    served: Served,
+) -> None:
+    environment = {name: value for name, value in os.environ.items() if name not in CLIENT_ENV}
+    async with kernel_of(served, env=environment) as kernel:
+        state = await kernel.run_json(
+            "import json, sys\nfrom ipythonblocks import ipythonblocks as ipb\n"
+            "print(json.dumps([ipb._POST_URL, 'jupyter_blocks.kernel_env' in sys.modules]))"
+        )
+    assert state == ["http://www.ipythonblocks.org/post", False]
+
+
+async def test_shared_code_cells_are_stored_as_typed(served: Served) -> None:
+    typed = [
+        "from ipythonblocks import BlockGrid",
+        "%time grid = BlockGrid(2, 2, fill=(10, 20, 30))",
+        "names = %who_ls",
+    ]
+    async with kernel_of(served) as kernel:
+        for cell in typed:  # In[1], In[2], In[3]
+            await kernel.run(cell, store_history=True)
+        url = (await kernel.run("print(grid.post_to_web(code_cells='1:4'))")).strip()
+        url_by_helper = (
+            await kernel.run(
+                'from jupyter_blocks import client\nprint(client.post(grid, code_cells="2,3"))'
+            )
+        ).strip()
+    assert (await served.grid_record(grid_id_of(url)))["code_cells"] == typed
+    assert (await served.grid_record(grid_id_of(url_by_helper)))["code_cells"] == typed[1:]
+
+
+async def notebook_kernel(served: Served, path: str) -> str:
+    """Start a kernel the way JupyterLab does for a notebook (a session, named after the
+    notebook file): its id."""
+    response = await asyncio.to_thread(
+        requests.post,
+        served.blocks_url.replace("blocks/", "api/sessions"),
+        json={
+            "path": path,
+            "type": "notebook",
+            "name": path.rsplit("/", 1)[-1],
+            "kernel": {"name": "python3"},
+        },
+        headers={"Authorization": f"token {served.token}"},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["kernel"]["id"])
+
+
+async def test_grids_are_titled_by_the_caller_or_by_notebook_and_cell(served: Served) -> None:
+    kernel_id = await notebook_kernel(served, "lessons/Colour wheel.ipynb")
+    async with kernel_of(served, kernel_id=kernel_id) as kernel:
+        await kernel.run("from ipythonblocks import BlockGrid\ngrid = BlockGrid(2, 2)")
+        urls = {}
+        await kernel.run("print(1)", store_history=True)  # In[1]
+        urls["default"] = await kernel.run("print(grid.post_to_web())", store_history=True)
+        urls["given"] = await kernel.run("print(grid.post_to_web(title='Mine'))")
+        urls["none"] = await kernel.run("print(grid.post_to_web(title=''))")
+        urls["helper"] = await kernel.run(
+            "from jupyter_blocks import client\nprint(client.post(grid, title='Helper'))"
+        )
+        urls["helper default"] = await kernel.run("print(client.post(grid))", store_history=True)
+    titles = {
+        name: (await served.grid_record(grid_id_of(url.strip())))["title"]
+        for name, url in urls.items()
+    }
+    assert titles == {
+        "default": "Colour wheel · cell 2",
+        "given": "Mine",
+        "none": None,
+        "helper": "Helper",
+        "helper default": "Colour wheel · cell 3",
+    }
+
+
+async def test_a_grid_loaded_changed_and_posted_records_its_parent(served: Served) -> None:
+    async with kernel_of(served) as kernel:
+        ids = await kernel.run_json(
+            """
+import json
+from ipythonblocks import BlockGrid, ImageGrid
+from jupyter_blocks import client
+original = BlockGrid(3, 3, fill=(200, 0, 0)).post_to_web(title="Original").rsplit("/", 1)[1]
+remix = BlockGrid.from_web(original)
+remix[0, 0].rgb = (0, 0, 255)
+remixed = remix.post_to_web(title="Remix").rsplit("/", 1)[1]
+again = client.load(remixed)
+again[1, 1].rgb = (0, 255, 0)
+remix_of_remix = client.post(again, title="Remix of remix").rsplit("/", 1)[1]
+fresh = BlockGrid(1, 1).post_to_web().rsplit("/", 1)[1]
+print(json.dumps([original, remixed, remix_of_remix, fresh]))
+"""
+        )
+    original, remixed, remix_of_remix, fresh = ids
+    assert (await served.grid_record(remixed))["parent"] == original
+    assert (await served.grid_record(remix_of_remix))["parent"] == remixed
+    assert (await served.grid_record(fresh))["parent"] is None
+    remixes = (await served.grid_record(original))["remixes"]
+    assert [(remix["id"], remix["title"]) for remix in remixes] == [(remixed, "Remix")]
+
+
+async def test_post_from_the_package_takes_a_title(served: Served) -> None:
+    await asyncio.to_thread(client.connect, served.blocks_url, served.token)
+    url = await asyncio.to_thread(jupyter_blocks.post, BlockGrid(2, 2), title="Top level")
+    assert url.startswith(served.blocks_url)
+    assert (await served.grid_record(grid_id_of(url)))["title"] == "Top level"
+
+
+async def test_errors_say_why(served: Served) -> None:
+    await asyncio.to_thread(client.connect, served.blocks_url, served.token)
+    with pytest.raises(client.BlocksRequestError) as too_long:
+        await asyncio.to_thread(BlockGrid(1, 1).post_to_web, title="x" * 201)
+    assert too_long.value.status == 400
+    assert "400 Invalid grid payload: title: must be at most 200" in str(too_long.value)
+
+    big = BlockGrid(3, 2)
+    for block in big:
+        block.size = 101  # bigger than the server allows: six precise errors
+    with pytest.raises(client.BlocksRequestError) as many:
+        await asyncio.to_thread(big.post_to_web)
+    message = str(many.value)
+    assert message.count("size must be an integer from 1 to 100") == 3
+    assert "grid_data.blocks.0.0: " in message and message.endswith("; and 3 more")
+
+    secret_id = grid_id_of(await asyncio.to_thread(client.post, BlockGrid(1, 1), secret=True))
+    with pytest.raises(client.BlocksRequestError) as not_public:
+        await asyncio.to_thread(BlockGrid.from_web, secret_id)
+    assert not_public.value.status == 404
+    assert f"from_web({secret_id!r}, secret=True)" in str(not_public.value)
+
+    with pytest.raises(ValueError, match="The grid id is empty"):
+        await asyncio.to_thread(BlockGrid.from_web, "")
 
 
 # --------------------------------------------------------------------- connect() and discovery

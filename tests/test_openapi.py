@@ -131,6 +131,7 @@ CASES = [
     Case("GET", "/blocks/secret/{secret}", 200),
     Case("GET", "/blocks/session", 200),
     # the JSON API
+    Case("GET", "/blocks/session", 200),
     Case("GET", "/blocks/api/me", 200),
     Case("GET", "/blocks/api/me", 403, headers=NO_AUTH),
     Case("GET", "/blocks/api/grids", 200),
@@ -234,7 +235,8 @@ def _route_as_path(pattern: str) -> str:
 
 def test_the_contract_describes_every_route_and_no_other() -> None:
     spec = load_spec()
-    routed = {_route_as_path(route[0]) for route in routes()}
+    # The last routes catch every other path under blocks/ to answer a 404: not endpoints.
+    routed = {_route_as_path(route[0]) for route in routes() if not route[0].endswith(".*")}
     described = set(spec["paths"])
     pending = {path for _, path in PENDING_OPERATIONS if path not in routed}
     assert routed - described == set(), "routes missing from openapi.yaml"

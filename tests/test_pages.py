@@ -113,3 +113,122 @@ async def test_a_big_grid_page_is_drawn_whole(jp_fetch: Any, post_grid: Any) -> 
     assert html.count("<td ") == 80 * 60
     r, g, b, _size = grid["grid_data"]["blocks"][59][79]
     assert f"Index: [59, 79]&#10;Color: ({r}, {g}, {b})" in html
+
+
+# ------------------------------------------------------------ header, scripts, search, errors
+
+PAGES = [("blocks", ""), ("blocks", "{id}"), ("blocks", "nosuchgrid"), ("blocks", "no", "such")]
+
+
+@pytest.mark.parametrize("parts", PAGES)
+async def test_every_page_has_the_header_and_no_inline_script(
+    jp_fetch: Any, post_grid: Any, jp_base_url: str, parts: tuple[str, ...]
+) -> None:
+    grid = await post_grid()
+    response = await jp_fetch(*(part.format(id=grid["id"]) for part in parts), raise_error=False)
+    html = response.body.decode()
+    assert f'<a href="{jp_base_url}blocks/">Gallery</a>' in html
+    assert f'<a href="{jp_base_url}blocks/random">Random</a>' in html
+    assert f'<a href="{jp_base_url}lab">Open in JupyterLab</a>' in html
+    assert f'action="{jp_base_url}blocks/"' in html and 'name="q"' in html
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
+    assert len(scripts) == 1
+    attributes, body = scripts[0]
+    assert body == ""
+    assert re.search(
+        rf'src="{re.escape(jp_base_url)}static/jupyter_blocks/blocks\.js\?v=\w+"', attributes
+    )
+    assert "onclick" not in html.lower() and "javascript:" not in html.lower()
+
+
+async def test_the_pages_script_is_served_as_a_static_file(jp_fetch: Any) -> None:
+    response = await jp_fetch("static", "jupyter_blocks", "blocks.js")
+    assert "javascript" in response.headers["Content-Type"]
+    script = response.body.decode()
+    assert "jb-local" in script and "jb-copy" in script
+
+
+async def test_grid_page_has_a_copy_button_local_times_and_a_png_link(
+    jp_fetch: Any, post_grid: Any, jp_base_url: str
+) -> None:
+    grid = await post_grid()
+    html = await page(jp_fetch, "blocks", grid["id"])
+    assert '<pre class="jb-snippet" id="jb-load-snippet">' in html
+    assert '<button type="button" class="jb-copy" data-copy="jb-load-snippet">Copy</button>' in html
+    assert f'<time class="jb-local" datetime="{grid["created"]}">' in html
+    assert f'href="{jp_base_url}blocks/api/grids/{grid["id"]}/image.png"' in html
+
+
+async def test_untitled_grids_are_called_untitled_everywhere(jp_fetch: Any, post_grid: Any) -> None:
+    grid = await post_grid(title=None)
+    grid_page = await page(jp_fetch, "blocks", grid["id"])
+    gallery = await page(jp_fetch, "blocks", "")
+    assert '<h1 class="jb-title">Untitled</h1>' in grid_page
+    assert "<title>Untitled · jupyter-blocks</title>" in grid_page
+    assert '<span class="jb-card-title">Untitled</span>' in gallery
+    assert "Untitled grid" not in grid_page + gallery
+
+
+async def test_gallery_searches_titles_and_authors_and_pages_with_the_query(
+    jp_fetch: Any, post_grid: Any, blocks_app: Any
+) -> None:
+    blocks_app.page_size = 1
+    for title in ("Red sea", "Blue SEA", "Green field"):
+        await post_grid(title=title)
+    first = await page(jp_fetch, "blocks", "", params={"q": "sea"})
+    assert "Blue SEA" in first and "Red sea" not in first and "Green field" not in first
+    assert 'value="sea"' in first
+    older = re.search(r'class="jb-older" href="([^"]+)"', first)
+    assert older and "q=sea" in older.group(1)
+    query = dict(
+        part.split("=") for part in older.group(1).replace("&amp;", "&").split("?")[1].split("&")
+    )
+    second = await page(jp_fetch, "blocks", "", params=query)
+    assert "Red sea" in second and "Blue SEA" not in second
+    nothing = await page(jp_fetch, "blocks", "", params={"q": "<b>zebra</b>"})
+    assert "No grid's title or author contains “&lt;b&gt;zebra&lt;/b&gt;”" in nothing
+
+
+@pytest.mark.parametrize("parts", [("blocks", "AAAAAA"), ("blocks", "no", "such", "page")])
+async def test_not_found_is_a_styled_page_with_a_link_back(
+    jp_fetch: Any, jp_base_url: str, parts: tuple[str, ...]
+) -> None:
+    response = await jp_fetch(*parts, raise_error=False)
+    assert response.code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    html = response.body.decode()
+    assert "<h1>Nothing here</h1>" in html
+    assert f'<a class="jb-back" href="{jp_base_url}blocks/">Back to the gallery</a>' in html
+    assert "blocks.css" in html
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+async def test_unknown_api_paths_are_json_404s(
+    jp_fetch: Any, jp_base_url: str, method: str
+) -> None:
+    response = await jp_fetch(
+        "blocks",
+        "api",
+        "nothing",
+        method=method,
+        body="" if method == "POST" else None,
+        raise_error=False,
+    )
+    assert response.code == 404
+    assert json.loads(response.body) == {
+        "message": f"There is no API endpoint at {jp_base_url}blocks/api/nothing",
+        "errors": [],
+    }
+
+
+class TestOnTheHubGalleryService:
+    """The gallery service is no one's server: "Open in JupyterLab" goes through the Hub."""
+
+    @pytest.fixture
+    def blocks_config(self, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        monkeypatch.setenv("JUPYTERHUB_BASE_URL", "/hub-root/")
+        return {"hub_service": True}
+
+    async def test_open_in_jupyterlab_goes_to_the_viewers_own_server(self, jp_fetch: Any) -> None:
+        html = await page(jp_fetch, "blocks", "")
+        assert '<a href="/hub-root/hub/user-redirect/lab">Open in JupyterLab</a>' in html

@@ -178,12 +178,15 @@ async def test_block_errors_are_capped_but_precise(jp_fetch: Any) -> None:
     }
 
 
-async def test_title_is_accepted_by_the_api_only(jp_fetch: Any) -> None:
+async def test_title_is_accepted_by_both_routes(jp_fetch: Any) -> None:
+    """The patched kernel client sends a title to `blocks/post` (API contract item 6)."""
     body = json.dumps(make_payload(title="Sunset"))
-    protocol = await jp_fetch("blocks", "post", method="POST", body=body, raise_error=False)
-    assert protocol.code == 400
+    protocol = await jp_fetch("blocks", "post", method="POST", body=body)
+    assert protocol.code == 200
     api = await jp_fetch("blocks", "api", "grids", method="POST", body=body)
     assert api.code == 201 and json.loads(api.body)["title"] == "Sunset"
+    listed = json.loads((await jp_fetch("blocks", "api", "grids")).body)["items"]
+    assert [item["title"] for item in listed] == ["Sunset", "Sunset"]
 
 
 async def test_title_longer_than_200_characters_is_rejected(jp_fetch: Any) -> None:

@@ -57,7 +57,7 @@ def _running_server(base_url: str | None) -> dict[str, Any]:
     from jupyter_core.paths import jupyter_runtime_dir
     from jupyter_server.serverapp import list_running_servers
 
-    servers = list(list_running_servers())
+    servers: list[dict[str, Any]] = list(list_running_servers())
     if base_url:
         servers = [server for server in servers if server.get("base_url") == base_url]
     parent_pid = os.environ.get("JPY_PARENT_PID") or str(os.getppid())

@@ -160,18 +160,20 @@ def code_as_typed(cells: CellSpec) -> list[str]:
 
 
 def default_title() -> str | None:
-    """`<notebook name> · cell <n>` (the notebook this kernel runs for and the running cell's
-    number), the notebook's name alone outside a cell, None outside a notebook."""
+    """`<notebook name> · cell <n>`: the notebook this kernel runs for and the number of the
+    running cell (`In[n]`, shown as `[n]` next to it), the notebook's name alone before any
+    cell; None outside a notebook."""
     session = os.environ.get(ENV_SESSION_NAME)
     if not session:
         return None
-    name = PurePath(session).name
-    name = name.removesuffix(".ipynb")
+    name = PurePath(session).name.removesuffix(".ipynb")
     if len(name) > MAX_TITLE_NAME_CHARS:
         name = name[: MAX_TITLE_NAME_CHARS - 1] + "…"
     shell = _shell()
-    cell = getattr(shell, "execution_count", None)
-    return f"{name} · cell {cell}" if cell else name
+    # The running cell's input is stored before it runs: it is the last one (IPython's own
+    # execution_count is already past it in IPython 9, not yet in IPython 8).
+    cell = len(shell.history_manager.input_hist_raw) - 1 if shell is not None else 0
+    return f"{name} · cell {cell}" if cell > 0 else name
 
 
 def grid_from_data(
@@ -186,7 +188,7 @@ def grid_from_data(
     if issubclass(cls, ImageGrid):
         options["origin"] = origin or grid_data.get("origin", "lower-left")
     blocks = grid_data["blocks"]
-    grid = cls(
+    grid: GridT = cls(
         grid_data["width"],
         grid_data["height"],
         block_size=blocks[0][0][3],

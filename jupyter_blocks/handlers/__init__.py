@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import (
+    ApiNotFoundHandler,
     AuthorsHandler,
     GridHandler,
     GridsHandler,
@@ -14,7 +15,7 @@ from .api import (
 )
 from .base import ID, NAMESPACE
 from .compat import GetGridDataHandler, PostHandler, RandomHandler
-from .pages import GalleryPageHandler, GridPageHandler
+from .pages import GalleryPageHandler, GridPageHandler, NotFoundPageHandler
 from .redirect import ServiceRedirectHandler
 from .session import SessionPageHandler
 
@@ -37,6 +38,8 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"{at}secret/{ID}", GridPageHandler, {"secret": True}),
         (rf"{NAMESPACE}/?", GalleryPageHandler),
         (rf"{at}{ID}", GridPageHandler, {"secret": False}),
+        (rf"{at}api/.*", ApiNotFoundHandler),
+        (rf"{at}.*", NotFoundPageHandler),
     ]
 
 

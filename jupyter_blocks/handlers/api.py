@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -40,7 +41,7 @@ class ListingHandler(BlocksAPIHandler):
         raw = self.get_query_argument("limit", None)
         if raw is None:
             return min(default, MAX_LIMIT)
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ApiError(
                 400,
                 "Invalid query",
@@ -94,7 +95,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
     @authorized
     async def post(self) -> None:
         new = await self.validate_payload(allow_title=True)
-        grid = await self.db(self.new_grid_work(new))
+        grid = await self.db(self.new_grid_work(new, self.idempotency_key()))
         self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
         await self.write_json(self.record(grid), status=201, grid=grid)
 
@@ -207,11 +208,18 @@ class ThumbnailHandler(CachedImageHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
-        if self.not_modified(grid_id, THUMBNAIL_VERSION):
-            return
         svg = await self.db(lambda session: service.thumbnail(session, key))
-        if svg is None:
+        if svg is None:  # also for a deleted grid a browser still holds a picture of
             raise ApiError(404, f"No grid with id {grid_id!r}")
+        # Browsers ask again each time (a 304 is cheap), so none keeps a deleted grid's picture,
+        # and the ETag is the picture's own hash, so none keeps another grid's under its id.
+        digest = hashlib.blake2b(svg.encode(), digest_size=12).hexdigest()
+        self.set_header("ETag", f'"{digest}-{THUMBNAIL_VERSION}"')
+        self.set_header("Cache-Control", "private, no-cache")
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
         self.finish(svg, set_content_type="image/svg+xml")
 
 
@@ -234,3 +242,14 @@ class ImageHandler(CachedImageHandler):
         png = await self.off_loop(big, lambda: grid_png(grid_data))
         self.set_header("Content-Disposition", f'inline; filename="grid-{grid_id}.png"')
         self.finish(png, set_content_type="image/png")
+
+
+class ApiNotFoundHandler(BlocksAPIHandler):
+    """Any other path under `blocks/api/`: a JSON 404 in the API's error shape."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        raise ApiError(404, f"There is no API endpoint at {self.request.path}")
+
+    post = patch = delete = get

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 
-from .. import service
+from .. import db, service
 from ..ids import GridKey
 from ..models import Grid
+from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, NewGrid
 
 if TYPE_CHECKING:
@@ -35,6 +36,12 @@ BIG_BODY_BYTES = 64 * 1024
 NAMESPACE = "blocks"
 # Ids are hashids: letters and digits.
 ID = r"([A-Za-z0-9]{1,64})"
+# The longest author name the grids table holds, and the longest Idempotency-Key header.
+MAX_AUTHOR_CHARS = 255
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+DATABASE_UNAVAILABLE = (
+    "The grid database is not reachable at the moment; nothing was changed. Try again shortly."
+)
 
 # Pages load script and style only from this server's static files; nothing inline runs, so
 # markup that reached the database could not run even if it were not escaped.
@@ -110,6 +117,26 @@ class BlocksMixin(ExtensionHandlerMixin):
     def author(self) -> str:
         return self.blocks.author_for(self.current_user)  # type: ignore[attr-defined]
 
+    def author_of_new_grid(self) -> str:
+        """`author`, or a 400 when the identity provider's name for the user cannot be stored."""
+        author = self.author
+        problem = text_problem(author)
+        if problem is None and len(author) > MAX_AUTHOR_CHARS:
+            problem = f"must be at most {MAX_AUTHOR_CHARS} characters"
+        if problem:
+            raise ApiError(
+                400, "Your user name cannot be stored with a grid", [FieldError("author", problem)]
+            )
+        return author
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if value is not None and db.unavailable(value):
+            summary = self._request_summary()  # type: ignore[attr-defined]
+            cause = str(getattr(value, "orig", None) or value).strip().splitlines()[0]
+            self.log.warning("jupyter-blocks: database unavailable for %s: %s", summary, cause)
+            return
+        super().log_exception(typ, value, tb)  # type: ignore[misc]
+
     def grid_key(self, grid_id: str) -> GridKey:
         """The key behind `grid_id` (of the kind this route takes), or 404."""
         key = self.blocks.ids.decode(grid_id)
@@ -177,10 +204,13 @@ class BlocksMixin(ExtensionHandlerMixin):
             ],
         }
 
-    def new_grid_work(self, new: NewGrid) -> Callable[[Session], Grid]:
+    def new_grid_work(
+        self, new: NewGrid, idempotency_key: str | None = None
+    ) -> Callable[[Session], Grid]:
         """The database work that stores `new` for this request's author, with its parent (the
-        grid it was remixed from) looked up in the same session: an unknown one is a 400."""
-        author, parent_key = self.author, None
+        grid it was remixed from) looked up in the same session: an unknown one is a 400. A
+        retry repeating an `idempotency_key` gets the first grid (`service.create_grid_once`)."""
+        author, parent_key = self.author_of_new_grid(), None
         if new.parent is not None:
             parent_key = self.blocks.ids.decode(new.parent)
             if parent_key is None:
@@ -192,7 +222,7 @@ class BlocksMixin(ExtensionHandlerMixin):
                 parent = service.find_grid(session, parent_key, with_data=False)
                 if parent is None:
                     raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
-            return service.create_grid(session, new, author, parent)
+            return service.create_grid_once(session, new, author, idempotency_key, parent)
 
         return store
 
@@ -206,6 +236,10 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
             message, errors = error.message, [e.to_json() for e in error.errors]
         elif isinstance(error, web.HTTPError) and status_code < 500:
             message, errors = error.log_message or self._reason, []
+        elif error is not None and db.unavailable(error):
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+            message, errors = DATABASE_UNAVAILABLE, []
         else:
             message, errors = "Internal server error", []
         self.set_header("Content-Type", "application/json")
@@ -219,30 +253,64 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.finish(body)
 
 
+# A chunked body (no declared length) over the limit is still read to its end, and thrown away,
+# so that a client that sends it all before reading the answer gets the 413; one this many times
+# over the limit is cut off.
+DRAIN_FACTOR = 8
+
+
 @web.stream_request_body
 class GridUploadHandler(BlocksAPIHandler):
     """A JSON handler that takes grid payloads. The body streams in, so a body declared larger
-    than the limit is refused with 413 as soon as the headers arrive, before it is read."""
+    than the limit is refused with 413 as soon as the headers arrive, before it is read; a
+    chunked body is counted as it arrives and refused with 413 once read, holding no more than
+    the limit meanwhile."""
 
     _body: bytearray
+    _received: int
+
+    def _too_large(self) -> ApiError:
+        limit = self.blocks.max_body_bytes
+        return ApiError(413, f"Request body is larger than the limit of {limit} bytes")
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
-        self._body = bytearray()
+        self._body, self._received = bytearray(), 0
         limit = self.blocks.max_body_bytes
         declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise ApiError(413, f"Request body is larger than the limit of {limit} bytes")
-        # A chunked body has no length to check up front: tornado stops reading it at the limit.
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise self._too_large()
         assert isinstance(self.request.connection, HTTP1Connection), "served over HTTP/1"
-        self.request.connection.set_max_body_size(limit)
+        self.request.connection.set_max_body_size(limit * DRAIN_FACTOR)
 
     def data_received(self, chunk: bytes) -> None:
-        self._body += chunk
+        self._received += len(chunk)
+        if self._received <= self.blocks.max_body_bytes:
+            self._body += chunk
+        elif self._body:
+            self._body = bytearray()
+
+    def idempotency_key(self) -> str | None:
+        """The request's `Idempotency-Key` header: a retry with the same key gets the first grid."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        problem = text_problem(key) or (
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+            if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
+            else None
+        )
+        if problem:
+            raise ApiError(
+                400, "Invalid Idempotency-Key header", [FieldError("Idempotency-Key", problem)]
+            )
+        return key
 
     async def validate_payload(self, allow_title: bool) -> NewGrid:
         """The request body as a valid grid, or a 400 listing what is wrong. Parsing and
         checking a big grid takes a while: that runs off the event loop."""
+        if self._received > self.blocks.max_body_bytes:
+            raise self._too_large()
         body = bytes(self._body)
         try:
             return await self.off_loop(

@@ -17,7 +17,7 @@ class PostHandler(GridUploadHandler):
     async def post(self) -> None:
         # The stock client sends neither a title nor a parent; jupyter_blocks' client sends both.
         new = await self.validate_payload(allow_title=True)
-        grid = await self.db(self.new_grid_work(new))
+        grid = await self.db(self.new_grid_work(new, self.idempotency_key()))
         await self.write_json({"url": self.page_url(grid)})
 
 

@@ -1,17 +1,22 @@
-"""HTML pages: one per grid, and the gallery. They work without JupyterLab."""
+"""HTML pages: one per grid, the gallery, and errors. They work without JupyterLab; their only
+script is the static `blocks.js` (no inline script)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin
+from jupyter_server.utils import url_path_join
+from sqlalchemy.orm import Session
 from tornado import httputil, web
 
-from .. import service
-from ..render import CODE_STYLE, grid_table, highlighted_code
-from .base import BIG_BODY_BYTES, BIG_GRID_CELLS, ApiError, BlocksMixin, as_utc
+from .. import db, service
+from ..models import Grid
+from ..render import CODE_STYLE, grid_table
+from .base import BIG_GRID_CELLS, DATABASE_UNAVAILABLE, ApiError, BlocksMixin, as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
@@ -21,10 +26,22 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
     def gallery_path(self) -> str:
         return self.blocks_path() + "/"
 
+    @property
+    def lab_url(self) -> str:
+        """Where "Open in JupyterLab" goes: this server's JupyterLab, or on the JupyterHub gallery
+        service (which is no one's server) the Hub's redirect to the viewer's own."""
+        if self.blocks.hub_service:
+            hub_prefix = os.environ.get("JUPYTERHUB_BASE_URL") or "/"
+            return url_path_join(hub_prefix, "hub", "user-redirect", "lab")
+        return url_path_join(self.base_url, "lab")
+
     def page_namespace(self) -> dict[str, Any]:
         return {
             "gallery_url": self.gallery_path,
+            "random_url": self.blocks_path("random"),
+            "lab_url": self.lab_url,
             "css_url": self.static_url("blocks.css"),
+            "js_url": self.static_url("blocks.js"),
             "code_css": CODE_STYLE,
         }
 
@@ -37,6 +54,11 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
             message = error.message
         elif isinstance(error, web.HTTPError) and status_code < 500:
             message = error.log_message or self._reason
+        elif error is not None and db.unavailable(error):
+            status_code = 503
+            self.set_status(status_code)
+            self.set_header("Retry-After", "5")
+            message = DATABASE_UNAVAILABLE
         else:
             message = "Something went wrong on the server; the error has been logged."
         self.set_header("Content-Type", "text/html; charset=UTF-8")
@@ -44,56 +66,90 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
 
 
 class GridPageHandler(BlocksPageHandler):
-    """`GET blocks/<id>` and `GET blocks/secret/<id>`: the grid, its code, author and date."""
+    """`GET blocks/<id>` and `GET blocks/secret/<id>`: the grid, its code, author and date, the
+    grid it was remixed from and its remixes."""
 
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        grid = await self.find_grid(grid_id)
-        template, common = self.get_template("blocks/grid.html"), self.page_namespace()
+        key = self.grid_key(grid_id)
 
-        def draw() -> str:
+        def grid_and_remixes(session: Session) -> tuple[Grid, str | None, list[Grid]] | None:
+            found = service.grid_for_page(session, key)
+            return None if found is None else (*found, service.remixes(session, found[0]))
+
+        found = await self.db(grid_and_remixes)
+        if found is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        grid, code_json, remixes = found
+        template, common = self.get_template("blocks/grid.html"), self.page_namespace()
+        parent = grid.parent if grid.parent and not grid.parent.secret else None
+        links = {
+            "parent": parent and self.link(parent),
+            "remixes": [self.link(remix) for remix in remixes],
+            "image_url": self.blocks_path("api", "grids", grid_id, "image.png"),
+        }
+
+        def draw() -> bytes:  # encoded here too: megabytes of code take a while
             return template.render(
                 **common,
+                **links,
                 grid=grid,
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
                 table=grid_table(grid.grid_data),
-                code_cells=[highlighted_code(cell) for cell in grid.code_cells or []],
-            )
+                code_cells=self.blocks.code_cache.code(grid.id, code_json),
+            ).encode()
 
-        # A big grid is a big table, and highlighting long code takes a while.
-        code_chars = sum(len(cell) for cell in grid.code_cells or [])
+        # A big grid is a big table, and decoding and highlighting code takes a while.
         html = await self.off_loop(
-            grid.width * grid.height > BIG_GRID_CELLS or code_chars > BIG_BODY_BYTES, draw
+            grid.width * grid.height > BIG_GRID_CELLS or code_json not in (None, "null"), draw
         )
         self.finish(html)
 
+    def link(self, grid: Grid) -> dict[str, Any]:
+        return {"url": self.page_url(grid), "title": grid.title, "author": grid.author}
+
 
 class GalleryPageHandler(BlocksPageHandler):
-    """`GET blocks/`: public grids newest first, `?author=` to filter, `?cursor=` to page on."""
+    """`GET blocks/`: public grids newest first; `?q=` searches titles and authors, `?author=`
+    filters, `?cursor=` pages on."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
         author = self.get_query_argument("author", None) or None
+        q = self.get_query_argument("q", "")[:200] or None
         cursor = self.get_query_argument("cursor", None)
         key = self.blocks.ids.decode(cursor) if cursor else None
         before_id = key.row_id if key and not key.secret else None
         page_size = self.blocks.page_size
         grids, more = await self.db(
-            lambda session: service.list_public(session, page_size, before_id, author)
+            lambda session: service.list_public(session, page_size, before_id, author, q)
         )
+        filters = {name: value for name, value in (("q", q), ("author", author)) if value}
         older = None
         if more:
-            query = {"cursor": self.grid_id(grids[-1]), **({"author": author} if author else {})}
-            older = httputil.url_concat(self.gallery_path, query)
+            older = httputil.url_concat(
+                self.gallery_path, {**filters, "cursor": self.grid_id(grids[-1])}
+            )
         self.finish(
             self.page(
                 "blocks/gallery.html",
                 cards=[self.summary(grid) for grid in grids],
                 author=author,
+                q=q,
+                newest_url=httputil.url_concat(self.gallery_path, filters),
                 older_url=older,
                 first_page=cursor is None,
             )
         )
+
+
+class NotFoundPageHandler(BlocksPageHandler):
+    """Any other path under `blocks/`: the 404 page, with a way back to the gallery."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        raise ApiError(404, f"There is no page at {self.request.path}")

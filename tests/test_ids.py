@@ -1,0 +1,105 @@
+"""Grid ids are never reused, on either database, and upgrading keeps every existing id."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+
+from jupyter_blocks import db
+from jupyter_blocks.models import Grid
+from tests.utils import make_payload
+
+
+async def test_a_deleted_grid_id_is_never_given_to_the_next_grid(
+    jp_fetch: Any, post_grid: Any
+) -> None:
+    first = await post_grid(title="first")
+    newest = await post_grid(title="to be deleted")  # the highest id: SQLite reused it
+    picture = await jp_fetch("blocks", "api", "grids", newest["id"], "thumbnail.svg")
+    deleted = await jp_fetch("blocks", "api", "grids", newest["id"], method="DELETE")
+    assert deleted.code == 204
+    after = await post_grid(title="after")
+    assert after["id"] not in (first["id"], newest["id"])
+    for parts in [
+        ("blocks", "api", "grids", newest["id"]),
+        ("blocks", newest["id"]),
+        ("blocks", "get", newest["id"]),
+    ]:
+        assert (await jp_fetch(*parts, raise_error=False)).code == 404, parts
+    # a browser revalidating its copy of the deleted grid's picture is told it is gone
+    revalidated = await jp_fetch(
+        "blocks",
+        "api",
+        "grids",
+        newest["id"],
+        "thumbnail.svg",
+        headers={"If-None-Match": picture.headers["ETag"]},
+        raise_error=False,
+    )
+    assert revalidated.code == 404
+    assert "no-cache" in picture.headers["Cache-Control"]
+
+
+def _grid_row(row_id: int) -> dict[str, Any]:
+    grid_data = make_payload(width=1, height=1)["grid_data"]
+    return {
+        "id": row_id,
+        "secret": False,
+        "secret_nonce": None,
+        "author": "ada",
+        "title": f"grid {row_id}",
+        "ipb_class": "BlockGrid",
+        "ipb_version": "1.9.1",
+        "python_version": [3, 11],
+        "width": 1,
+        "height": 1,
+        "grid_data": grid_data,
+        "code_cells": None,
+        "thumbnail_svg": "<svg/>",
+        "created_at": datetime(2026, 1, 2, tzinfo=timezone.utc),
+    }
+
+
+def test_upgrading_keeps_every_id_and_never_reuses_one(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    try:
+        db.upgrade(engine, revision="1f0c2a9d3b7e")  # the first release's schema
+        columns = Grid.__table__.c
+        old_grids = sa.table(
+            "grids", *[sa.column(name, columns[name].type) for name in _grid_row(0)]
+        )
+        with engine.begin() as connection:
+            connection.execute(sa.insert(old_grids), [_grid_row(n) for n in (1, 2, 5)])
+        db.upgrade(engine)
+        assert db.current_revision(engine) == db.head_revision()
+        with engine.begin() as connection:
+            kept = connection.execute(sa.select(Grid.id, Grid.title).order_by(Grid.id)).all()
+            assert kept == [(1, "grid 1"), (2, "grid 2"), (5, "grid 5")]
+            new_row = {**_grid_row(0), "title": "new"}
+            del new_row["id"]
+            first_new = connection.execute(sa.insert(Grid).returning(Grid.id), new_row).scalar()
+            assert first_new == 6
+            connection.execute(sa.delete(Grid).where(Grid.id == first_new))
+            second_new = connection.execute(sa.insert(Grid).returning(Grid.id), new_row).scalar()
+            assert second_new == 7
+    finally:
+        engine.dispose()
+
+
+def test_downgrading_the_id_migration_keeps_the_grids(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    try:
+        db.upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(sa.insert(Grid), [_grid_row(3)])
+            command.downgrade(db.alembic_config(connection), "1f0c2a9d3b7e")
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT id FROM grids")) == 3
+        db.upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT id FROM grids")) == 3
+    finally:
+        engine.dispose()
