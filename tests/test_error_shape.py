@@ -107,14 +107,7 @@ ERROR_SOURCES = [
     # 500: a fault of the server
     pytest.param(500, "fault", id="500-server-fault"),
     # 503: the database is not reachable
-    pytest.param(
-        503,
-        "outage",
-        id="503-database-unreachable",
-        marks=pytest.mark.xfail(
-            reason="not built yet: contract 8, 503 on outage (hardening)", strict=True
-        ),
-    ),
+    pytest.param(503, "outage", id="503-database-unreachable"),
 ]
 
 
