@@ -6,10 +6,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from .ids import GridKey, new_secret_nonce
@@ -293,12 +292,9 @@ def never_reuse_row_ids(session: Session, last_given: int) -> None:
             sa.text("SELECT setval(pg_get_serial_sequence('grids', 'id'), :top)"), {"top": top}
         )
         return
-    updated = cast(
-        "CursorResult[Any]",
-        session.execute(
-            sa.text("UPDATE sqlite_sequence SET seq = max(seq, :top) WHERE name = 'grids'"),
-            {"top": top},
-        ),
+    updated: sa.CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        sa.text("UPDATE sqlite_sequence SET seq = max(seq, :top) WHERE name = 'grids'"),
+        {"top": top},
     )
     if not updated.rowcount:
         session.execute(

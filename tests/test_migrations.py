@@ -36,6 +36,9 @@ def test_the_first_revision_is_the_root_of_the_history() -> None:
     assert len(script.get_heads()) == 1, "the migrations have branched: chain them"
 
 
+# SQLite's indexes on lower(...) cannot be reflected; autogenerate leaves them out.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_the_models_match_the_migrations(engine: Engine) -> None:
     """What `alembic check` does: autogenerate finds nothing to migrate at head."""
     db.upgrade(engine)
@@ -78,7 +81,7 @@ def test_a_database_of_the_first_revision_upgrades_keeping_its_grids_and_ids(
     db.upgrade(engine, FIRST_REVISION)
     row_ids = _insert_first_revision_grids(engine)
     salt = db.stored_setting(engine, "hashids_salt")
-    ids = GridIds(salt or "")
+    ids = GridIds(salt or "", min_length=6)
     with engine.connect() as connection:
         before = {
             row.id: ids.for_row(row.id, row.secret_nonce)
@@ -144,7 +147,7 @@ def test_a_sqlite_backup_holds_every_committed_row(tmp_path: Path) -> None:
     """Including rows still in the write-ahead log, which a plain file copy would miss."""
     engine = db.create_engine(f"sqlite:///{tmp_path / 'blocks.sqlite'}")
     try:
-        db.upgrade(engine)
+        db.upgrade(engine, FIRST_REVISION)
         _insert_first_revision_grids(engine)
         with engine.connect():  # a connection stays open, so the log is not checkpointed
             backup = db.backup_sqlite(engine)
@@ -183,8 +186,8 @@ def test_the_alembic_command_line_migrates_a_database_named_by_url(
     from alembic.config import main as alembic
 
     url = f"sqlite:///{tmp_path / 'blocks.sqlite'}"
-    if mode == "offline":  # SQL for a DBA to run; SQLite's table rebuilds need a live database
-        url = "postgresql+psycopg://blocks@db.example.org/blocks"
+    if mode == "offline":  # SQLite alters tables by copying them: only online
+        url = "postgresql+psycopg://nobody@127.0.0.1:1/blocks"  # never connected to
     args = ["-c", str(REPOSITORY / "alembic.ini"), "-x", f"db_url={url}", "upgrade", "head"]
     if mode == "offline":
         output = tmp_path / "upgrade.sql"
@@ -194,6 +197,7 @@ def test_the_alembic_command_line_migrates_a_database_named_by_url(
             with contextlib.redirect_stdout(out):
                 alembic([*args, "--sql"])
         assert "CREATE TABLE grids" in output.read_text()
+        assert not (tmp_path / "blocks.sqlite").exists()
         return
     alembic(args)
     engine = db.create_engine(url)

@@ -32,17 +32,17 @@ def _db_url() -> str:
     return url
 
 
-def _in_models(obj: Any, name: str | None, kind: str, reflected: bool, _: Any) -> bool:
-    """Compare everything but the trigram search indexes, which the search migration makes
-    only where PostgreSQL's pg_trgm extension can be created (so no model declares them)."""
-    return not (kind == "index" and reflected and (name or "").endswith("_trgm"))
+def _include(item: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+    """What autogenerate compares: not the optional trigram indexes of search, which a
+    migration makes only where the pg_trgm extension can be created (so no model has them)."""
+    return not (kind == "index" and reflected and name is not None and name.endswith("_trgm"))
 
 
 def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        include_object=_in_models,
+        include_object=_include,
         # SQLite alters a table by copying it.
         render_as_batch=connection.dialect.name == "sqlite",
     )
