@@ -36,9 +36,15 @@ def blocks_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def jp_server_config(db_url: str, blocks_config: dict[str, Any]) -> dict[str, Any]:
+def jp_server_config(
+    request: pytest.FixtureRequest, db_url: str, blocks_config: dict[str, Any]
+) -> dict[str, Any]:
+    server: dict[str, Any] = {"jpserver_extensions": {"jupyter_blocks": True}}
+    if request.node.get_closest_marker("named_users"):
+        # alice and bob, each with a token, as a Hub gives its users (tests/identity.py)
+        server["identity_provider_class"] = "tests.identity.NamedUsersIdentityProvider"
     return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_blocks": True}},
+        "ServerApp": server,
         "BlocksApp": {"db_url": db_url, "default_author": AUTHOR, **blocks_config},
     }
 

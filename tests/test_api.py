@@ -177,15 +177,9 @@ async def test_author_filter(jp_fetch: Any, post_grid: Any) -> None:
     assert nobody == {"items": [], "next": None}
 
 
+@pytest.mark.named_users
 class TestSeveralUsers:
     """A server whose identity provider names its users, as JupyterHub's does."""
-
-    @pytest.fixture
-    def jp_server_config(self, jp_server_config: dict[str, Any]) -> dict[str, Any]:
-        jp_server_config["ServerApp"]["identity_provider_class"] = (
-            "tests.identity.NamedUsersIdentityProvider"
-        )
-        return jp_server_config
 
     @staticmethod
     def as_user(name: str) -> dict[str, str]:

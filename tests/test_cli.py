@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from jupyter_blocks import db, service
 from jupyter_blocks.models import Grid
-from tests.utils import AUTHOR
+from tests.utils import AUTHOR, exported_row
 
 
 def blocks_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -116,29 +116,6 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
     assert result.returncode != 0 and "not a jupyter-blocks export" in result.stderr
 
 
-def grid_row(row_id: int, **changes: Any) -> dict[str, Any]:
-    """An exported grid row: a 10x10 grid with a cell of code, about 3 KB of JSON."""
-    blocks = [[[row_id % 256, col * 20, row * 20, 20] for col in range(10)] for row in range(10)]
-    row = {
-        "id": row_id,
-        "secret": False,
-        "secret_nonce": None,
-        "author": "ada",
-        "title": f"grid {row_id}",
-        "ipb_class": "BlockGrid",
-        "ipb_version": "1.9.1",
-        "python_version": [3, 11, 7, "final", 0],
-        "width": 10,
-        "height": 10,
-        "grid_data": {"lines_on": True, "width": 10, "height": 10, "blocks": blocks},
-        "code_cells": ["x = 1\n" * 100],
-        "thumbnail_svg": "<svg/>",
-        "created_at": "2026-01-02T03:04:05+00:00",
-    }
-    row.update(changes)
-    return row
-
-
 def write_export(path: Path, rows: Any, last_row_id: int = 0) -> None:
     with path.open("w") as out:
         header = {"jupyter_blocks_export": 1, "hashids_salt": "pepper"}
@@ -194,7 +171,7 @@ def test_export_import_and_copy_stream_in_flat_memory(
     peaks: dict[int, list[int]] = {}
     for count in (1_000, 10_000):
         export_file = tmp_path / f"{count}.jsonl"
-        write_export(export_file, (grid_row(n) for n in range(1, count + 1)))
+        write_export(export_file, (exported_row(n) for n in range(1, count + 1)))
         source = (
             db_url
             if count == 10_000
@@ -227,7 +204,7 @@ def test_progress_is_a_line_redrawn_on_a_terminal_and_plain_lines_otherwise(
     tmp_path: Path,
 ) -> None:
     export_file = tmp_path / "grids.jsonl"
-    write_export(export_file, (grid_row(n) for n in range(1, 5_001)))
+    write_export(export_file, (exported_row(n) for n in range(1, 5_001)))
     status, err, _ = measured_cli(
         "--db-url",
         f"sqlite:///{tmp_path / 'tty.sqlite'}",
@@ -249,13 +226,13 @@ def test_import_reports_bad_rows_and_stores_the_rest(tmp_path: Path, db_url: str
     write_export(
         export_file,
         [
-            grid_row(1),
-            grid_row(2, title="nul\x00here"),
+            exported_row(1),
+            exported_row(2, title="nul\x00here"),
             "{not json",
-            grid_row(4, code_cells=["ok", "lone \udc80 surrogate"]),
-            grid_row(5, author="a" * 300),
-            grid_row(6, width="10"),
-            grid_row(7),
+            exported_row(4, code_cells=["ok", "lone \udc80 surrogate"]),
+            exported_row(5, author="a" * 300),
+            exported_row(6, width="10"),
+            exported_row(7),
         ],
         last_row_id=9,
     )
@@ -286,11 +263,11 @@ def test_copy_of_an_old_sqlite_file_with_bad_rows_skips_them(tmp_path: Path, db_
         db.upgrade(engine)
         with engine.begin() as connection:
             for row in [
-                grid_row(1),
-                grid_row(2, title="a\x00b"),
-                grid_row(3, code_cells=["\ud800"]),
-                grid_row(4),
-                grid_row(5),
+                exported_row(1),
+                exported_row(2, title="a\x00b"),
+                exported_row(3, code_cells=["\ud800"]),
+                exported_row(4),
+                exported_row(5),
             ]:
                 connection.execute(sa.insert(Grid), service.stored_row(row))
             connection.execute(sa.delete(Grid).where(Grid.id == 5))  # its id is never reused
@@ -305,7 +282,7 @@ def test_copy_of_an_old_sqlite_file_with_bad_rows_skips_them(tmp_path: Path, db_
     target = db.create_engine(db_url)
     try:
         with target.begin() as connection:
-            row = service.stored_row(grid_row(0))
+            row = service.stored_row(exported_row(0))
             del row["id"]
             assert connection.execute(sa.insert(Grid).returning(Grid.id), row).scalar() == 6
     finally:

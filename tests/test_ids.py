@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import command
 
 from jupyter_blocks import db
 from jupyter_blocks.models import Grid
-from tests.utils import make_payload
+from tests.utils import exported_row
 
 
 async def test_a_deleted_grid_id_is_never_given_to_the_next_grid(
@@ -45,23 +45,9 @@ async def test_a_deleted_grid_id_is_never_given_to_the_next_grid(
 
 
 def _grid_row(row_id: int) -> dict[str, Any]:
-    grid_data = make_payload(width=1, height=1)["grid_data"]
-    return {
-        "id": row_id,
-        "secret": False,
-        "secret_nonce": None,
-        "author": "ada",
-        "title": f"grid {row_id}",
-        "ipb_class": "BlockGrid",
-        "ipb_version": "1.9.1",
-        "python_version": [3, 11],
-        "width": 1,
-        "height": 1,
-        "grid_data": grid_data,
-        "code_cells": None,
-        "thumbnail_svg": "<svg/>",
-        "created_at": datetime(2026, 1, 2, tzinfo=timezone.utc),
-    }
+    """A one-block grid row of the first release's schema."""
+    row = exported_row(row_id, size=1, code_cells=None)
+    return {**row, "created_at": datetime.fromisoformat(row["created_at"])}
 
 
 def _stored_row(row_id: int) -> dict[str, Any]:

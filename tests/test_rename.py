@@ -10,13 +10,7 @@ import pytest
 
 from tests.utils import make_payload
 
-
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    jp_server_config["ServerApp"]["identity_provider_class"] = (
-        "tests.identity.NamedUsersIdentityProvider"
-    )
-    return jp_server_config
+pytestmark = pytest.mark.named_users
 
 
 def as_user(name: str) -> dict[str, str]:

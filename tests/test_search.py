@@ -21,12 +21,7 @@ GRIDS = [  # (author, title, secret), posted in this order
 ]
 
 
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    jp_server_config["ServerApp"]["identity_provider_class"] = (
-        "tests.identity.NamedUsersIdentityProvider"
-    )
-    return jp_server_config
+pytestmark = pytest.mark.named_users
 
 
 def as_user(name: str) -> dict[str, str]:

@@ -102,6 +102,33 @@ def grid_payload(number: int, width: int = 8, height: int = 8, **changes: Any) -
     return make_payload(width, height, blocks, **{**defaults, **changes})
 
 
+def exported_row(row_id: int, size: int = 10, **changes: Any) -> dict[str, Any]:
+    """A grid row as `jupyter blocks export` writes it: by default a 10x10 grid with a cell of
+    code, about 3 KB of JSON."""
+    blocks = [
+        [[row_id % 256, col * 20 % 256, row * 20 % 256, 20] for col in range(size)]
+        for row in range(size)
+    ]
+    row = {
+        "id": row_id,
+        "secret": False,
+        "secret_nonce": None,
+        "author": "ada",
+        "title": f"grid {row_id}",
+        "ipb_class": "BlockGrid",
+        "ipb_version": "1.9.1",
+        "python_version": [3, 11, 7, "final", 0],
+        "width": size,
+        "height": size,
+        "grid_data": {"lines_on": True, "width": size, "height": size, "blocks": blocks},
+        "code_cells": ["x = 1\n" * 100],
+        "thumbnail_svg": "<svg/>",
+        "created_at": "2026-01-02T03:04:05+00:00",
+    }
+    row.update(changes)
+    return row
+
+
 def set_at(document: Any, path: str, value: Any) -> None:
     """Set the value at a dotted path ("grid_data.blocks.1.2") of a JSON document."""
     *parents, last = path.split(".")

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from sqlalchemy.orm import Session
 from tornado import web
 
 from .. import service
+from ..ids import GridKey
 from ..models import Grid
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
 from .base import BIG_GRID_CELLS, IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
+
+T = TypeVar("T")
 
 MAX_LIMIT = 100
 # Longest search text and author prefix, in characters.
@@ -190,14 +195,20 @@ class CachedImageHandler(BlocksAPIHandler):
 
     csp = IMAGE_CSP
 
-    def not_modified(self, grid_id: str, version: int) -> bool:
+    async def unless_cached(
+        self, grid_id: str, version: int, lookup: Callable[[Session, GridKey], T | None]
+    ) -> T | None:
+        """What `lookup` finds for the grid (404 if nothing), or None once a 304 answered a
+        browser that holds this `version` of the grid's image already (ids are never reused,
+        so an id and a version name one image)."""
+        self.grid_key(grid_id)  # a 404 for an id of the wrong kind, even when cached
         self.set_header("ETag", f'"{grid_id}-{version}"')
         self.set_header("Cache-Control", "private, max-age=86400")
         if self.check_etag_header():
             self.set_status(304)
             self.finish()
-            return True
-        return False
+            return None
+        return await self.stored(grid_id, lookup)
 
 
 class ThumbnailHandler(CachedImageHandler):
@@ -206,10 +217,8 @@ class ThumbnailHandler(CachedImageHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id)
-        svg = await self.db(lambda session: service.thumbnail(session, key))
-        if svg is None:  # also for a deleted grid a browser still holds a picture of
-            raise ApiError(404, f"No grid with id {grid_id!r}")
+        # A 404 also for a deleted grid a browser still holds a picture of.
+        svg = await self.stored(grid_id, service.thumbnail)
         # Browsers ask again each time (a 304 is cheap), so none keeps a deleted grid's picture,
         # and the ETag is the picture's own hash, so none keeps another grid's under its id.
         digest = hashlib.blake2b(svg.encode(), digest_size=12).hexdigest()
@@ -229,12 +238,9 @@ class ImageHandler(CachedImageHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id)
-        if self.not_modified(grid_id, IMAGE_VERSION):
-            return
-        source = await self.db(lambda session: service.grid_image_source(session, key))
+        source = await self.unless_cached(grid_id, IMAGE_VERSION, service.grid_image_source)
         if source is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
+            return
         big = source[0] * source[1] > BIG_GRID_CELLS
         png = await self.off_loop(big, lambda: grid_png(*source))
         self.set_header("Content-Disposition", f'inline; filename="grid-{grid_id}.png"')

@@ -145,13 +145,19 @@ class BlocksMixin(ExtensionHandlerMixin):
             raise ApiError(404, f"No grid with id {grid_id!r}")
         return key
 
+    async def stored(self, grid_id: str, lookup: Callable[[Session, GridKey], T | None]) -> T:
+        """What `lookup(session, key)` finds for the grid behind `grid_id`, or 404."""
+        key = self.grid_key(grid_id)
+        found = await self.db(lambda session: lookup(session, key))
+        if found is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        return found
+
     async def find_grid(self, grid_id: str, with_data: bool = True) -> Grid:
         """The grid behind `grid_id`, or 404."""
-        key = self.grid_key(grid_id)
-        grid = await self.db(lambda session: service.find_grid(session, key, with_data))
-        if grid is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
-        return grid
+        return await self.stored(
+            grid_id, lambda session, key: service.find_grid(session, key, with_data)
+        )
 
     def grid_id(self, grid: Grid) -> str:
         return self.blocks.ids.for_row(grid.id, grid.secret_nonce)

@@ -27,11 +27,8 @@ class GetGridDataHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id)
-        stored = await self.db(lambda session: service.grid_json(session, key))
-        if stored is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
-        self.finish(stored)  # the JSON stored when it was posted, as it is
+        # the JSON stored when it was posted, as it is
+        self.finish(await self.stored(grid_id, service.grid_json))
 
 
 class RandomHandler(BlocksAPIHandler):

@@ -6,13 +6,13 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import service
-from .base import ApiError, BlocksAPIHandler
+from .api import CachedImageHandler
 
 # The packing never changes for a stored grid: bump this when it does, to refresh caches.
 PIXELS_VERSION = 1
 
 
-class PixelsHandler(BlocksAPIHandler):
+class PixelsHandler(CachedImageHandler):
     """The zlib-compressed bytes made when the grid was stored (red, green, blue, size per
     block, rows top first; see render.pack_pixels), served as they are: already compressed,
     so no response compression spends time on them. Grid pages draw big grids from these
@@ -21,14 +21,6 @@ class PixelsHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id)
-        self.set_header("ETag", f'"{grid_id}-{PIXELS_VERSION}"')
-        self.set_header("Cache-Control", "private, max-age=86400")
-        if self.check_etag_header():
-            self.set_status(304)
-            self.finish()
-            return
-        pixels = await self.db(lambda session: service.pixels(session, key))
-        if pixels is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
-        self.finish(pixels, set_content_type="application/octet-stream")
+        pixels = await self.unless_cached(grid_id, PIXELS_VERSION, service.pixels)
+        if pixels is not None:
+            self.finish(pixels, set_content_type="application/octet-stream")

@@ -27,29 +27,13 @@ class ServiceRedirectHandler(ExtensionHandlerMixin, JupyterHandler):
     def data_received(self, chunk: bytes) -> None:
         """The body is the service's to read: not buffered here."""
 
-    def _redirect_to_service(self, rest: str | None) -> None:
+    @web.authenticated
+    @authorized
+    def redirect_to_service(self, rest: str | None = None) -> None:
         app = cast("BlocksApp", self.extensionapp)
         target = app.service_blocks_path + (rest or "").lstrip("/")
         if self.request.query:
             target += "?" + self.request.query
         self.redirect(target, status=307)
 
-    @web.authenticated
-    @authorized
-    def get(self, rest: str | None = None) -> None:
-        self._redirect_to_service(rest)
-
-    @web.authenticated
-    @authorized
-    def post(self, rest: str | None = None) -> None:
-        self._redirect_to_service(rest)
-
-    @web.authenticated
-    @authorized
-    def patch(self, rest: str | None = None) -> None:
-        self._redirect_to_service(rest)
-
-    @web.authenticated
-    @authorized
-    def delete(self, rest: str | None = None) -> None:
-        self._redirect_to_service(rest)
+    get = post = patch = delete = redirect_to_service
