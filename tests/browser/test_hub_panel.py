@@ -97,3 +97,59 @@ def test_panel_on_the_hub_uses_the_gallery_service_as_the_logged_in_user(
         assert request.all_headers().get("x-xsrftoken")  # the Hub wants it on every fetch
         assert "authorization" not in request.all_headers(), request.url  # no Lab token
         assert "token=" not in request.url
+
+
+def log_in(page: Page, gallery_hub: Hub, user: str) -> None:
+    page.goto(f"{gallery_hub.url}hub/login", timeout=LOAD_TIMEOUT)
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill("any")
+    with page.expect_navigation(timeout=LOAD_TIMEOUT):
+        page.locator("input[type=submit], button[type=submit]").first.click()
+
+
+def open_gallery_on(page: Page, gallery_hub: Hub, server_owner: str) -> None:
+    """JupyterLab on `server_owner`'s server (agreeing to a shared server's access page)."""
+    page.goto(f"{gallery_hub.url}user/{server_owner}/lab?reset", timeout=LOAD_TIMEOUT)
+    if "/hub/api/oauth2/authorize" in page.url:
+        with page.expect_navigation(timeout=LOAD_TIMEOUT):
+            page.locator("form input[type=submit], form button[type=submit]").first.click()
+    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
+    page.locator(SIDEBAR_TAB).click()
+
+
+def test_in_alices_shared_lab_bob_is_bob_and_a_moderator_deletes_anyones_grid(
+    page: Page,
+    page_errors: list[Error],
+    hub: Hub,  # noqa: F811 - the fixture imported above
+) -> None:
+    alices = post_as(hub, "alice", "Alice's, shared")
+    bobs = post_as(hub, "bob", "Bob's, seen from alice's server")
+    shared = hub.admin.post(f"{hub.url}hub/api/shares/alice/", json={"user": "bob"}, timeout=30)
+    assert shared.status_code in (200, 201), shared.text
+
+    # bob in alice's JupyterLab: the gallery service still knows him as bob
+    log_in(page, hub, "bob")
+    open_gallery_on(page, hub, "alice")
+    page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]').click()
+    tab = grid_tab(page, alices["id"])
+    expect(tab.locator('dd[data-field="author"]')).to_have_text("alice")
+    expect(tab.locator(TOOLBAR_ITEM.format("delete"))).to_have_count(0)
+    page.locator(f'{CARD}[data-grid-id="{bobs["id"]}"]').click()
+    expect(grid_tab(page, bobs["id"]).locator(TOOLBAR_ITEM.format("delete"))).to_be_visible()
+
+    # the moderator, in their own JupyterLab, may delete alice's grid
+    assert page.context.browser is not None
+    moderator = page.context.browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        mod_page = moderator.new_page()
+        log_in(mod_page, hub, "mod")
+        open_gallery_on(mod_page, hub, "mod")
+        mod_page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]').click()
+        tab = grid_tab(mod_page, alices["id"])
+        tab.locator(TOOLBAR_ITEM.format("delete")).click()
+        mod_page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+        expect(tab).to_have_count(0)
+    finally:
+        moderator.close()
+    gone = hub.as_user("alice").get(hub.gallery(f"api/grids/{alices['id']}"), timeout=30)
+    assert gone.status_code == 404
