@@ -31,6 +31,24 @@ def post_as(gallery_hub: Hub, user: str, title: str) -> dict:  # type: ignore[ty
     return dict(response.json())
 
 
+def log_in(page: Page, gallery_hub: Hub, user: str) -> None:
+    page.goto(f"{gallery_hub.url}hub/login", timeout=LOAD_TIMEOUT)
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill("any")
+    with page.expect_navigation(timeout=LOAD_TIMEOUT):
+        page.locator("input[type=submit], button[type=submit]").first.click()
+
+
+def open_gallery_on(page: Page, gallery_hub: Hub, server_owner: str) -> None:
+    """JupyterLab on `server_owner`'s server (agreeing to a shared server's access page)."""
+    page.goto(f"{gallery_hub.url}user/{server_owner}/lab?reset", timeout=LOAD_TIMEOUT)
+    if "/hub/api/oauth2/authorize" in page.url:
+        with page.expect_navigation(timeout=LOAD_TIMEOUT):
+            page.locator("form input[type=submit], form button[type=submit]").first.click()
+    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
+    page.locator(SIDEBAR_TAB).click()
+
+
 def test_panel_on_the_hub_uses_the_gallery_service_as_the_logged_in_user(
     page: Page,
     page_errors: list[Error],
@@ -48,14 +66,8 @@ def test_panel_on_the_hub_uses_the_gallery_service_as_the_logged_in_user(
         ),
     )
 
-    page.goto(f"{hub.url}hub/login", timeout=LOAD_TIMEOUT)
-    page.locator("input[name=username]").fill("bob")
-    page.locator("input[name=password]").fill("any")
-    with page.expect_navigation(timeout=LOAD_TIMEOUT):
-        page.locator("input[type=submit], button[type=submit]").first.click()
-    page.goto(f"{hub.url}user/bob/lab?reset", timeout=LOAD_TIMEOUT)
-    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
-    page.locator(SIDEBAR_TAB).click()
+    log_in(page, hub, "bob")
+    open_gallery_on(page, hub, "bob")
 
     cards = page.locator(CARD)
     expect(cards.first).to_be_visible(timeout=LOAD_TIMEOUT)
@@ -97,24 +109,6 @@ def test_panel_on_the_hub_uses_the_gallery_service_as_the_logged_in_user(
         assert request.all_headers().get("x-xsrftoken")  # the Hub wants it on every fetch
         assert "authorization" not in request.all_headers(), request.url  # no Lab token
         assert "token=" not in request.url
-
-
-def log_in(page: Page, gallery_hub: Hub, user: str) -> None:
-    page.goto(f"{gallery_hub.url}hub/login", timeout=LOAD_TIMEOUT)
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill("any")
-    with page.expect_navigation(timeout=LOAD_TIMEOUT):
-        page.locator("input[type=submit], button[type=submit]").first.click()
-
-
-def open_gallery_on(page: Page, gallery_hub: Hub, server_owner: str) -> None:
-    """JupyterLab on `server_owner`'s server (agreeing to a shared server's access page)."""
-    page.goto(f"{gallery_hub.url}user/{server_owner}/lab?reset", timeout=LOAD_TIMEOUT)
-    if "/hub/api/oauth2/authorize" in page.url:
-        with page.expect_navigation(timeout=LOAD_TIMEOUT):
-            page.locator("form input[type=submit], form button[type=submit]").first.click()
-    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
-    page.locator(SIDEBAR_TAB).click()
 
 
 def test_in_alices_shared_lab_bob_is_bob_and_a_moderator_deletes_anyones_grid(
