@@ -14,9 +14,9 @@ from .api import (
     ThumbnailHandler,
 )
 from .base import ID, NAMESPACE
-from .compat import GetGridDataHandler, PostHandler, RandomHandler
 from .pages import GalleryPageHandler, GridPageHandler, NotFoundPageHandler
 from .pixels import PixelsHandler
+from .protocol import GetGridDataHandler, PostHandler, RandomHandler
 from .redirect import ServiceRedirectHandler
 from .session import SessionPageHandler
 

@@ -88,10 +88,11 @@ class GridsHandler(GridUploadHandler, ListingHandler):
         grids, more = await self.db(
             lambda session: service.list_public(session, limit, before_id, author, search)
         )
+        records = self.records
         await self.write_json(
             {
-                "items": [self.summary(grid) for grid in grids],
-                "next": self.grid_id(grids[-1]) if more else None,
+                "items": [records.summary(grid) for grid in grids],
+                "next": records.grid_id(grids[-1]) if more else None,
             }
         )
 
@@ -100,8 +101,9 @@ class GridsHandler(GridUploadHandler, ListingHandler):
     async def post(self) -> None:
         new = await self.validate_payload()
         grid = await self.db(self.new_grid_work(new, self.idempotency_key()))
-        self.set_header("Location", self.blocks_path("api", "grids", self.grid_id(grid)))
-        await self.write_json(self.record(grid), status=201, grid=grid)
+        records = self.records
+        self.set_header("Location", records.path("api", "grids", records.grid_id(grid)))
+        await self.write_json(records.record(grid), status=201, grid=grid)
 
 
 def parse_title_patch(body: bytes, max_chars: int) -> str | None:
@@ -138,7 +140,7 @@ class GridHandler(BlocksAPIHandler):
         grid, remixes = await self.db(grid_and_remixes)
         if grid is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        await self.write_json(self.record(grid, remixes), grid=grid)
+        await self.write_json(self.records.record(grid, remixes), grid=grid)
 
     @web.authenticated
     @authorized
@@ -159,12 +161,12 @@ class GridHandler(BlocksAPIHandler):
             return grid, service.remixes(session, grid)
 
         grid, remixes = await self.db(rename_if_owned)
-        await self.write_json(self.record(grid, remixes), grid=grid)
+        await self.write_json(self.records.record(grid, remixes), grid=grid)
 
     @web.authenticated
     @authorized
     async def delete(self, grid_id: str) -> None:
-        key, author, may_delete = self.grid_key(grid_id), self.author, self.may_delete
+        key, author, may_delete = self.grid_key(grid_id), self.author, self.records.may_delete
 
         def delete_if_owned(session: Session) -> None:
             grid = service.find_grid(session, key, with_data=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -22,6 +22,7 @@ from ..ids import GridKey
 from ..models import Grid
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, NewGrid, validate_in_worker
+from .records import GridRecords
 
 if TYPE_CHECKING:
     from ..app import BlocksApp
@@ -67,11 +68,6 @@ class ApiError(web.HTTPError):
         self.errors = errors or []
 
 
-def as_utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 class BlocksMixin(ExtensionHandlerMixin):
     """Shared by the JSON, protocol and HTML handlers of jupyter-blocks."""
 
@@ -98,10 +94,6 @@ class BlocksMixin(ExtensionHandlerMixin):
         user = self.current_user  # type: ignore[attr-defined]
         if user is not None:
             self.moderator = await self.blocks.is_moderator(user)
-
-    def may_delete(self, author: str) -> bool:
-        """Authors delete their own grids; moderators anyone's."""
-        return author == self.author or self.moderator
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` off the event loop, in this request's database session (commit on
@@ -159,58 +151,21 @@ class BlocksMixin(ExtensionHandlerMixin):
             grid_id, lambda session, key: service.find_grid(session, key, with_data)
         )
 
-    def grid_id(self, grid: Grid) -> str:
-        return self.blocks.ids.for_row(grid.id, grid.secret_nonce)
-
     def blocks_path(self, *parts: str) -> str:
         return url_path_join(self.base_url, NAMESPACE, *parts)
 
-    def page_url(self, grid: Grid, grid_id: str | None = None) -> str:
-        """The absolute URL of the grid's page (`grid_id`: its id, when already encoded)."""
-        grid_id = grid_id or self.grid_id(grid)
-        path = self.blocks_path("secret", grid_id) if grid.secret else self.blocks_path(grid_id)
+    @cached_property
+    def records(self) -> GridRecords:
+        """Grids as this request's user sees them (summaries, records, ids, page URLs); made
+        once per request, after `prepare` has found who the user is."""
         request = self.request  # type: ignore[attr-defined]
-        origin = self.blocks.public_origin or f"{request.protocol}://{request.host}"
-        return f"{origin}{path}"
-
-    def summary(self, grid: Grid) -> dict[str, Any]:
-        grid_id = self.grid_id(grid)
-        return {
-            "id": grid_id,
-            "secret": grid.secret,
-            "url": self.page_url(grid, grid_id),
-            "thumbnail_url": self.blocks_path("api", "grids", grid_id, "thumbnail.svg"),
-            "author": grid.author,
-            "title": grid.title,
-            "created": as_utc(grid.created_at).isoformat(),
-            "ipb_class": grid.ipb_class,
-            "width": grid.width,
-            "height": grid.height,
-            "owned": grid.author == self.author,
-            "can_delete": self.may_delete(grid.author),
-            # A secret parent's id would give its secret away: it shows as none.
-            "parent": self.grid_id(grid.parent) if grid.parent and not grid.parent.secret else None,
-        }
-
-    def record(self, grid: Grid, remixes: list[Grid] | None = None) -> dict[str, Any]:
-        """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`)."""
-        return {
-            **self.summary(grid),
-            # the JSON stored when the grid was posted, spliced in as it is
-            "grid_data": msgspec.Raw(grid.grid_json),
-            "code_cells": grid.code_cells,
-            "ipb_version": grid.ipb_version,
-            "python_version": grid.python_version,
-            "remixes": [
-                {
-                    "id": self.grid_id(remix),
-                    "title": remix.title,
-                    "author": remix.author,
-                    "url": self.page_url(remix),
-                }
-                for remix in remixes or []
-            ],
-        }
+        return GridRecords(
+            ids=self.blocks.ids,
+            root=self.blocks_path(),
+            origin=self.blocks.public_origin or f"{request.protocol}://{request.host}",
+            viewer=self.author,
+            moderator=self.moderator,
+        )
 
     def new_grid_work(
         self, new: NewGrid, idempotency_key: str | None = None

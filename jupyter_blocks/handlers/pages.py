@@ -16,7 +16,8 @@ from tornado import httputil, web
 from .. import db, service
 from ..models import Grid
 from ..render import CODE_STYLE, grid_drawing
-from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin, as_utc
+from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
+from .records import as_utc
 
 
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
@@ -87,8 +88,8 @@ class GridPageHandler(BlocksPageHandler):
         pixels_url = self.blocks_path("api", "grids", grid_id, "pixels")
         parent = grid.parent if grid.parent and not grid.parent.secret else None
         links = {
-            "parent": parent and self.link(parent),
-            "remixes": [self.link(remix) for remix in remixes],
+            "parent": parent and self.records.link(parent),
+            "remixes": [self.records.link(remix) for remix in remixes],
             "image_url": self.blocks_path("api", "grids", grid_id, "image.png"),
         }
 
@@ -106,9 +107,6 @@ class GridPageHandler(BlocksPageHandler):
         # Decoding and highlighting code takes a while (a grid's drawing does not).
         html = await self.off_loop(code_json not in (None, "null"), draw)
         self.finish(html)
-
-    def link(self, grid: Grid) -> dict[str, Any]:
-        return {"url": self.page_url(grid), "title": grid.title, "author": grid.author}
 
 
 class GalleryPageHandler(BlocksPageHandler):
@@ -131,12 +129,12 @@ class GalleryPageHandler(BlocksPageHandler):
         older = None
         if more:
             older = httputil.url_concat(
-                self.gallery_path, {**filters, "cursor": self.grid_id(grids[-1])}
+                self.gallery_path, {**filters, "cursor": self.records.grid_id(grids[-1])}
             )
         self.finish(
             self.page(
                 "blocks/gallery.html",
-                cards=[self.summary(grid) for grid in grids],
+                cards=[self.records.summary(grid) for grid in grids],
                 author=author,
                 q=q,
                 newest_url=httputil.url_concat(self.gallery_path, filters),

@@ -18,7 +18,7 @@ class PostHandler(GridUploadHandler):
         # The stock client sends neither a title nor a parent; jupyter_blocks' client sends both.
         new = await self.validate_payload()
         grid = await self.db(self.new_grid_work(new, self.idempotency_key()))
-        await self.write_json({"url": self.page_url(grid)})
+        await self.write_json({"url": self.records.page_url(grid)})
 
 
 class GetGridDataHandler(BlocksAPIHandler):
