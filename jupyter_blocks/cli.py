@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -36,13 +36,15 @@ from .models import Grid
 from .service import SALT_SETTING
 from .text import text_problem
 
+if TYPE_CHECKING:  # the server application is slow to import
+    from .app import BlocksApp
+
 T = TypeVar("T")
 
 
-def configured_db_url(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    # jupyter_server takes seconds to import: only when the URL has to come from its config
+def configured_app() -> BlocksApp:
+    """The settings a Jupyter server here would use: its config files, then the environment."""
+    # jupyter_server takes seconds to import: only when a setting has to come from its config
     from jupyter_core.paths import jupyter_config_path
     from traitlets.config.application import Application
 
@@ -51,7 +53,11 @@ def configured_db_url(explicit: str | None) -> str:
     app = BlocksApp()
     Application.load_config_file(app, "jupyter_server_config", path=jupyter_config_path())
     app._apply_environment()
-    return str(app.db_url)
+    return app
+
+
+def configured_db_url(explicit: str | None) -> str:
+    return explicit or str(configured_app().db_url)
 
 
 def _shown(url: str) -> str:
@@ -296,9 +302,12 @@ def _read_header(source: IO[str]) -> dict[str, Any]:
 
 def _print_audit(url: str, limit: int, as_json: bool) -> None:
     """The audit trail, each deleted grid shown by the id its users saw."""
+    settings = configured_app()
 
     def work(session: Session) -> list[dict[str, Any]]:
-        ids = GridIds(service.instance_setting(session, SALT_SETTING) or "")
+        # the ids the servers show: their configured salt, else the one stored in the database
+        salt = settings.hashids_salt or service.instance_setting(session, SALT_SETTING) or ""
+        ids = GridIds(salt, settings.hashids_min_length)
         return [
             {
                 "deleted_at": entry.deleted_at.isoformat(),

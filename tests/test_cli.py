@@ -19,14 +19,39 @@ from jupyter_blocks.models import Grid
 from tests.utils import AUTHOR, exported_row
 
 
-def blocks_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def blocks_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jupyter_blocks.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, **(env or {})},
     )
+
+
+@pytest.mark.parametrize("blocks_config", [{"hashids_salt": "pepper", "hashids_min_length": 10}])
+async def test_audit_names_each_deleted_grid_by_the_id_its_users_saw(
+    jp_fetch: Any, post_grid: Any, db_url: str, tmp_path: Path, blocks_config: dict[str, Any]
+) -> None:
+    grid = await post_grid(title="gone")
+    await jp_fetch("blocks", "api", "grids", grid["id"], method="DELETE")
+    # the same settings as the server, from the environment (no config files here)
+    settings = {
+        f"JUPYTER_BLOCKS_{name.upper()}": str(value) for name, value in blocks_config.items()
+    }
+    result = blocks_cli(
+        "--db-url",
+        db_url,
+        "audit",
+        "--json",
+        env={**settings, "JUPYTER_CONFIG_DIR": str(tmp_path), "JUPYTER_CONFIG_PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    (entry,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert entry["grid"] == grid["id"] and len(grid["id"]) >= 10
+    assert entry["title"] == "gone" and entry["author"] == entry["deleted_by"] == AUTHOR
+    assert entry["by_moderator"] is False
 
 
 async def test_copy_keeps_every_grid_and_its_id(
