@@ -87,7 +87,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     hub_service = Bool(
         False,
         help="""Set by `jupyter blocks serve`: this server is the gallery service of a
-        JupyterHub (api/me sends browsers through the Hub's login instead of answering 403).""",
+        JupyterHub, no one's own server (its pages' "Open in JupyterLab" goes through the Hub's
+        user-redirect to the viewer's server).""",
     ).tag(config=True)
     moderators_group = Unicode(
         "blocks-moderators",
