@@ -124,8 +124,7 @@ def _attach_to_server(url: str) -> None:
     patch.attach(url)
 
 
-# A meta path finder and a loader by protocol: importlib.abc would cost processes that never
-# import ipythonblocks the import of importlib.resources.
+# A meta path finder by protocol (nothing to inherit); the loader wraps ipythonblocks' own.
 class _IpythonblocksFinder:
     """Finds `ipythonblocks` as the other finders do, with a loader that attaches after."""
 
