@@ -141,6 +141,26 @@ async def test_thumbnail_is_svg_with_an_etag_and_answers_304(jp_fetch: Any, post
     assert cached.code == 304
 
 
+@pytest.mark.parametrize("route", [("api", "grids", "{}"), ("get", "{}")], ids=["record", "get"])
+async def test_a_big_answer_comes_whole_with_an_etag_and_answers_304(
+    jp_fetch: Any, post_grid: Any, route: tuple[str, ...]
+) -> None:
+    """Answers over a megabyte are hashed and sent off the event loop's time: the same bytes."""
+    grid = await post_grid(width=300, height=300, code_cells=["x = 1\n" * 10_000] * 3)
+    parts = [part.format(grid["id"]) for part in route]
+    response = await jp_fetch("blocks", *parts)
+    assert len(response.body) > 1_200_000  # more than one slice
+    assert int(response.headers["Content-Length"]) == len(response.body)
+    answer = json.loads(response.body)
+    grid_data = answer if route[0] == "get" else answer["grid_data"]
+    assert grid_data == make_payload(width=300, height=300)["grid_data"]
+    if route[0] != "get":
+        assert answer["code_cells"] == ["x = 1\n" * 10_000] * 3
+    etag = response.headers["Etag"]
+    again = await jp_fetch("blocks", *parts, headers={"If-None-Match": etag}, raise_error=False)
+    assert again.code == 304 and not again.body
+
+
 async def test_thumbnail_of_a_large_grid_stays_small(jp_fetch: Any, post_grid: Any) -> None:
     grid = await post_grid(width=400, height=300)
     response = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg")

@@ -4,6 +4,7 @@ id decoding, the JSON shape of grids, and one way to report errors."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Callable
 from functools import cached_property
@@ -33,6 +34,9 @@ T = TypeVar("T")
 # below it, the hop to a thread costs more than the work.
 BIG_GRID_CELLS = 2_500
 BIG_BODY_BYTES = 64 * 1024
+# A response body bigger than this is hashed for its ETag in a worker thread and sent in slices
+# of this size: tornado would hash and copy it on the event loop (tens of ms for tens of MB).
+BIG_RESPONSE_BYTES = 1024 * 1024
 
 # The part of every URL after the server's base_url.
 NAMESPACE = "blocks"
@@ -57,6 +61,15 @@ IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
+
+
+def record_is_big(grid: Grid) -> bool:
+    """Whether the grid's record is big enough that encoding it belongs in a worker thread."""
+    if grid.width * grid.height > BIG_GRID_CELLS:
+        return True
+    if grid.code_json is not None:
+        return len(grid.code_json) > BIG_BODY_BYTES
+    return sum(map(len, grid.code_cells or ())) > BIG_BODY_BYTES
 
 
 class ApiError(web.HTTPError):
@@ -210,10 +223,35 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
 
     async def write_json(self, value: Any, status: int = 200, grid: Grid | None = None) -> None:
         """Answer `value` as JSON; when it holds a big `grid`, encoded off the event loop."""
-        big = grid is not None and grid.width * grid.height > BIG_GRID_CELLS
+        big = grid is not None and record_is_big(grid)
         body = await self.off_loop(big, lambda: msgspec.json.encode(value))
         self.set_status(status)
-        self.finish(body)
+        await self.finish_json(body)
+
+    async def finish_json(self, body: bytes | str) -> None:
+        """Answer the JSON `body`. Tornado would hash a body for its ETag and copy it, on the
+        event loop: a big one is hashed in a worker thread and sent in slices."""
+        if len(body) <= BIG_RESPONSE_BYTES:
+            self.finish(body)
+            return
+
+        def encoded_and_hashed() -> tuple[bytes, str]:
+            data = body.encode() if isinstance(body, str) else body
+            return data, f'"{hashlib.sha1(data).hexdigest()}"'
+
+        data, etag = await self.off_loop(True, encoded_and_hashed)
+        self.set_header("Etag", etag)
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Content-Length", len(data))
+        with memoryview(data) as view:
+            for start in range(0, len(data), BIG_RESPONSE_BYTES):
+                self.write(bytes(view[start : start + BIG_RESPONSE_BYTES]))
+                await self.flush()
+        self.finish()
 
 
 # A chunked body (no declared length) over the limit is still read to its end, and thrown away,

@@ -79,7 +79,10 @@ class GridRecords:
             **self.summary(grid),
             # the JSON stored when the grid was posted, spliced in as it is
             "grid_data": msgspec.Raw(grid.grid_json),
-            "code_cells": grid.code_cells,
+            # the code as stored when it was loaded as JSON text (`service.find_grid`)
+            "code_cells": grid.code_cells
+            if grid.code_json is None
+            else msgspec.Raw(grid.code_json),
             "ipb_version": grid.ipb_version,
             "python_version": grid.python_version,
             "remixes": [{"id": self.grid_id(remix), **self.link(remix)} for remix in remixes or []],
