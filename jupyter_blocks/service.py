@@ -32,6 +32,8 @@ _SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
 _PAGE_ONLY = (defer(Grid.grid_json), defer(Grid.thumbnail_svg), defer(Grid.pixels))
 # A record serves the JSON.
 _RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
+# A record without its blocks (a client drawing them from the pixels) has the code, not the JSON.
+_RECORD_WITHOUT_BLOCKS = (*_RECORD_ONLY, defer(Grid.grid_json))
 # A summary names its parent by id, a page by title and author: of the parent, only those.
 _WITH_PARENT = joinedload(Grid.parent).load_only(
     Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author
@@ -113,10 +115,15 @@ def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
     return [Grid.id == key.row_id, Grid.secret.is_(False)]
 
 
-def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
-    """The grid behind a decoded id (without its data and code unless `with_data`)."""
+def find_grid(
+    session: Session, key: GridKey, with_data: bool = True, with_blocks: bool = True
+) -> Grid | None:
+    """The grid behind a decoded id (without its data and code unless `with_data`; with its
+    code but not its data when `with_data` and not `with_blocks`)."""
     query = sa.select(Grid).where(*_matching(key)).options(_WITH_PARENT)
-    return session.scalar(query.options(*(_RECORD_ONLY if with_data else _SUMMARY_ONLY)))
+    if not with_data:
+        return session.scalar(query.options(*_SUMMARY_ONLY))
+    return session.scalar(query.options(*(_RECORD_ONLY if with_blocks else _RECORD_WITHOUT_BLOCKS)))
 
 
 def grid_json(session: Session, key: GridKey) -> str | None:
