@@ -34,6 +34,8 @@ _SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
 _PAGE_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
 # A record serves the JSON.
 _RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
+# A record without its blocks (a client drawing them from the pixels) has the code, not the JSON.
+_RECORD_WITHOUT_BLOCKS = (*_RECORD_ONLY, defer(Grid.grid_json))
 # A summary names its parent by id, a page by title and author: of the parent, only those.
 _WITH_PARENT = joinedload(Grid.parent).load_only(
     Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author
@@ -115,14 +117,17 @@ def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
     return [Grid.id == key.row_id, Grid.secret.is_(False)]
 
 
-def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
+def find_grid(
+    session: Session, key: GridKey, with_data: bool = True, with_blocks: bool = True
+) -> Grid | None:
     """The grid behind a decoded id; unless `with_data`, without its data and code; with it,
-    its code as `code_json`, not decoded."""
+    its code as `code_json`, not decoded, and its data unless not `with_blocks`."""
     query = sa.select(Grid).where(*_matching(key)).options(_WITH_PARENT)
     if not with_data:
         return session.scalar(query.options(*_SUMMARY_ONLY))
     code_json = with_expression(Grid.code_json, _stored_code_list(session.get_bind().dialect.name))
-    return session.scalar(query.options(*_RECORD_ONLY, defer(Grid.code_cells), code_json))
+    record = _RECORD_ONLY if with_blocks else _RECORD_WITHOUT_BLOCKS
+    return session.scalar(query.options(*record, defer(Grid.code_cells), code_json))
 
 
 def _when_code_is_a_list(dialect: str, value: Any) -> Any:

@@ -73,12 +73,18 @@ class GridRecords:
             "parent": self.grid_id(grid.parent) if grid.parent and not grid.parent.secret else None,
         }
 
-    def record(self, grid: Grid, remixes: list[Grid] | None = None) -> dict[str, Any]:
-        """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`)."""
+    def record(
+        self, grid: Grid, remixes: list[Grid] | None = None, blocks: bool = True
+    ) -> dict[str, Any]:
+        """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`).
+        Without `blocks`, `grid_data` holds only the grid's shape and lines, from the row's own
+        columns: for clients that draw the blocks from `api/grids/<id>/pixels`."""
         return {
             **self.summary(grid),
             # the JSON stored when the grid was posted, spliced in as it is
-            "grid_data": msgspec.Raw(grid.grid_json),
+            "grid_data": msgspec.Raw(grid.grid_json)
+            if blocks
+            else {"lines_on": grid.lines_on, "width": grid.width, "height": grid.height},
             # the code as stored when it was loaded as JSON text (`service.find_grid`)
             "code_cells": grid.code_cells
             if grid.code_json is None
