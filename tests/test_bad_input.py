@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from jupyter_blocks.handlers import base
 from jupyter_blocks.models import Grid
 from tests.utils import make_payload
 
@@ -60,6 +61,47 @@ class TestChunkedUploads:
         assert head.split()[1] == b"413"
         assert "4096 bytes" in json.loads(payload)["message"]
         assert stored(blocks_app) == 0
+
+    async def test_a_chunked_body_far_over_the_limit_still_gets_the_413_json(
+        self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any
+    ) -> None:
+        """Read to its end however big (thrown away as it comes): 1,000 times the limit."""
+        raw = await chunked_post(
+            jp_http_port,
+            jp_base_url + "blocks/post",
+            jp_serverapp.identity_provider.token,
+            b"x" * 4096 * 1000,
+            64 * 1024,
+        )
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        assert head.split()[1] == b"413"
+        assert "4096 bytes" in json.loads(payload)["message"]
+
+    async def test_a_chunked_body_still_arriving_long_after_the_limit_is_cut_off(
+        self,
+        http_server: Any,
+        jp_http_port: int,
+        jp_base_url: str,
+        jp_serverapp: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(base, "DRAIN_SECONDS", 0.5)
+        _, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+        writer.write(
+            f"POST {jp_base_url}blocks/post HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: token {jp_serverapp.identity_provider.token}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        cut_off = False
+        try:
+            for _ in range(100):  # 10 s at most
+                writer.write(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        except ConnectionError:
+            cut_off = True
+        writer.close()
+        assert cut_off
 
     async def test_a_chunked_body_within_the_limit_is_stored(
         self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -255,9 +256,12 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
 
 
 # A chunked body (no declared length) over the limit is still read to its end, and thrown away,
-# so that a client that sends it all before reading the answer gets the 413; one this many times
-# over the limit is cut off.
-DRAIN_FACTOR = 8
+# so that a client that sends it all before reading the answer gets the 413 (a cut connection
+# would lose it); one still arriving this many seconds after it went over the limit is cut off.
+DRAIN_SECONDS = 30.0
+# Tornado hands a chunked body over chunk by chunk without returning to the event loop while
+# more is buffered: the handler gives other requests a turn after this many chunks.
+CHUNKS_BETWEEN_TURNS = 64
 
 
 @web.stream_request_body
@@ -269,6 +273,9 @@ class GridUploadHandler(BlocksAPIHandler):
 
     _body: bytearray
     _received: int
+    _chunks: int
+    # the timer that cuts off a chunked body still arriving long after it went over the limit
+    _cut_off: asyncio.TimerHandle | None = None
 
     def _too_large(self) -> ApiError:
         limit = self.blocks.max_body_bytes
@@ -276,20 +283,45 @@ class GridUploadHandler(BlocksAPIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
-        self._body, self._received = bytearray(), 0
-        limit = self.blocks.max_body_bytes
+        self._body, self._received, self._chunks, self._cut_off = bytearray(), 0, 0, None
         declared = self.request.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.blocks.max_body_bytes:
             raise self._too_large()
         assert isinstance(self.request.connection, HTTP1Connection), "served over HTTP/1"
-        self.request.connection.set_max_body_size(limit * DRAIN_FACTOR)
+        # counted here instead (`data_received`), and cut off by time, not size
+        self.request.connection.set_max_body_size(sys.maxsize)
 
-    def data_received(self, chunk: bytes) -> None:
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         self._received += len(chunk)
         if self._received <= self.blocks.max_body_bytes:
             self._body += chunk
-        elif self._body:
+        elif self._cut_off is None:
             self._body = bytearray()
+            self._cut_off = asyncio.get_running_loop().call_later(DRAIN_SECONDS, self._cut)
+        self._chunks += 1
+        return asyncio.sleep(0) if self._chunks % CHUNKS_BETWEEN_TURNS == 0 else None
+
+    def _cut(self) -> None:
+        self.log.warning(
+            "jupyter-blocks: cut off %s: its body was still arriving %d s after it went over "
+            "the limit of %d bytes",
+            self._request_summary(),
+            DRAIN_SECONDS,
+            self.blocks.max_body_bytes,
+        )
+        self.request.connection.close()  # type: ignore[union-attr]
+
+    def _stop_cut_off(self) -> None:
+        if self._cut_off is not None:
+            self._cut_off.cancel()
+
+    def on_finish(self) -> None:
+        self._stop_cut_off()
+        super().on_finish()
+
+    def on_connection_close(self) -> None:
+        self._stop_cut_off()
+        super().on_connection_close()
 
     def idempotency_key(self) -> str | None:
         """The request's `Idempotency-Key` header: a retry with the same key gets the first grid."""
