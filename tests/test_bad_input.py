@@ -147,3 +147,20 @@ async def test_an_author_name_that_cannot_be_stored_is_a_400_naming_it(
     error = json.loads(response.body)["errors"][0]
     assert error["path"] == "author" and problem in error["message"]
     assert stored(blocks_app) == 0
+
+
+@pytest.mark.parametrize("size", [64 * 1024 + 1, 20_000_000], ids=["just-over", "20MB"])
+async def test_a_rename_body_over_64_kib_is_a_413_and_changes_nothing(
+    jp_fetch: Any, post_grid: Any, size: int
+) -> None:
+    """Read no further than the limit, never parsed: a huge body cannot hold the server."""
+    grid = await post_grid(title="Kept")
+    body = json.dumps({"title": "x" * (size - 13)}).encode()
+    assert len(body) == size
+    response = await jp_fetch(
+        "blocks", "api", "grids", grid["id"], method="PATCH", body=body, raise_error=False
+    )
+    assert response.code == 413
+    assert "65536 bytes" in json.loads(response.body)["message"]
+    record = json.loads((await jp_fetch("blocks", "api", "grids", grid["id"])).body)
+    assert record["title"] == "Kept"

@@ -155,6 +155,7 @@ CASES = [
         params={"blocks": "false"},
     ),
     Case("PATCH", "/blocks/api/grids/{public}", 400, body={"title": 5}),
+    Case("PATCH", "/blocks/api/grids/{public}", 413, body={"title": "x" * 70_000}),
     Case("DELETE", "/blocks/api/grids/{public}", 204),
     Case("DELETE", "/blocks/api/grids/{unknown}", 404),
     Case("GET", "/blocks/api/grids/{public}/thumbnail.svg", 200),

@@ -16,7 +16,14 @@ from ..models import Grid
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
-from .base import BIG_GRID_CELLS, IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
+from .base import (
+    BIG_GRID_CELLS,
+    IMAGE_CSP,
+    ApiError,
+    BlocksAPIHandler,
+    GridUploadHandler,
+    LimitedBodyHandler,
+)
 
 T = TypeVar("T")
 
@@ -124,7 +131,7 @@ def parse_title_patch(body: bytes, max_chars: int) -> str | None:
     return title.strip() or None
 
 
-class GridHandler(BlocksAPIHandler):
+class GridHandler(LimitedBodyHandler):
     """`GET blocks/api/grids/<id>`: the whole grid with its remixes; `PATCH`: rename it and
     `DELETE`: remove it (its author only). Both answer the record, without the blocks when
     asked with `?blocks=false` (a client drawing them from the pixels)."""
@@ -157,7 +164,7 @@ class GridHandler(BlocksAPIHandler):
     async def patch(self, grid_id: str) -> None:
         key, author, blocks = self.grid_key(grid_id), self.author, self.with_blocks()
         try:
-            title = parse_title_patch(self.request.body, self.blocks.max_title_chars)
+            title = parse_title_patch(self.received_body(), self.blocks.max_title_chars)
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err
 

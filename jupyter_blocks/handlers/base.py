@@ -255,6 +255,9 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.finish()
 
 
+# The largest body of a request that carries no grid (a rename: a title of at most 200
+# characters, however escaped).
+SMALL_BODY_BYTES = 64 * 1024
 # A chunked body (no declared length) over the limit is still read to its end, and thrown away,
 # so that a client that sends it all before reading the answer gets the 413 (a cut connection
 # would lose it); one still arriving this many seconds after it went over the limit is cut off.
@@ -265,11 +268,12 @@ CHUNKS_BETWEEN_TURNS = 64
 
 
 @web.stream_request_body
-class GridUploadHandler(BlocksAPIHandler):
-    """A JSON handler that takes grid payloads. The body streams in, so a body declared larger
-    than the limit is refused with 413 as soon as the headers arrive, before it is read; a
-    chunked body is counted as it arrives and refused with 413 once read, holding no more than
-    the limit meanwhile."""
+class LimitedBodyHandler(BlocksAPIHandler):
+    """A JSON handler whose request body streams in, up to `body_limit` bytes: one declared
+    larger is refused with 413 as soon as the headers arrive, before it is read; a chunked one is
+    counted as it arrives and refused with 413 once read, holding no more than the limit
+    meanwhile. (Tornado would otherwise read any body up to the server's 512 MB and parse it
+    on the event loop.)"""
 
     _body: bytearray
     _received: int
@@ -277,15 +281,18 @@ class GridUploadHandler(BlocksAPIHandler):
     # the timer that cuts off a chunked body still arriving long after it went over the limit
     _cut_off: asyncio.TimerHandle | None = None
 
+    @property
+    def body_limit(self) -> int:
+        return SMALL_BODY_BYTES
+
     def _too_large(self) -> ApiError:
-        limit = self.blocks.max_body_bytes
-        return ApiError(413, f"Request body is larger than the limit of {limit} bytes")
+        return ApiError(413, f"Request body is larger than the limit of {self.body_limit} bytes")
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         self._body, self._received, self._chunks, self._cut_off = bytearray(), 0, 0, None
         declared = self.request.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.blocks.max_body_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.body_limit:
             raise self._too_large()
         assert isinstance(self.request.connection, HTTP1Connection), "served over HTTP/1"
         # counted here instead (`data_received`), and cut off by time, not size
@@ -293,7 +300,7 @@ class GridUploadHandler(BlocksAPIHandler):
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         self._received += len(chunk)
-        if self._received <= self.blocks.max_body_bytes:
+        if self._received <= self.body_limit:
             self._body += chunk
         elif self._cut_off is None:
             self._body = bytearray()
@@ -301,13 +308,19 @@ class GridUploadHandler(BlocksAPIHandler):
         self._chunks += 1
         return asyncio.sleep(0) if self._chunks % CHUNKS_BETWEEN_TURNS == 0 else None
 
+    def received_body(self) -> bytes:
+        """The whole request body, or a 413 when it was over the limit."""
+        if self._received > self.body_limit:
+            raise self._too_large()
+        return bytes(self._body)
+
     def _cut(self) -> None:
         self.log.warning(
             "jupyter-blocks: cut off %s: its body was still arriving %d s after it went over "
             "the limit of %d bytes",
             self._request_summary(),
             DRAIN_SECONDS,
-            self.blocks.max_body_bytes,
+            self.body_limit,
         )
         self.request.connection.close()  # type: ignore[union-attr]
 
@@ -322,6 +335,14 @@ class GridUploadHandler(BlocksAPIHandler):
     def on_connection_close(self) -> None:
         self._stop_cut_off()
         super().on_connection_close()
+
+
+class GridUploadHandler(LimitedBodyHandler):
+    """A JSON handler that takes grid payloads, up to the configured `max_body_bytes`."""
+
+    @property
+    def body_limit(self) -> int:
+        return self.blocks.max_body_bytes
 
     def idempotency_key(self) -> str | None:
         """The request's `Idempotency-Key` header: a retry with the same key gets the first grid."""
@@ -342,9 +363,7 @@ class GridUploadHandler(BlocksAPIHandler):
     async def validate_payload(self) -> NewGrid:
         """The request body as a valid grid, or a 400 listing what is wrong. A big body is
         parsed, checked and drawn in a worker process: that work would hold the GIL."""
-        if self._received > self.blocks.max_body_bytes:
-            raise self._too_large()
-        body = bytes(self._body)
+        body = self.received_body()
         try:
             if len(body) <= BIG_BODY_BYTES:
                 return self.blocks.validator.validate(body)
