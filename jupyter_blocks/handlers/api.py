@@ -22,7 +22,6 @@ from .base import (
     ApiError,
     BlocksAPIHandler,
     GridUploadHandler,
-    LimitedBodyHandler,
 )
 
 T = TypeVar("T")
@@ -131,7 +130,7 @@ def parse_title_patch(body: bytes, max_chars: int) -> str | None:
     return title.strip() or None
 
 
-class GridHandler(LimitedBodyHandler):
+class GridHandler(BlocksAPIHandler):
     """`GET blocks/api/grids/<id>`: the whole grid with its remixes; `PATCH`: rename it and
     `DELETE`: remove it (its author only). Both answer the record, without the blocks when
     asked with `?blocks=false` (a client drawing them from the pixels)."""
