@@ -133,7 +133,7 @@ class GridHandler(BlocksAPIHandler):
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
 
-        def grid_and_remixes(session: Session) -> tuple[Grid | None, list[Grid]]:
+        def grid_and_remixes(session: Session) -> tuple[Grid | None, service.Remixes]:
             grid = service.find_grid(session, key)
             return grid, service.remixes(session, grid) if grid else []
 
@@ -151,7 +151,7 @@ class GridHandler(BlocksAPIHandler):
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err
 
-        def rename_if_owned(session: Session) -> tuple[Grid, list[Grid]]:
+        def rename_if_owned(session: Session) -> tuple[Grid, service.Remixes]:
             grid = service.find_grid(session, key)
             if grid is None:
                 raise ApiError(404, f"No grid with id {grid_id!r}")

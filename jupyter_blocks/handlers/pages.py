@@ -75,7 +75,7 @@ class GridPageHandler(BlocksPageHandler):
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
 
-        def grid_and_remixes(session: Session) -> tuple[Grid, str | None, list[Grid]] | None:
+        def grid_and_remixes(session: Session) -> tuple[Grid, str | None, service.Remixes] | None:
             found = service.grid_for_page(session, key)
             return None if found is None else (*found, service.remixes(session, found[0]))
 

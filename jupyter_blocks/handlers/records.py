@@ -3,15 +3,22 @@ whole records. Knows URLs and the viewer, not HTTP handlers or SQL."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 import msgspec
 from jupyter_server.utils import url_path_join
+from sqlalchemy import Row
 
 from ..ids import GridIds
 from ..models import Grid
+
+# A grid as a listing or a page reads it: the model, or a row of the columns needed
+# (`service.list_public`, `service.remixes`).
+GridLike = Grid | Row[Any]
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -37,30 +44,43 @@ class GridRecords:
     def path(self, *parts: str) -> str:
         return url_path_join(self.root, *parts)
 
-    def grid_id(self, grid: Grid) -> str:
+    @cached_property
+    def _public_pages(self) -> str:
+        """What a public grid's page URL is its id appended to (a listing makes dozens)."""
+        return f"{self.origin}{self.path()}/"
+
+    @cached_property
+    def _secret_pages(self) -> str:
+        return f"{self.origin}{self.path('secret')}/"
+
+    @cached_property
+    def _thumbnails(self) -> str:
+        return self.path("api", "grids") + "/"
+
+    def grid_id(self, grid: GridLike) -> str:
         return self.ids.for_row(grid.id, grid.secret_nonce)
 
     def may_delete(self, author: str) -> bool:
         """Authors delete their own grids; moderators anyone's."""
         return author == self.viewer or self.moderator
 
-    def page_url(self, grid: Grid, grid_id: str | None = None) -> str:
+    def page_url(self, grid: GridLike, grid_id: str | None = None) -> str:
         """The absolute URL of the grid's page (`grid_id`: its id, when already encoded)."""
         grid_id = grid_id or self.grid_id(grid)
-        path = self.path("secret", grid_id) if grid.secret else self.path(grid_id)
-        return f"{self.origin}{path}"
+        return (self._secret_pages if grid.secret else self._public_pages) + grid_id
 
-    def link(self, grid: Grid) -> dict[str, Any]:
+    def link(self, grid: GridLike) -> dict[str, Any]:
         """What a page or record shows of a related grid (a parent, a remix)."""
         return {"url": self.page_url(grid), "title": grid.title, "author": grid.author}
 
-    def summary(self, grid: Grid) -> dict[str, Any]:
+    def summary(self, grid: GridLike) -> dict[str, Any]:
         grid_id = self.grid_id(grid)
+        parent_id = grid.public_parent_id
         return {
             "id": grid_id,
             "secret": grid.secret,
             "url": self.page_url(grid, grid_id),
-            "thumbnail_url": self.path("api", "grids", grid_id, "thumbnail.svg"),
+            "thumbnail_url": f"{self._thumbnails}{grid_id}/thumbnail.svg",
             "author": grid.author,
             "title": grid.title,
             "created": as_utc(grid.created_at).isoformat(),
@@ -70,10 +90,10 @@ class GridRecords:
             "owned": grid.author == self.viewer,
             "can_delete": self.may_delete(grid.author),
             # A secret parent's id would give its secret away: it shows as none.
-            "parent": self.grid_id(grid.parent) if grid.parent and not grid.parent.secret else None,
+            "parent": None if parent_id is None else self.ids.public(parent_id),
         }
 
-    def record(self, grid: Grid, remixes: list[Grid] | None = None) -> dict[str, Any]:
+    def record(self, grid: Grid, remixes: Sequence[GridLike] = ()) -> dict[str, Any]:
         """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`)."""
         return {
             **self.summary(grid),
@@ -82,5 +102,5 @@ class GridRecords:
             "code_cells": grid.code_cells,
             "ipb_version": grid.ipb_version,
             "python_version": grid.python_version,
-            "remixes": [{"id": self.grid_id(remix), **self.link(remix)} for remix in remixes or []],
+            "remixes": [{"id": self.grid_id(remix), **self.link(remix)} for remix in remixes],
         }
