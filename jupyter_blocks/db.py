@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
@@ -46,6 +47,9 @@ _DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 POOL_RECYCLE_SECONDS = 30 * 60
 IDLE_SESSION_TIMEOUT_SECONDS = 5 * 60
 CONNECT_TIMEOUT_SECONDS = 5
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is used again;
+# one used more recently is used as it is (a ping before every request is a round trip each).
+PING_AFTER_IDLE_SECONDS = 10
 
 
 class UnsupportedDatabase(ValueError):
@@ -105,10 +109,8 @@ def create_engine(
         engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=0, pool_timeout=60)
         sa.event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    # Pre-ping replaces connections the server closed (idle timeout, restart) before use.
-    return sa.create_engine(
+    engine = sa.create_engine(
         parsed,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=60,
@@ -123,6 +125,30 @@ def create_engine(
             "prepare_threshold": 1,
         },
     )
+    _ping_when_idle(engine, min(PING_AFTER_IDLE_SECONDS, idle_timeout / 2))
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Replace connections the server closed (idle timeout, restart) before they are used:
+    a connection back in the pool for more than `idle_seconds` is pinged when taken out, and
+    one that does not answer is replaced by a new one. (pool_pre_ping pings before every use.)
+    A connection that fails in use anyway (the server restarted a moment ago) invalidates the
+    pool: that request answers 503, the next ones connect again."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.pop("checked_in", None)
+        if checked_in is None or time.monotonic() - checked_in < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer") from error
 
 
 @contextmanager
