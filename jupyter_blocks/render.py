@@ -8,13 +8,13 @@ Every number written here was validated as an integer, and all text goes through
 from __future__ import annotations
 
 import io
-import json
 import re
 import threading
 import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
@@ -163,6 +163,9 @@ def grid_png(width: int, height: int, lines_on: bool, pixels: bytes) -> bytes:
 # this much CPU time between them; cells past the budget are shown plain too.
 HIGHLIGHT_MAX_CELL_CHARS = 10_000
 HIGHLIGHT_BUDGET_SECONDS = 0.5
+# A page shows at most this many characters of a grid's code (up to 20 MB may be stored); the
+# rest is in the grid's JSON record.
+PAGE_CODE_CHARS = 100_000
 # The highlighted code of recently viewed grids, at most this many characters of HTML in all.
 CODE_CACHE_CHARS = 64 * 1024 * 1024
 
@@ -202,44 +205,33 @@ def highlighted_code(source: str, deadline: float | None = None) -> Markup:
     return Markup(html.getvalue())
 
 
-_JSON = json.JSONDecoder()
-_SPACE = re.compile(r"\s*")
+@dataclass(frozen=True)
+class PageCode:
+    """The part of a grid's code its page shows: the first `cells` within the page's budget of
+    characters (the last one maybe cut short), out of `total_cells` holding `total_chars`."""
 
+    cells: list[str]
+    total_cells: int
+    total_chars: int
+    shown_chars: int
 
-def code_cells_from_json(text: str | None) -> list[str]:
-    """Stored code cells (a JSON list of strings, or null) decoded one cell at a time: one
-    `json.loads` of the largest allowed code (20 MB) holds the GIL for a quarter of a second,
-    one cell (100,000 characters) for about a millisecond, so other threads run in between."""
-    if text is None:
-        return []
-    position = _SPACE.match(text).end()  # type: ignore[union-attr]
-    if text.startswith("null", position):
-        return []
-    if not text.startswith("[", position):
-        raise ValueError("stored code cells are not a JSON list")
-    cells: list[str] = []
-    position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
-    while not text.startswith("]", position):
-        cell, position = _JSON.raw_decode(text, position)
-        cells.append(cell)
-        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
-        if text.startswith(",", position):
-            position = _SPACE.match(text, position + 1).end()  # type: ignore[union-attr]
-    return cells
+    @property
+    def hidden_chars(self) -> int:
+        return self.total_chars - self.shown_chars
 
 
 class CodeCache:
-    """Highlighted code cells per grid of one database, least recently used dropped first,
+    """Highlighted page code per grid of one database, least recently used dropped first,
     bounded by the total length of the HTML held. Grids never change, so an entry never goes
     stale; row ids are never reused, so a deleted grid's entry is never shown for another."""
 
     def __init__(self, max_chars: int = CODE_CACHE_CHARS) -> None:
         self.max_chars = max_chars
-        self._entries: OrderedDict[int, tuple[list[Markup], int]] = OrderedDict()
+        self._entries: OrderedDict[int, tuple[PageCode, int]] = OrderedDict()
         self._chars = 0
         self._lock = threading.Lock()
 
-    def get(self, row_id: int) -> list[Markup] | None:
+    def get(self, row_id: int) -> PageCode | None:
         with self._lock:
             entry = self._entries.get(row_id)
             if entry is None:
@@ -247,28 +239,28 @@ class CodeCache:
             self._entries.move_to_end(row_id)
             return entry[0]
 
-    def put(self, row_id: int, cells: list[Markup]) -> None:
-        size = sum(len(cell) for cell in cells)
+    def put(self, row_id: int, code: PageCode) -> None:
+        size = sum(len(cell) for cell in code.cells)
         if size > self.max_chars:
             return
         with self._lock:
             if row_id in self._entries:
                 return
-            self._entries[row_id] = (cells, size)
+            self._entries[row_id] = (code, size)
             self._chars += size
             while self._chars > self.max_chars:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._chars -= dropped
 
-    def code(self, row_id: int, code_json: str | None) -> list[Markup]:
-        """The code cells of grid `row_id` (stored as `code_json`) as HTML: highlighted within
-        one time budget for all of them, then kept. CPU-heavy the first time: call it off the
-        event loop."""
+    def highlighted(self, row_id: int, code: PageCode) -> PageCode:
+        """The `code` of grid `row_id` with its cells as HTML: highlighted within one time
+        budget for all of them, then kept. CPU-heavy the first time: call it off the event
+        loop."""
         found = self.get(row_id)
         if found is not None:
             return found
         deadline = time.monotonic() + HIGHLIGHT_BUDGET_SECONDS
-        drawn = [highlighted_code(cell, deadline) for cell in code_cells_from_json(code_json)]
+        drawn = replace(code, cells=[highlighted_code(cell, deadline) for cell in code.cells])
         self.put(row_id, drawn)
         return drawn
 

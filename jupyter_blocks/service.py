@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .ids import GridKey, new_secret_nonce
 from .models import Grid, GridDeletion, InstanceSetting, utcnow
-from .render import TABLE_MAX_CELLS, pack_pixels
+from .render import TABLE_MAX_CELLS, PageCode, pack_pixels
 
 if TYPE_CHECKING:
     from .validation import NewGrid
@@ -202,22 +203,81 @@ def pixels(session: Session, key: GridKey) -> bytes | None:
     return None if row is None else _packed(session, row, row.pixels)
 
 
-def grid_for_page(session: Session, key: GridKey) -> tuple[Grid, str | None] | None:
+def grid_for_page(session: Session, key: GridKey) -> Grid | None:
     """The grid behind a decoded id, with what its page draws: the pixels of a grid drawn as a
-    table (never its JSON), and its code cells as JSON text, not decoded: up to 20 MB of code
-    decoded in one call would hold the GIL, and so stall the event loop, for long. One query."""
+    table (never its JSON), and not its code (`page_code`). One query."""
     small = Grid.width * Grid.height <= TABLE_MAX_CELLS
     row = session.execute(
-        sa.select(Grid, sa.cast(Grid.code_cells, sa.Text), sa.case((small, Grid.pixels)))
-        .options(defer(Grid.code_cells), _WITH_PARENT, *_PAGE_ONLY)
+        sa.select(Grid, sa.case((small, Grid.pixels)))
+        .options(_WITH_PARENT, *_PAGE_ONLY)
         .where(*_matching(key))
     ).first()
     if row is None:
         return None
     grid: Grid = row[0]
     if grid.width * grid.height <= TABLE_MAX_CELLS:
-        set_committed_value(grid, "pixels", _packed(session, grid, row[2]))
-    return grid, row[1]
+        set_committed_value(grid, "pixels", _packed(session, grid, row[1]))
+    return grid
+
+
+def _code_cells(dialect: str) -> tuple[Any, Any]:
+    """The stored code cells as a table of (position, text), built by the database's own JSON
+    functions, so that Python never holds (nor, holding the GIL, decodes) megabytes of code a page
+    will not show. Stored data is not trusted: what is not a JSON list has no cells."""
+    code = Grid.code_cells
+    if dialect == "postgresql":
+        listed = sa.case((sa.func.json_typeof(code) == "array", code))
+        cells = (
+            sa.func.json_array_elements_text(listed)
+            .table_valued("value", with_ordinality="n")
+            .render_derived()
+        )
+        return cells, cells.c.n
+    listed = sa.case(
+        (sa.func.json_valid(code), sa.case((sa.func.json_type(code) == "array", code)))
+    )
+    cells = sa.func.json_each(listed).table_valued("key", "value")
+    return cells, cells.c.key
+
+
+def page_code(session: Session, row_id: int, budget_chars: int) -> PageCode:
+    """The code a grid's page shows: its first cells up to `budget_chars` characters in all (the
+    last one shown cut short), and how many cells and characters it has in all. The database
+    counts and cuts the cells, and hands over at most `budget_chars` characters."""
+    dialect = session.get_bind().dialect.name
+    cells, position = _code_cells(dialect)
+    text = sa.func.coalesce(sa.cast(cells.c.value, sa.Text), "")
+    listed = (
+        sa.select(position.label("n"), text.label("text"), sa.func.length(text).label("chars"))
+        .select_from(Grid)
+        .join(cells, sa.true())
+        .where(Grid.id == row_id)
+        .subquery()
+    )
+    before = sa.func.sum(listed.c.chars).over(order_by=listed.c.n) - listed.c.chars
+    running = sa.select(
+        listed.c.n,
+        listed.c.text,
+        before.label("before"),
+        sa.func.count().over().label("cells"),
+        sa.func.sum(listed.c.chars).over().label("chars"),
+    ).subquery()
+    shown = sa.func.substr(running.c.text, 1, sa.cast(budget_chars - running.c.before, sa.Integer))
+    query = (
+        sa.select(shown, running.c.cells, running.c.chars)
+        .where(running.c.before < budget_chars)
+        .order_by(running.c.n)
+    )
+    try:
+        # a row written straight into PostgreSQL may hold text it cannot convert (a NUL)
+        with session.begin_nested() if dialect == "postgresql" else nullcontext():
+            rows = session.execute(query).all()
+    except sa.exc.DataError:
+        return PageCode([], 0, 0, 0)
+    if not rows:
+        return PageCode([], 0, 0, 0)
+    texts = [row[0] for row in rows]
+    return PageCode(texts, rows[0].cells, rows[0].chars, sum(map(len, texts)))
 
 
 def _packed(session: Session, grid: Any, pixels: bytes | None) -> bytes:

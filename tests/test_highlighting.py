@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from jupyter_blocks import render
 from tests.utils import make_payload
@@ -44,42 +47,76 @@ def test_highlighting_stops_at_its_time_budget(source: str) -> None:
     assert html == render.plain_code(cell)
 
 
+def page_code(cells: list[str]) -> render.PageCode:
+    chars = sum(map(len, cells))
+    return render.PageCode(cells, len(cells), chars, chars)
+
+
 def test_one_budget_covers_all_the_cells_of_a_grid() -> None:
     cells = [" \n" * 4_000] * 50 + ["y = 2"]
     started = time.monotonic()
-    html = render.CodeCache().code(1, json.dumps(cells))
+    code = render.CodeCache().highlighted(1, page_code(cells))
     assert time.monotonic() - started < render.HIGHLIGHT_BUDGET_SECONDS + 1
-    assert html[-1] == render.plain_code("y = 2")  # the budget was spent before the last cell
+    assert code.cells[-1] == render.plain_code("y = 2")  # the budget was spent before the last
+    assert (code.total_cells, code.shown_chars) == (51, sum(map(len, cells)))
 
 
 def test_the_cache_keeps_recent_grids_within_its_size() -> None:
     cache = render.CodeCache(max_chars=3_000)
-    first = cache.code(1, '["a = 1"]')
-    assert cache.code(1, '["ignored: grids never change"]') is first
+    first = cache.highlighted(1, page_code(["a = 1"]))
+    assert cache.highlighted(1, page_code(["ignored: grids never change"])) is first
     for row_id in range(2, 40):
-        cache.code(row_id, json.dumps([f"b = {row_id}"]))
+        cache.highlighted(row_id, page_code([f"b = {row_id}"]))
     assert cache.get(1) is None  # the oldest went first
     assert cache.get(39) is not None
-    held = sum(len(cell) for row_id in range(40) for cell in cache.get(row_id) or [])
+    held = sum(
+        len(cell) for row_id in range(40) for cell in getattr(cache.get(row_id), "cells", [])
+    )
     assert held <= 3_000
-
-
-@pytest.mark.parametrize(
-    "cells", [None, [], ["x = 1"], ["a", 'b\n"c"\\', "\u00e9\U0001f600"], ["\n"] * 3]
-)
-def test_stored_code_is_decoded_cell_by_cell_like_json(cells: Any) -> None:
-    for text in [
-        json.dumps(cells),
-        json.dumps(cells, indent=2),
-        json.dumps(cells, separators=(",", ":")),
-    ]:
-        assert render.code_cells_from_json(text) == (cells or [])
 
 
 @pytest.fixture
 def blocks_config() -> dict[str, Any]:
     # room for the largest code a grid may carry: 200 cells of 100,000 characters
     return {"max_body_bytes": 32 * 1024 * 1024}
+
+
+def cells_on(page: str) -> list[str]:
+    """The text of the code cells on a page (pygments ends each with a newline)."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", cell)).rstrip("\n") for cell in CELL.findall(page)]
+
+
+CELL = re.compile(
+    r'<div class="jb-cell">(.*?)</div>\s*(?=<div class="jb-cell">|<p|</section>)', re.S
+)
+
+
+@pytest.mark.parametrize(
+    ("cells", "shown"),
+    [
+        (["x = 1", "y = 2"], ["x = 1", "y = 2"]),
+        (["a" * 60_000, "b" * 60_000, "c"], ["a" * 60_000, "b" * 40_000]),
+        (["é" * 100_000, "z = 1"], ["é" * render.PAGE_CODE_CHARS]),
+        (["x = 1"] * 200, ["x = 1"] * 200),
+    ],
+    ids=["short", "cut-in-the-second-cell", "one-full-cell", "many-cells"],
+)
+async def test_a_page_shows_code_up_to_its_budget_and_says_where_the_rest_is(
+    jp_fetch: Any, cells: list[str], shown: list[str]
+) -> None:
+    created = await jp_fetch(
+        "blocks", "api", "grids", method="POST", body=json.dumps(make_payload(code_cells=cells))
+    )
+    grid_id = json.loads(created.body)["id"]
+    page = (await jp_fetch("blocks", grid_id)).body.decode()
+    assert cells_on(page) == [cell.rstrip("\n") for cell in shown]
+    total = sum(map(len, cells))
+    if shown == cells:
+        assert "jb-code-more" not in page
+    else:
+        assert f"the first {sum(map(len, shown)):,} of {total:,} characters" in page
+        assert f"({len(shown)} of {len(cells)} cells)" in page
+        assert f'/blocks/api/grids/{grid_id}">JSON record</a>' in page
 
 
 async def test_a_page_with_the_largest_code_does_not_stall_the_server(jp_fetch: Any) -> None:
@@ -104,5 +141,38 @@ async def test_a_page_with_the_largest_code_does_not_stall_the_server(jp_fetch: 
         slowest = await slowest_status(view)
         page = (await view).body.decode()
         assert slowest < 1.0, f"api/status waited {slowest:.2f} s during a page view"
-        assert page.count('<div class="jb-cell">') == 200
-        assert page.count("&#34;&#34;&#34;") + page.count("&quot;&quot;&quot;") >= 66
+        assert len(page) < 2 * render.PAGE_CODE_CHARS
+        assert cells_on(page) == [
+            (" \n" * 50_000).rstrip("\n")
+        ]  # the first cell's first 100,000 characters
+        assert "(1 of 200 cells)" in page
+
+
+PLANTED = {
+    "an object": ('{"a": 1}', []),
+    "a string": ('"x = 1"', []),
+    "a number": ("3", []),
+    "null": ("null", []),
+    "a list of anything": ('[1, null, ["x"], "ok"]', ["1", "", '["x"]', "ok"]),
+    # PostgreSQL cannot make it text (no code shown); SQLite's text functions end at a NUL
+    "a NUL": ('["a\\u0000b"]', None),
+}
+
+
+@pytest.mark.parametrize(("stored", "shown"), PLANTED.values(), ids=PLANTED.keys())
+async def test_a_page_shows_what_it_can_of_code_written_straight_into_the_database(
+    jp_fetch: Any, blocks_app: Any, stored: str, shown: list[str] | None
+) -> None:
+    created = await jp_fetch(
+        "blocks", "api", "grids", method="POST", body=json.dumps(make_payload(code_cells=["y"]))
+    )
+    grid_id = json.loads(created.body)["id"]
+    engine = blocks_app.database.engine
+    postgresql = engine.dialect.name == "postgresql"
+    value = "CAST(:code AS json)" if postgresql else ":code"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE grids SET code_cells = {value}"), {"code": stored})
+    page = (await jp_fetch("blocks", grid_id)).body.decode()
+    if shown is None:
+        shown = [] if postgresql else ["a"]
+    assert cells_on(page) == shown

@@ -97,7 +97,7 @@ def test_the_migration_keeps_every_grid_its_id_and_its_data(database: db.Databas
                 value for row in grid_data["blocks"] for block in row for value in block
             )
             found = service.grid_for_page(session, key)
-            assert found is not None and found[0].lines_on is True
+            assert found is not None and found.lines_on is True
     with engine.connect() as connection:
         command.downgrade(db.alembic_config(connection), BEFORE_STORED_FORM)
         connection.commit()

@@ -15,7 +15,7 @@ from tornado import httputil, web
 
 from .. import db, service
 from ..models import Grid
-from ..render import CODE_STYLE, grid_drawing
+from ..render import CODE_STYLE, PAGE_CODE_CHARS, PageCode, grid_drawing
 from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
 from .records import as_utc
 
@@ -74,39 +74,39 @@ class GridPageHandler(BlocksPageHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
+        code_cache = self.blocks.code_cache
+        cached_code = code_cache.get(key.row_id)
 
-        def grid_and_remixes(session: Session) -> tuple[Grid, str | None, service.Remixes] | None:
-            found = service.grid_for_page(session, key)
-            return None if found is None else (*found, service.remixes(session, found[0]))
+        def grid_and_remixes(session: Session) -> tuple[Grid, PageCode, service.Remixes] | None:
+            grid = service.grid_for_page(session, key)
+            if grid is None:
+                return None
+            code = cached_code or service.page_code(session, grid.id, PAGE_CODE_CHARS)
+            return grid, code, service.remixes(session, grid)
 
         found = await self.db(grid_and_remixes)
         if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        grid, code_json, remixes = found
-        template, common = self.get_template("blocks/grid.html"), self.page_namespace()
-        script_url = self.static_url("grid.js")
-        pixels_url = self.blocks_path("api", "grids", grid_id, "pixels")
+        grid, code, remixes = found
+        if cached_code is None:  # highlighting takes a while
+            stored = code
+            code = await self.off_loop(True, lambda: code_cache.highlighted(grid.id, stored))
         parent = grid.parent if grid.parent and not grid.parent.secret else None
-        links = {
-            "parent": parent and self.records.link(parent),
-            "remixes": [self.records.link(remix) for remix in remixes],
-            "image_url": self.blocks_path("api", "grids", grid_id, "image.png"),
-        }
-
-        def draw() -> bytes:  # encoded here too: megabytes of code take a while
-            return template.render(
-                **common,
-                **links,
+        pixels_url = self.blocks_path("api", "grids", grid_id, "pixels")
+        self.finish(
+            self.page(
+                "blocks/grid.html",
                 grid=grid,
                 grid_id=grid_id,
                 created=as_utc(grid.created_at),
-                drawing=grid_drawing(grid, pixels_url, script_url),
-                code_cells=self.blocks.code_cache.code(grid.id, code_json),
-            ).encode()
-
-        # Decoding and highlighting code takes a while (a grid's drawing does not).
-        html = await self.off_loop(code_json not in (None, "null"), draw)
-        self.finish(html)
+                drawing=grid_drawing(grid, pixels_url, self.static_url("grid.js")),
+                code=code,
+                record_url=self.blocks_path("api", "grids", grid_id),
+                parent=parent and self.records.link(parent),
+                remixes=[self.records.link(remix) for remix in remixes],
+                image_url=self.blocks_path("api", "grids", grid_id, "image.png"),
+            )
+        )
 
 
 class GalleryPageHandler(BlocksPageHandler):
