@@ -91,6 +91,12 @@ _IMAGE_SOURCE = _ByKey.of(
 )
 _WITH_DATA = _ByKey.of(sa.select(Grid).options(_WITH_PARENT, *_RECORD_ONLY))
 _WITHOUT_DATA = _ByKey.of(sa.select(Grid).options(_WITH_PARENT, *_SUMMARY_ONLY))
+# A grid and, when it is drawn as a table, its pixels.
+_PAGE = _ByKey.of(
+    sa.select(Grid, sa.case((Grid.width * Grid.height <= TABLE_MAX_CELLS, Grid.pixels))).options(
+        _WITH_PARENT, *_PAGE_ONLY
+    )
+)
 _REMIXES = (
     sa.select(GRIDS.c.id, GRIDS.c.secret, GRIDS.c.secret_nonce, GRIDS.c.title, GRIDS.c.author)
     .where(GRIDS.c.parent_id == sa.bindparam("parent_id"), GRIDS.c.secret.is_(False))
@@ -177,14 +183,6 @@ def create_grid_once(
         return found
 
 
-def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
-    """A public id matches only a public grid, a secret id only the secret grid whose nonce it
-    carries (the conditions of `_ByKey`, for the queries that vary too much to build once)."""
-    if key.secret:
-        return [Grid.id == key.row_id, Grid.secret.is_(True), Grid.secret_nonce == key.nonce]
-    return [Grid.id == key.row_id, Grid.secret.is_(False)]
-
-
 def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
     """The grid behind a decoded id (without its data and code unless `with_data`)."""
     found: Grid | None = session.scalar(*(_WITH_DATA if with_data else _WITHOUT_DATA).bound(key))
@@ -206,12 +204,7 @@ def pixels(session: Session, key: GridKey) -> bytes | None:
 def grid_for_page(session: Session, key: GridKey) -> Grid | None:
     """The grid behind a decoded id, with what its page draws: the pixels of a grid drawn as a
     table (never its JSON), and not its code (`page_code`). One query."""
-    small = Grid.width * Grid.height <= TABLE_MAX_CELLS
-    row = session.execute(
-        sa.select(Grid, sa.case((small, Grid.pixels)))
-        .options(_WITH_PARENT, *_PAGE_ONLY)
-        .where(*_matching(key))
-    ).first()
+    row = session.execute(*_PAGE.bound(key)).first()
     if row is None:
         return None
     grid: Grid = row[0]
