@@ -86,7 +86,8 @@ class GridsHandler(GridUploadHandler, ListingHandler):
         author = self.get_query_argument("author", None) or None
         search = self.text_argument("q")
         grids, more = await self.db(
-            lambda session: service.list_public(session, limit, before_id, author, search)
+            lambda session: service.list_public(session, limit, before_id, author, search),
+            one_statement=True,
         )
         records = self.records
         await self.write_json(
@@ -100,7 +101,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
     @authorized
     async def post(self) -> None:
         new = await self.validate_payload()
-        grid = await self.db(self.new_grid_work(new, self.idempotency_key()))
+        grid = await self.store_grid(new, self.idempotency_key())
         records = self.records
         self.set_header("Location", records.path("api", "grids", records.grid_id(grid)))
         await self.write_json(records.record(grid), status=201, grid=grid)
