@@ -84,7 +84,8 @@ class GridPageHandler(BlocksPageHandler):
             code = cached_code or service.page_code(session, grid.id, PAGE_CODE_CHARS)
             return grid, code, service.remixes(session, grid)
 
-        found = await self.db(grid_and_remixes)
+        # Only reads; without the code, which is cut in a savepoint, no transaction is needed.
+        found = await self.db(grid_and_remixes, one_statement=cached_code is not None)
         if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         grid, code, remixes = found
