@@ -326,7 +326,7 @@ def _lower_like(column: Any, pattern: Any) -> sa.ColumnElement[bool]:
 
 
 def _listing(by_author: bool, searching: bool) -> sa.Select[Any]:
-    """The select of a listing page: the columns of a summary (records.GridRecords.summary) and
+    """The select of a listing page: the columns of a summary (records.GridRecords.summaries) and
     the id of the grid's parent when that one is public."""
     public_parent = sa.and_(_PARENT.c.id == GRIDS.c.parent_id, _PARENT.c.secret.is_(False))
     query = (
@@ -349,6 +349,7 @@ def _listing(by_author: bool, searching: bool) -> sa.Select[Any]:
     return query.order_by(GRIDS.c.id.desc()).limit(sa.bindparam("limit"))
 
 
+# In the order of records.GridRecords._summary's arguments.
 _SUMMARY_COLUMNS = (
     "id",
     "secret",

@@ -92,7 +92,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
         records = self.records
         await self.write_json(
             {
-                "items": [records.summary(grid) for grid in grids],
+                "items": records.summaries(grids),
                 "next": records.grid_id(grids[-1]) if more else None,
             }
         )

@@ -135,7 +135,7 @@ class GalleryPageHandler(BlocksPageHandler):
         self.finish(
             self.page(
                 "blocks/gallery.html",
-                cards=[self.records.summary(grid) for grid in grids],
+                cards=self.records.summaries(grids),
                 author=author,
                 q=q,
                 newest_url=httputil.url_concat(self.gallery_path, filters),

@@ -73,24 +73,54 @@ class GridRecords:
         """What a page or record shows of a related grid (a parent, a remix)."""
         return {"url": self.page_url(grid), "title": grid.title, "author": grid.author}
 
-    def summary(self, grid: GridLike) -> dict[str, Any]:
-        grid_id = self.grid_id(grid)
-        parent_id = grid.public_parent_id
+    def summary(self, grid: Grid) -> dict[str, Any]:
+        return self._summary(
+            grid.id,
+            grid.secret,
+            grid.secret_nonce,
+            grid.author,
+            grid.title,
+            grid.created_at,
+            grid.ipb_class,
+            grid.width,
+            grid.height,
+            grid.public_parent_id,
+        )
+
+    def summaries(self, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+        """The summaries of listed grids: rows of `service.list_public`, whose columns come in
+        the order of `_summary`'s arguments (unpacked as tuples: a listing makes dozens)."""
+        return [self._summary(*row) for row in rows]
+
+    def _summary(
+        self,
+        row_id: int,
+        secret: bool,
+        secret_nonce: int | None,
+        author: str,
+        title: str | None,
+        created_at: datetime,
+        ipb_class: str,
+        width: int,
+        height: int,
+        public_parent_id: int | None,
+    ) -> dict[str, Any]:
+        grid_id = self.ids.for_row(row_id, secret_nonce)
         return {
             "id": grid_id,
-            "secret": grid.secret,
-            "url": self.page_url(grid, grid_id),
+            "secret": secret,
+            "url": (self._secret_pages if secret else self._public_pages) + grid_id,
             "thumbnail_url": f"{self._thumbnails}{grid_id}/thumbnail.svg",
-            "author": grid.author,
-            "title": grid.title,
-            "created": as_utc(grid.created_at).isoformat(),
-            "ipb_class": grid.ipb_class,
-            "width": grid.width,
-            "height": grid.height,
-            "owned": grid.author == self.viewer,
-            "can_delete": self.may_delete(grid.author),
+            "author": author,
+            "title": title,
+            "created": as_utc(created_at).isoformat(),
+            "ipb_class": ipb_class,
+            "width": width,
+            "height": height,
+            "owned": author == self.viewer,
+            "can_delete": self.may_delete(author),
             # A secret parent's id would give its secret away: it shows as none.
-            "parent": None if parent_id is None else self.ids.public(parent_id),
+            "parent": None if public_parent_id is None else self.ids.public(public_parent_id),
         }
 
     def record(self, grid: Grid, remixes: Sequence[GridLike] = ()) -> dict[str, Any]:
