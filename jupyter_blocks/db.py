@@ -185,12 +185,14 @@ class Database:
     """An engine, its session factories, and the bounded pool of threads that use them."""
 
     def __init__(self, url: str | URL, pool_size: int) -> None:
-        self.engine = create_engine(url, pool_size)
+        sqlite = _is_sqlite(make_url(url))
+        # On SQLite, the writing thread (below) has a connection of its own.
+        self.engine = create_engine(url, pool_size + 1 if sqlite else pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # The same pool; on PostgreSQL each statement commits by itself (see the module's
         # docstring). SQLite's BEGIN and COMMIT cost no round trip: there it is the same.
         self.one_statement_sessions = self.sessions
-        if not _is_sqlite(self.engine.url):
+        if not sqlite:
             self.one_statement_sessions = sessionmaker(
                 self.engine.execution_options(isolation_level="AUTOCOMMIT"),
                 expire_on_commit=False,
@@ -198,13 +200,26 @@ class Database:
         self._threads = ThreadPoolExecutor(
             pool_size, thread_name_prefix="jupyter-blocks-db", initializer=_yield_to_the_event_loop
         )
+        # SQLite lets one connection write at a time, and one that waits for the file's write
+        # lock sleeps for milliseconds at a time: writes queue for one thread instead.
+        self._writing_threads = self._threads
+        if sqlite:
+            self._writing_threads = ThreadPoolExecutor(
+                1,
+                thread_name_prefix="jupyter-blocks-db-write",
+                initializer=_yield_to_the_event_loop,
+            )
 
-    async def run(self, work: Callable[[Session], T], one_statement: bool = False) -> T:
+    async def run(
+        self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
+    ) -> T:
         """Run `work(session)` in a worker thread, in a request-scoped session. `one_statement`:
-        the work makes one statement (or only reads), which needs no transaction around it."""
+        the work makes one statement (or only reads), which needs no transaction around it;
+        `writes`: it stores or changes grids."""
         sessions = self.one_statement_sessions if one_statement else self.sessions
+        threads = self._writing_threads if writes else self._threads
         return await asyncio.get_running_loop().run_in_executor(
-            self._threads, self._in_session, sessions, work
+            threads, self._in_session, sessions, work
         )
 
     def _in_session(self, sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
@@ -212,6 +227,7 @@ class Database:
             return work(session)
 
     def close(self) -> None:
+        self._writing_threads.shutdown(wait=True)
         self._threads.shutdown(wait=True)
         self.engine.dispose()
 

@@ -161,7 +161,7 @@ class GridHandler(BlocksAPIHandler):
             service.rename_grid(session, grid, title)
             return grid, service.remixes(session, grid)
 
-        grid, remixes = await self.db(rename_if_owned)
+        grid, remixes = await self.db(rename_if_owned, writes=True)
         await self.write_json(self.records.record(grid, remixes), grid=grid)
 
     @web.authenticated
@@ -177,7 +177,7 @@ class GridHandler(BlocksAPIHandler):
                 raise ApiError(403, f"Only {grid.author} or a moderator can delete this grid")
             service.delete_grid(session, grid, deleted_by=author)
 
-        await self.db(delete_if_owned)
+        await self.db(delete_if_owned, writes=True)
         self.set_status(204)
         self.finish()
 

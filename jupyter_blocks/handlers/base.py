@@ -95,11 +95,14 @@ class BlocksMixin(ExtensionHandlerMixin):
         if user is not None:
             self.moderator = await self.blocks.is_moderator(user)
 
-    async def db(self, work: Callable[[Session], T], one_statement: bool = False) -> T:
+    async def db(
+        self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
+    ) -> T:
         """Run `work(session)` off the event loop, in this request's database session (commit on
         success, roll back on error, always closed). Call it once per request. `one_statement`:
-        the work makes one statement, or only reads (`db.Database.run`)."""
-        return await self.blocks.database.run(work, one_statement)
+        the work makes one statement, or only reads; `writes`: it stores or changes grids
+        (`db.Database.run`)."""
+        return await self.blocks.database.run(work, one_statement, writes)
 
     async def off_loop(self, big: bool, work: Callable[[], T]) -> T:
         """Run CPU-heavy `work` in a worker thread when `big`, else right here."""
@@ -188,7 +191,7 @@ class BlocksMixin(ExtensionHandlerMixin):
             return service.create_grid_once(session, new, author, idempotency_key, parent)
 
         one_statement = parent_key is None and idempotency_key is None
-        return await self.db(store, one_statement)
+        return await self.db(store, one_statement, writes=True)
 
 
 class BlocksAPIHandler(BlocksMixin, APIHandler):
