@@ -138,7 +138,7 @@ class GridHandler(BlocksAPIHandler):
             grid = service.find_grid(session, key)
             return grid, service.remixes(session, grid) if grid else []
 
-        grid, remixes = await self.db(grid_and_remixes)
+        grid, remixes = await self.db(grid_and_remixes, one_statement=True)  # only reads
         if grid is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         await self.write_json(self.records.record(grid, remixes), grid=grid)
