@@ -53,11 +53,29 @@ SCENARIOS = (
     "big-page",
     "status-under",
     "rss",
+    "largest-pages",
     "scale",
 )
+# Room for the largest grid (500x500) and code (200 cells of 100,000 characters) in one post.
+LARGEST_BODY = 48 * 1024 * 1024
+# Code on which pygments' Python lexer is quadratic (issue 13), as long as a cell may be.
+SLOW_TO_HIGHLIGHT = " \n" * 50_000
 
 
-def payload(width: int, height: int) -> bytes:
+# Views of each of three grids as big as they come, and the process that makes them: each page
+# and then the pixels its canvas is drawn from, as a browser would.
+PAGE_VIEWS = 10
+VIEWER = """
+import sys, urllib.request
+base, token, *pages = sys.argv[1:]
+for page in pages:
+    for path in (page, page.replace("blocks/", "blocks/api/grids/", 1) + "/pixels"):
+        request = urllib.request.Request(base + path, headers={"Authorization": "token " + token})
+        urllib.request.urlopen(request, timeout=300).read()
+"""
+
+
+def payload(width: int, height: int, code_cells: list[str] | None = None) -> bytes:
     blocks = [
         [[(r * 7) % 256, (c * 11) % 256, (r + c) % 256, 20] for c in range(width)]
         for r in range(height)
@@ -67,7 +85,7 @@ def payload(width: int, height: int) -> bytes:
             "python_version": [3, 11, 7, "final", 0],
             "ipb_version": "1.9.1",
             "ipb_class": "BlockGrid",
-            "code_cells": ["grid = BlockGrid(10, 10)"],
+            "code_cells": code_cells or ["grid = BlockGrid(10, 10)"],
             "secret": False,
             "grid_data": {"lines_on": True, "width": width, "height": height, "blocks": blocks},
         }
@@ -81,7 +99,11 @@ def jupyter_server(db_url: str, workdir: Path, label: str) -> Iterator[Any]:
         f"bench-{label}",
         "server",
         workdir / label,
-        [f"--BlocksApp.db_url={db_url}", "--ServerApp.log_level=WARN"],
+        [
+            f"--BlocksApp.db_url={db_url}",
+            f"--BlocksApp.max_body_bytes={LARGEST_BODY}",
+            "--ServerApp.log_level=WARN",
+        ],
     )
     try:
         yield server
@@ -334,6 +356,37 @@ class Bench:
             )
         )
 
+    async def status_during_largest_pages(self) -> None:
+        """p99 of `api/status` while another process views the pages of grids as big as a grid and
+        its code may be (each page, then the pixels its canvas is drawn from; each grid first
+        before its code is highlighted and cached) / p99 of `api/status` alone. The viewer is
+        another process, so that reading its pages does not delay this one's probe."""
+        probe = self.load(1)
+        body = payload(500, 500, [SLOW_TO_HIGHLIGHT] * 200)
+        grid_ids = [await post(probe, body) for _ in range(3)]
+        idle = await probe.run(300, self.status(probe), gap=0.005)
+        paths = [f"blocks/{grid_id}" for grid_id in grid_ids] * PAGE_VIEWS
+        viewer = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", VIEWER, self.server.url, self.server.token, *paths
+        )
+        stop = asyncio.Event()
+        probing = asyncio.ensure_future(probe.run(100_000, self.status(probe), 0.005, stop))
+        if await viewer.wait() != 0:
+            raise RuntimeError("the page viewer failed")
+        stop.set()
+        loaded = await probing
+        self.rows.append(
+            Row(
+                f"`api/status` p99 while another process views pages of the largest grid and "
+                f"code (500x500, 200 cells of 100,000 characters; {len(paths)} views, each grid "
+                "first before its code was cached) / p99 alone (issue 13)",
+                f"{loaded.p99:.1f} / {idle.p99:.1f} ms (max {max(loaded.latencies) * 1000:.1f} "
+                f"/ {max(idle.latencies) * 1000:.1f}; p50 {loaded.p50:.1f} / {idle.p50:.1f})",
+                loaded.p99 / idle.p99,
+                2,
+            )
+        )
+
     async def rss_growth(self, grid_id: str) -> None:
         """Peak growth of the server's resident memory while 6 clients view a 250,000-block grid
         (its page, its record and its data) at once."""
@@ -440,6 +493,8 @@ class Bench:
             await self.status_under("200x200 grids", 3, p200, 8)
         if "rss" in self.only:
             await self.rss_growth(big_id)
+        if "largest-pages" in self.only:
+            await self.status_during_largest_pages()
         if "scale" in self.only:
             await self.scale_rows(ids, template, at_small)
         self.engine.dispose()

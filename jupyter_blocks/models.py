@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression, relationship
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
@@ -54,6 +54,10 @@ class Grid(Base):
     # never decodes and encodes it again.
     grid_json: Mapped[str] = mapped_column(Text)
     code_cells: Mapped[list[str] | None] = mapped_column(JSON)
+    # `code_cells` as the JSON text stored (or its UTF-8 bytes), loaded instead of them where a
+    # record is served (`service.find_grid`): megabytes of code are passed on, never decoded.
+    # None when not loaded so.
+    code_json: Mapped[str | bytes | None] = query_expression()
     # Drawn once when the grid is stored, so listing pages never touch the grid data.
     thumbnail_svg: Mapped[str] = mapped_column(Text)
     # The blocks as zlib-compressed bytes (red, green, blue, size per block, rows top first),

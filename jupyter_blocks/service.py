@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session, defer, joinedload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .ids import GridKey, new_secret_nonce
@@ -30,10 +30,13 @@ SALT_SETTING = "hashids_salt"
 _BIG_COLUMNS = ("grid_json", "code_cells", "thumbnail_svg", "pixels")
 # A listing or a delete never needs them.
 _SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
-# A page draws from the pixels (a big grid's page fetches them itself), never from the JSON.
-_PAGE_ONLY = (defer(Grid.grid_json), defer(Grid.thumbnail_svg), defer(Grid.pixels))
+# A page draws from the pixels (a big grid's page fetches them itself), never from the JSON,
+# and shows a part of the code (`page_code`).
+_PAGE_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
 # A record serves the JSON.
 _RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
+# A record without its blocks (a client drawing them from the pixels) has the code, not the JSON.
+_RECORD_WITHOUT_BLOCKS = (*_RECORD_ONLY, defer(Grid.grid_json))
 # A summary names its parent by id, a page by title and author: of the parent, only those.
 _WITH_PARENT = joinedload(Grid.parent).load_only(
     Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author
@@ -89,8 +92,6 @@ _PIXELS = _ByKey.of(sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c
 _IMAGE_SOURCE = _ByKey.of(
     sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.lines_on, GRIDS.c.pixels)
 )
-_WITH_DATA = _ByKey.of(sa.select(Grid).options(_WITH_PARENT, *_RECORD_ONLY))
-_WITHOUT_DATA = _ByKey.of(sa.select(Grid).options(_WITH_PARENT, *_SUMMARY_ONLY))
 # A grid and, when it is drawn as a table, its pixels.
 _PAGE = _ByKey.of(
     sa.select(Grid, sa.case((Grid.width * Grid.height <= TABLE_MAX_CELLS, Grid.pixels))).options(
@@ -183,10 +184,47 @@ def create_grid_once(
         return found
 
 
-def find_grid(session: Session, key: GridKey, with_data: bool = True) -> Grid | None:
-    """The grid behind a decoded id (without its data and code unless `with_data`)."""
-    found: Grid | None = session.scalar(*(_WITH_DATA if with_data else _WITHOUT_DATA).bound(key))
-    return found
+def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
+    """A public id matches only a public grid, a secret id only the secret grid whose nonce it
+    carries."""
+    if key.secret:
+        return [Grid.id == key.row_id, Grid.secret.is_(True), Grid.secret_nonce == key.nonce]
+    return [Grid.id == key.row_id, Grid.secret.is_(False)]
+
+
+def find_grid(
+    session: Session, key: GridKey, with_data: bool = True, with_blocks: bool = True
+) -> Grid | None:
+    """The grid behind a decoded id; unless `with_data`, without its data and code; with it,
+    its code as `code_json`, not decoded, and its data unless not `with_blocks`."""
+    query = sa.select(Grid).where(*_matching(key)).options(_WITH_PARENT)
+    if not with_data:
+        return session.scalar(query.options(*_SUMMARY_ONLY))
+    code_json = with_expression(Grid.code_json, _stored_code_list(session.get_bind().dialect.name))
+    record = _RECORD_ONLY if with_blocks else _RECORD_WITHOUT_BLOCKS
+    return session.scalar(query.options(*record, defer(Grid.code_cells), code_json))
+
+
+def _when_code_is_a_list(dialect: str, value: Any) -> Any:
+    """`value` where the stored code cells are a JSON list, else NULL: stored data is not
+    trusted (a row written straight into the database)."""
+    code = Grid.code_cells
+    if dialect == "postgresql":
+        return sa.case((sa.func.json_typeof(code) == "array", value))
+    return sa.case((sa.func.json_valid(code), sa.case((sa.func.json_type(code) == "array", value))))
+
+
+def _stored_code_list(dialect: str) -> Any:
+    """The stored code cells as JSON text, `null` when they are not a list. As UTF-8 bytes from
+    SQLite (no decoding); as text from PostgreSQL, whose bytes would come hex-encoded."""
+    if dialect == "postgresql":
+        return sa.func.coalesce(
+            _when_code_is_a_list(dialect, sa.cast(Grid.code_cells, sa.Text)), "null"
+        )
+    as_bytes = sa.cast(Grid.code_cells, sa.LargeBinary)
+    return sa.func.coalesce(
+        _when_code_is_a_list(dialect, as_bytes), sa.literal(b"null", sa.LargeBinary)
+    )
 
 
 def grid_json(session: Session, key: GridKey) -> str | None:
@@ -216,19 +254,15 @@ def grid_for_page(session: Session, key: GridKey) -> Grid | None:
 def _code_cells(dialect: str) -> tuple[Any, Any]:
     """The stored code cells as a table of (position, text), built by the database's own JSON
     functions, so that Python never holds (nor, holding the GIL, decodes) megabytes of code a page
-    will not show. Stored data is not trusted: what is not a JSON list has no cells."""
-    code = Grid.code_cells
+    will not show. What is not a JSON list has no cells."""
+    listed = _when_code_is_a_list(dialect, Grid.code_cells)
     if dialect == "postgresql":
-        listed = sa.case((sa.func.json_typeof(code) == "array", code))
         cells = (
             sa.func.json_array_elements_text(listed)
             .table_valued("value", with_ordinality="n")
             .render_derived()
         )
         return cells, cells.c.n
-    listed = sa.case(
-        (sa.func.json_valid(code), sa.case((sa.func.json_type(code) == "array", code)))
-    )
     cells = sa.func.json_each(listed).table_valued("key", "value")
     return cells, cells.c.key
 
@@ -306,8 +340,10 @@ def remixes(session: Session, grid: Grid) -> Remixes:
 
 
 def rename_grid(session: Session, grid: Grid, title: str | None) -> None:
-    grid.title = title
-    session.flush()
+    """Store the new title (an UPDATE of that column alone: the rest of the loaded grid, such
+    as its `code_json`, stays as loaded)."""
+    session.execute(sa.update(Grid).where(Grid.id == grid.id).values(title=title))
+    set_committed_value(grid, "title", title)
 
 
 def _escaped(text: str) -> str:

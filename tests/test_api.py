@@ -141,6 +141,26 @@ async def test_thumbnail_is_svg_with_an_etag_and_answers_304(jp_fetch: Any, post
     assert cached.code == 304
 
 
+@pytest.mark.parametrize("route", [("api", "grids", "{}"), ("get", "{}")], ids=["record", "get"])
+async def test_a_big_answer_comes_whole_with_an_etag_and_answers_304(
+    jp_fetch: Any, post_grid: Any, route: tuple[str, ...]
+) -> None:
+    """Answers over a megabyte are hashed and sent off the event loop's time: the same bytes."""
+    grid = await post_grid(width=300, height=300, code_cells=["x = 1\n" * 10_000] * 3)
+    parts = [part.format(grid["id"]) for part in route]
+    response = await jp_fetch("blocks", *parts)
+    assert len(response.body) > 1_200_000  # more than one slice
+    assert int(response.headers["Content-Length"]) == len(response.body)
+    answer = json.loads(response.body)
+    grid_data = answer if route[0] == "get" else answer["grid_data"]
+    assert grid_data == make_payload(width=300, height=300)["grid_data"]
+    if route[0] != "get":
+        assert answer["code_cells"] == ["x = 1\n" * 10_000] * 3
+    etag = response.headers["Etag"]
+    again = await jp_fetch("blocks", *parts, headers={"If-None-Match": etag}, raise_error=False)
+    assert again.code == 304 and not again.body
+
+
 async def test_thumbnail_of_a_large_grid_stays_small(jp_fetch: Any, post_grid: Any) -> None:
     grid = await post_grid(width=400, height=300)
     response = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg")
@@ -156,6 +176,66 @@ async def test_owner_deletes_their_grid(jp_fetch: Any, post_grid: Any) -> None:
     assert gone.code == 404
     again = await jp_fetch("blocks", "api", "grids", grid["id"], method="DELETE", raise_error=False)
     assert again.code == 404
+
+
+@pytest.mark.parametrize("secret", [False, True], ids=["public", "secret"])
+async def test_record_without_blocks_is_the_record_with_only_the_grids_shape(
+    jp_fetch: Any, post_grid: Any, secret: bool
+) -> None:
+    grid_data = {**make_payload(4, 3)["grid_data"], "lines_on": False}
+    grid = await post_grid(grid_data=grid_data, code_cells=["a = 1"], secret=secret)
+    shape = {"lines_on": False, "width": 4, "height": 3}
+
+    record = await get_json(
+        jp_fetch, "blocks", "api", "grids", grid["id"], params={"blocks": "false"}
+    )
+    assert record == {**grid, "grid_data": shape}
+    full = await get_json(jp_fetch, "blocks", "api", "grids", grid["id"], params={"blocks": "true"})
+    assert full == grid
+
+
+async def test_rename_without_blocks_answers_the_renamed_record_without_blocks(
+    jp_fetch: Any, post_grid: Any
+) -> None:
+    grid = await post_grid(title="Before")
+    response = await jp_fetch(
+        "blocks",
+        "api",
+        "grids",
+        grid["id"],
+        method="PATCH",
+        body=json.dumps({"title": "After"}),
+        params={"blocks": "false"},
+    )
+    renamed = json.loads(response.body)
+    assert renamed == {
+        **grid,
+        "title": "After",
+        "grid_data": {"lines_on": True, "width": 3, "height": 2},
+    }
+
+
+@pytest.mark.parametrize("value", ["", "no", "False", "0", "1"])
+@pytest.mark.parametrize("method", ["GET", "PATCH"])
+async def test_blocks_argument_other_than_true_or_false_is_refused(
+    jp_fetch: Any, post_grid: Any, value: str, method: str
+) -> None:
+    grid = await post_grid(title="Kept")
+    response = await jp_fetch(
+        "blocks",
+        "api",
+        "grids",
+        grid["id"],
+        method=method,
+        params={"blocks": value},
+        body=json.dumps({"title": "Changed"}) if method == "PATCH" else None,
+        raise_error=False,
+    )
+    assert response.code == 400
+    assert json.loads(response.body)["errors"] == [
+        {"path": "blocks", "message": "must be true or false"}
+    ]
+    assert (await get_json(jp_fetch, "blocks", "api", "grids", grid["id"]))["title"] == "Kept"
 
 
 async def test_secret_grid_is_reachable_by_its_secret_id_only(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from jupyter_blocks.handlers import base
 from jupyter_blocks.models import Grid
 from tests.utils import make_payload
 
@@ -61,6 +62,61 @@ class TestChunkedUploads:
         assert "4096 bytes" in json.loads(payload)["message"]
         assert stored(blocks_app) == 0
 
+    async def test_a_chunked_body_far_over_the_limit_still_gets_the_413_json(
+        self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any
+    ) -> None:
+        """Read to its end however big (thrown away as it comes): 1,000 times the limit."""
+        raw = await chunked_post(
+            jp_http_port,
+            jp_base_url + "blocks/post",
+            jp_serverapp.identity_provider.token,
+            b"x" * 4096 * 1000,
+            64 * 1024,
+        )
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        assert head.split()[1] == b"413"
+        assert "4096 bytes" in json.loads(payload)["message"]
+
+    async def test_a_chunked_body_still_arriving_long_after_the_limit_is_cut_off(
+        self,
+        http_server: Any,
+        jp_http_port: int,
+        jp_base_url: str,
+        jp_serverapp: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(base, "DRAIN_SECONDS", 0.5)
+        _, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+        writer.write(
+            f"POST {jp_base_url}blocks/post HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: token {jp_serverapp.identity_provider.token}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        cut_off = False
+        try:
+            for _ in range(100):  # 10 s at most
+                writer.write(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        except ConnectionError:
+            cut_off = True
+        writer.close()
+        assert cut_off
+
+    async def test_a_client_waiting_for_100_continue_is_refused_before_it_sends(
+        self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any
+    ) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+        writer.write(
+            f"POST {jp_base_url}blocks/post HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: token {jp_serverapp.identity_provider.token}\r\n"
+            "Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=20)
+        writer.close()
+        assert head.split()[1] == b"413"  # no "100 Continue": the body is never sent
+
     async def test_a_chunked_body_within_the_limit_is_stored(
         self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any
     ) -> None:
@@ -105,3 +161,20 @@ async def test_an_author_name_that_cannot_be_stored_is_a_400_naming_it(
     error = json.loads(response.body)["errors"][0]
     assert error["path"] == "author" and problem in error["message"]
     assert stored(blocks_app) == 0
+
+
+@pytest.mark.parametrize("size", [64 * 1024 + 1, 20_000_000], ids=["just-over", "20MB"])
+async def test_a_rename_body_over_64_kib_is_a_413_and_changes_nothing(
+    jp_fetch: Any, post_grid: Any, size: int
+) -> None:
+    """Read no further than the limit, never parsed: a huge body cannot hold the server."""
+    grid = await post_grid(title="Kept")
+    body = json.dumps({"title": "x" * (size - 13)}).encode()
+    assert len(body) == size
+    response = await jp_fetch(
+        "blocks", "api", "grids", grid["id"], method="PATCH", body=body, raise_error=False
+    )
+    assert response.code == 413
+    assert "65536 bytes" in json.loads(response.body)["message"]
+    record = json.loads((await jp_fetch("blocks", "api", "grids", grid["id"])).body)
+    assert record["title"] == "Kept"

@@ -79,6 +79,9 @@ ERROR_SOURCES = [
     ),
     pytest.param(400, call("blocks", "api", "grids", params={"limit": "0"}), id="400-limit"),
     pytest.param(400, call("blocks", "api", "grids", params={"cursor": "%%"}), id="400-cursor"),
+    pytest.param(
+        400, call("blocks", "api", "grids", "<id>", params={"blocks": "no"}), id="400-blocks"
+    ),
     # 403: not logged in, or not allowed
     pytest.param(403, call("blocks", "api", "me", headers=NO_AUTH), id="403-no-credentials"),
     pytest.param(

@@ -1,4 +1,5 @@
-"""Code on grid pages: highlighted within a hard budget, off the event loop, cached per grid."""
+"""Code on grid pages: highlighted within a hard budget, off the event loop, cached per grid;
+at most a page's budget of it shown, the rest in the record."""
 
 from __future__ import annotations
 
@@ -176,3 +177,7 @@ async def test_a_page_shows_what_it_can_of_code_written_straight_into_the_databa
     if shown is None:
         shown = [] if postgresql else ["a"]
     assert cells_on(page) == shown
+    # the grid's record passes the stored list on as it is, and nothing else
+    record = json.loads((await jp_fetch("blocks", "api", "grids", grid_id)).body)
+    stored_list = json.loads(stored) if stored.startswith("[") else None
+    assert record["code_cells"] == stored_list

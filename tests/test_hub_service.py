@@ -474,6 +474,21 @@ def test_the_service_serves_the_gallery_and_nothing_else(hub: Hub, path: str) ->
     assert response.status_code == 404
 
 
+def test_the_service_buffers_no_body_bigger_than_a_grid_may_be(hub: Hub) -> None:
+    """Bodies over their route's limit are thrown away as they come and refused with 413 JSON,
+    also through the Hub's proxy, never buffered up to jupyter_server's 512 MB."""
+    alice = hub.as_user("alice")
+    grid_id = alice.post(hub.gallery("api/grids"), json=grid_payload(2), timeout=30).json()["id"]
+    for method, path, limit in [
+        ("POST", "api/grids", 8388608),
+        ("PATCH", f"api/grids/{grid_id}", 65536),
+    ]:
+        refused = alice.request(method, hub.gallery(path), data=b"x" * (9 << 20), timeout=60)
+        assert refused.status_code == 413, refused.text
+        assert f"{limit} bytes" in refused.json()["message"]
+    assert alice.get(hub.gallery("api/me"), timeout=30).json()["author"] == "alice"
+
+
 def test_a_gallery_already_in_the_database_keeps_its_ids(hub: Hub) -> None:
     record = hub.grid(hub.old_grid["id"])
     assert record["author"] == "carol"

@@ -16,7 +16,13 @@ from ..models import Grid
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
-from .base import BIG_GRID_CELLS, IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
+from .base import (
+    BIG_GRID_CELLS,
+    IMAGE_CSP,
+    ApiError,
+    BlocksAPIHandler,
+    GridUploadHandler,
+)
 
 T = TypeVar("T")
 
@@ -127,33 +133,43 @@ def parse_title_patch(body: bytes, max_chars: int) -> str | None:
 
 class GridHandler(BlocksAPIHandler):
     """`GET blocks/api/grids/<id>`: the whole grid with its remixes; `PATCH`: rename it and
-    `DELETE`: remove it (its author only)."""
+    `DELETE`: remove it (its author only). Both answer the record, without the blocks when
+    asked with `?blocks=false` (a client drawing them from the pixels)."""
+
+    def with_blocks(self) -> bool:
+        raw = self.get_query_argument("blocks", "true")
+        if raw not in ("true", "false"):
+            raise ApiError(400, "Invalid query", [FieldError("blocks", "must be true or false")])
+        return raw == "true"
+
+    async def write_record(self, grid: Grid, remixes: service.Remixes, blocks: bool) -> None:
+        await self.write_json(self.records.record(grid, remixes, blocks), grid=grid)
 
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        key = self.grid_key(grid_id)
+        key, blocks = self.grid_key(grid_id), self.with_blocks()
 
         def grid_and_remixes(session: Session) -> tuple[Grid | None, service.Remixes]:
-            grid = service.find_grid(session, key)
+            grid = service.find_grid(session, key, with_blocks=blocks)
             return grid, service.remixes(session, grid) if grid else []
 
         grid, remixes = await self.db(grid_and_remixes, one_statement=True)  # only reads
         if grid is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        await self.write_json(self.records.record(grid, remixes), grid=grid)
+        await self.write_record(grid, remixes, blocks)
 
     @web.authenticated
     @authorized
     async def patch(self, grid_id: str) -> None:
-        key, author = self.grid_key(grid_id), self.author
+        key, author, blocks = self.grid_key(grid_id), self.author, self.with_blocks()
         try:
-            title = parse_title_patch(self.request.body, self.blocks.max_title_chars)
+            title = parse_title_patch(self.received_body(), self.blocks.max_title_chars)
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err
 
         def rename_if_owned(session: Session) -> tuple[Grid, service.Remixes]:
-            grid = service.find_grid(session, key)
+            grid = service.find_grid(session, key, with_blocks=blocks)
             if grid is None:
                 raise ApiError(404, f"No grid with id {grid_id!r}")
             if grid.author != author:
@@ -162,7 +178,7 @@ class GridHandler(BlocksAPIHandler):
             return grid, service.remixes(session, grid)
 
         grid, remixes = await self.db(rename_if_owned, writes=True)
-        await self.write_json(self.records.record(grid, remixes), grid=grid)
+        await self.write_record(grid, remixes, blocks)
 
     @web.authenticated
     @authorized

@@ -4,8 +4,10 @@ id decoding, the JSON shape of grids, and one way to report errors."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,6 +35,19 @@ T = TypeVar("T")
 # below it, the hop to a thread costs more than the work.
 BIG_GRID_CELLS = 2_500
 BIG_BODY_BYTES = 64 * 1024
+# A response body bigger than this is hashed for its ETag in a worker thread and sent in slices
+# of this size: tornado would hash and copy it on the event loop (tens of ms for tens of MB).
+BIG_RESPONSE_BYTES = 1024 * 1024
+# The largest body of a request that carries no grid (a rename: a title of at most 200
+# characters, however escaped; pages and reads take none).
+SMALL_BODY_BYTES = 64 * 1024
+# A chunked body (no declared length) over the limit is still read to its end, and thrown away,
+# so that a client that sends it all before reading the answer gets the 413 (a cut connection
+# would lose it); one still arriving this many seconds after it went over the limit is cut off.
+DRAIN_SECONDS = 30.0
+# Tornado hands a chunked body over chunk by chunk without returning to the event loop while
+# more is buffered: the handler gives other requests a turn after this many chunks.
+CHUNKS_BETWEEN_TURNS = 64
 
 # The part of every URL after the server's base_url.
 NAMESPACE = "blocks"
@@ -59,6 +74,15 @@ IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 
 
+def record_is_big(grid: Grid) -> bool:
+    """Whether the grid's record is big enough that encoding it belongs in a worker thread."""
+    if grid.width * grid.height > BIG_GRID_CELLS:
+        return True
+    if grid.code_json is not None:
+        return len(grid.code_json) > BIG_BODY_BYTES
+    return sum(map(len, grid.code_cells or ())) > BIG_BODY_BYTES
+
+
 class ApiError(web.HTTPError):
     """An error answered as `{"message": ..., "errors": [...]}` with a 4xx status."""
 
@@ -69,12 +93,24 @@ class ApiError(web.HTTPError):
 
 
 class BlocksMixin(ExtensionHandlerMixin):
-    """Shared by the JSON, protocol and HTML handlers of jupyter-blocks."""
+    """Shared by the JSON, protocol and HTML handlers of jupyter-blocks.
+
+    Their request bodies stream in (`@web.stream_request_body` on the handler classes), up to
+    `body_limit` bytes: a longer one is counted as it arrives, thrown away, and refused with 413
+    by the handlers that read bodies (`received_body`), or at once when the client waits for
+    "100 Continue". (Tornado would otherwise buffer any body up to the server's 512 MB, and a
+    handler parse it on the event loop.)
+    """
 
     auth_resource = NAMESPACE
     csp = PAGE_CSP
     # Whether the current user may delete anyone's grid (set in `prepare`).
     moderator = False
+    _body: bytearray
+    _received: int
+    _chunks: int
+    # the timer that cuts off a chunked body still arriving long after it went over the limit
+    _cut_off: asyncio.TimerHandle | None = None
 
     def initialize(self, name: str, *args: Any, secret: bool | None = None, **kwargs: Any) -> None:
         """`secret`: this route takes only secret (True) or only public (False) grid ids."""
@@ -91,9 +127,66 @@ class BlocksMixin(ExtensionHandlerMixin):
 
     async def prepare(self, **kwargs: Any) -> None:
         await super().prepare(**kwargs)  # type: ignore[misc]
+        self._body, self._received, self._chunks, self._cut_off = bytearray(), 0, 0, None
+        request = self.request  # type: ignore[attr-defined]
+        # A client that waits for "100 Continue" before it sends a body declared too large is
+        # refused at once; any other is sent, so it is read to its end and thrown away: a proxy
+        # in between answers 503 for a connection closed while it still sends.
+        declared = request.headers.get("Content-Length", "")
+        over = declared.isascii() and declared.isdigit() and int(declared) > self.body_limit
+        if over and request.headers.get("Expect", "").lower() == "100-continue":
+            raise self._too_large()
+        assert isinstance(request.connection, HTTP1Connection), "served over HTTP/1"
+        # counted here instead (`data_received`), and cut off by time, not size
+        request.connection.set_max_body_size(sys.maxsize)
         user = self.current_user  # type: ignore[attr-defined]
         if user is not None:
             self.moderator = await self.blocks.is_moderator(user)
+
+    @property
+    def body_limit(self) -> int:
+        return SMALL_BODY_BYTES
+
+    def _too_large(self) -> ApiError:
+        return ApiError(413, f"Request body is larger than the limit of {self.body_limit} bytes")
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        self._received += len(chunk)
+        if self._received <= self.body_limit:
+            self._body += chunk
+        elif self._cut_off is None:
+            self._body = bytearray()
+            self._cut_off = asyncio.get_running_loop().call_later(DRAIN_SECONDS, self._cut)
+        self._chunks += 1
+        return asyncio.sleep(0) if self._chunks % CHUNKS_BETWEEN_TURNS == 0 else None
+
+    def received_body(self) -> bytes:
+        """The whole request body, or a 413 when it was over the limit."""
+        if self._received > self.body_limit:
+            raise self._too_large()
+        return bytes(self._body)
+
+    def _cut(self) -> None:
+        self.log.warning(
+            "jupyter-blocks: cut off %s: its body was still arriving %d s after it went over "
+            "the limit of %d bytes",
+            self._request_summary(),  # type: ignore[attr-defined]
+            DRAIN_SECONDS,
+            self.body_limit,
+        )
+        self.request.connection.close()  # type: ignore[attr-defined]
+
+    def _stop_cut_off(self) -> None:
+        if self._cut_off is not None:
+            self._cut_off.cancel()
+
+    def on_finish(self) -> None:
+        self._stop_cut_off()
+        super().on_finish()  # type: ignore[misc]
+
+    def on_connection_close(self) -> None:
+        self._stop_cut_off()
+        super().on_connection_close()  # type: ignore[misc]
 
     async def db(
         self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
@@ -194,6 +287,7 @@ class BlocksMixin(ExtensionHandlerMixin):
         return await self.db(store, one_statement, writes=True)
 
 
+@web.stream_request_body
 class BlocksAPIHandler(BlocksMixin, APIHandler):
     """A JSON handler whose errors are always `{"message", "errors"}`, never a traceback."""
 
@@ -214,48 +308,43 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
 
     async def write_json(self, value: Any, status: int = 200, grid: Grid | None = None) -> None:
         """Answer `value` as JSON; when it holds a big `grid`, encoded off the event loop."""
-        big = grid is not None and grid.width * grid.height > BIG_GRID_CELLS
+        big = grid is not None and record_is_big(grid)
         body = await self.off_loop(big, lambda: msgspec.json.encode(value))
         self.set_status(status)
-        self.finish(body)
+        await self.finish_json(body)
+
+    async def finish_json(self, body: bytes | str) -> None:
+        """Answer the JSON `body`. Tornado would hash a body for its ETag and copy it, on the
+        event loop: a big one is hashed in a worker thread and sent in slices."""
+        if len(body) <= BIG_RESPONSE_BYTES:
+            self.finish(body)
+            return
+
+        def encoded_and_hashed() -> tuple[bytes, str]:
+            data = body.encode() if isinstance(body, str) else body
+            return data, f'"{hashlib.sha1(data).hexdigest()}"'
+
+        data, etag = await self.off_loop(True, encoded_and_hashed)
+        self.set_header("Etag", etag)
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Content-Length", len(data))
+        with memoryview(data) as view:
+            for start in range(0, len(data), BIG_RESPONSE_BYTES):
+                self.write(bytes(view[start : start + BIG_RESPONSE_BYTES]))
+                await self.flush()
+        self.finish()
 
 
-# A chunked body (no declared length) over the limit is still read to its end, and thrown away,
-# so that a client that sends it all before reading the answer gets the 413; one this many times
-# over the limit is cut off.
-DRAIN_FACTOR = 8
-
-
-@web.stream_request_body
 class GridUploadHandler(BlocksAPIHandler):
-    """A JSON handler that takes grid payloads. The body streams in, so a body declared larger
-    than the limit is refused with 413 as soon as the headers arrive, before it is read; a
-    chunked body is counted as it arrives and refused with 413 once read, holding no more than
-    the limit meanwhile."""
+    """A JSON handler that takes grid payloads, up to the configured `max_body_bytes`."""
 
-    _body: bytearray
-    _received: int
-
-    def _too_large(self) -> ApiError:
-        limit = self.blocks.max_body_bytes
-        return ApiError(413, f"Request body is larger than the limit of {limit} bytes")
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        self._body, self._received = bytearray(), 0
-        limit = self.blocks.max_body_bytes
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            raise self._too_large()
-        assert isinstance(self.request.connection, HTTP1Connection), "served over HTTP/1"
-        self.request.connection.set_max_body_size(limit * DRAIN_FACTOR)
-
-    def data_received(self, chunk: bytes) -> None:
-        self._received += len(chunk)
-        if self._received <= self.blocks.max_body_bytes:
-            self._body += chunk
-        elif self._body:
-            self._body = bytearray()
+    @property
+    def body_limit(self) -> int:
+        return self.blocks.max_body_bytes
 
     def idempotency_key(self) -> str | None:
         """The request's `Idempotency-Key` header: a retry with the same key gets the first grid."""
@@ -276,9 +365,7 @@ class GridUploadHandler(BlocksAPIHandler):
     async def validate_payload(self) -> NewGrid:
         """The request body as a valid grid, or a 400 listing what is wrong. A big body is
         parsed, checked and drawn in a worker process: that work would hold the GIL."""
-        if self._received > self.blocks.max_body_bytes:
-            raise self._too_large()
-        body = bytes(self._body)
+        body = self.received_body()
         try:
             if len(body) <= BIG_BODY_BYTES:
                 return self.blocks.validator.validate(body)

@@ -20,6 +20,7 @@ from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
 from .records import as_utc
 
 
+@web.stream_request_body
 class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler):
     """Renders jupyter-blocks templates; errors are pages too, with no server internals."""
 

@@ -28,7 +28,7 @@ class GetGridDataHandler(BlocksAPIHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         # the JSON stored when it was posted, as it is
-        self.finish(await self.stored(grid_id, service.grid_json))
+        await self.finish_json(await self.stored(grid_id, service.grid_json))
 
 
 class RandomHandler(BlocksAPIHandler):

@@ -123,13 +123,22 @@ class GridRecords:
             "parent": None if public_parent_id is None else self.ids.public(public_parent_id),
         }
 
-    def record(self, grid: Grid, remixes: Sequence[GridLike] = ()) -> dict[str, Any]:
-        """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`)."""
+    def record(
+        self, grid: Grid, remixes: Sequence[GridLike] = (), blocks: bool = True
+    ) -> dict[str, Any]:
+        """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`).
+        Without `blocks`, `grid_data` holds only the grid's shape and lines, from the row's own
+        columns: for clients that draw the blocks from `api/grids/<id>/pixels`."""
         return {
             **self.summary(grid),
             # the JSON stored when the grid was posted, spliced in as it is
-            "grid_data": msgspec.Raw(grid.grid_json),
-            "code_cells": grid.code_cells,
+            "grid_data": msgspec.Raw(grid.grid_json)
+            if blocks
+            else {"lines_on": grid.lines_on, "width": grid.width, "height": grid.height},
+            # the code as stored when it was loaded as JSON text (`service.find_grid`)
+            "code_cells": grid.code_cells
+            if grid.code_json is None
+            else msgspec.Raw(grid.code_json),
             "ipb_version": grid.ipb_version,
             "python_version": grid.python_version,
             "remixes": [{"id": self.grid_id(remix), **self.link(remix)} for remix in remixes],

@@ -44,6 +44,14 @@ class GalleryServiceApp(ServerApp):
         self.jpserver_extensions = dict(EXTENSIONS)
         super().init_server_extensions()
 
+    def init_httpserver(self) -> None:
+        # Grid posts stream their bodies and check `max_body_bytes` themselves; no other request
+        # of the gallery has a body worth more, so none makes the service buffer up to
+        # jupyter_server's 512 MB per request (unless the admin set a limit).
+        if "max_body_size" not in self.config.ServerApp:
+            self.max_body_size = self.web_app.settings["jupyter_blocks"].max_body_bytes
+        super().init_httpserver()
+
     def init_webapp(self) -> None:
         super().init_webapp()
         # As jupyterhub.singleuser does: tornado's own XSRF check runs before the Hub has said

@@ -20,11 +20,15 @@ export const SERVICE_URL_OPTION = 'jupyterBlocksServiceUrl';
 /** `[red, green, blue, size]`: colour values 0..255, size in pixels. */
 export type Block = [number, number, number, number];
 
-/** The drawable part of a grid, as posted by ipythonblocks. */
-export interface IGridData {
+/** A grid's size and grid lines: its data without the blocks (`?blocks=false`). */
+export interface IGridShape {
   lines_on: boolean;
   width: number;
   height: number;
+}
+
+/** The drawable part of a grid, as posted by ipythonblocks. */
+export interface IGridData extends IGridShape {
   /** `height` rows of `width` blocks, top row first. */
   blocks: Block[][];
   origin?: 'upper-left' | 'lower-left';
@@ -64,9 +68,15 @@ export interface IRemix {
   url: string;
 }
 
-/** `GET blocks/api/grids/<id>`: a summary plus the grid itself. */
-export interface IGrid extends IGridSummary {
-  grid_data: IGridData;
+/**
+ * `GET blocks/api/grids/<id>`: a summary plus the grid itself; with
+ * `?blocks=false`, an `IGrid<IGridShape>` (the blocks are then drawn from
+ * `pixels`).
+ */
+export interface IGrid<
+  Data extends IGridShape = IGridData
+> extends IGridSummary {
+  grid_data: Data;
   code_cells: string[] | null;
   ipb_version: string | null;
   /** `sys.version_info` of the kernel that posted, e.g. `[3, 11, 7, 'final', 0]`. */
@@ -364,14 +374,34 @@ export class BlocksClient {
     return answer.items;
   }
 
-  /** One grid with its data and code cells. */
-  get(id: string): Promise<IGrid> {
-    return this.request<IGrid>(gridPath(id));
+  /**
+   * One grid with its code cells, without its blocks (`pixels` has them,
+   * ten times smaller): a big grid's JSON takes long to download and parse.
+   */
+  get(id: string): Promise<IGrid<IGridShape>> {
+    return this.request<IGrid<IGridShape>>(`${gridPath(id)}?blocks=false`);
+  }
+
+  /**
+   * A grid's blocks, four bytes each (red, green, blue, size), rows top
+   * first: what `api/grids/<id>/pixels` serves, unzipped.
+   */
+  async pixels(id: string): Promise<Uint8Array> {
+    const response = await this._send(`${gridPath(id)}/pixels`, {});
+    const type = response.headers.get('Content-Type') ?? '';
+    if (!response.ok || !type.startsWith('application/octet-stream')) {
+      // An error, or (on the gallery service) the Hub's login page.
+      throw this._error(response, parseJSON(await response.text()));
+    }
+    const unzipped = new Response(
+      response.body?.pipeThrough(new DecompressionStream('deflate'))
+    );
+    return new Uint8Array(await unzipped.arrayBuffer());
   }
 
   /** Give a grid of the current user a new title (null: untitled). */
-  rename(id: string, title: string | null): Promise<IGrid> {
-    return this.request<IGrid>(gridPath(id), {
+  rename(id: string, title: string | null): Promise<IGrid<IGridShape>> {
+    return this.request<IGrid<IGridShape>>(`${gridPath(id)}?blocks=false`, {
       method: 'PATCH',
       body: JSON.stringify({ title }),
       headers: { 'Content-Type': 'application/json' }

@@ -4,7 +4,7 @@
  * its tallest, with 1 px lines between blocks when `lines_on` (the canvas's
  * background, the page's, shows through them).
  */
-import type { IGridData } from './api';
+import type { IGridShape } from './api';
 
 /** CSS class of a drawn grid; `jp-mod-lines` is added when grid lines are on. */
 const GRID_CLASS = 'jp-BlocksGrid';
@@ -15,6 +15,18 @@ const GRID_CLASS = 'jp-BlocksGrid';
  * tab's width by the stylesheet (`max-width: 100%`).
  */
 const MAX_CANVAS_SIDE = 2048;
+
+/** Bytes per block in `IPackedGrid.blocks`. */
+const BLOCK_BYTES = 4;
+
+/**
+ * A grid to draw: its shape and lines, and its blocks as the server packs
+ * them (`api/grids/<id>/pixels`, unzipped): red, green, blue and size, one
+ * byte each, block after block, rows top first.
+ */
+export interface IPackedGrid extends IGridShape {
+  blocks: Uint8Array;
+}
 
 /** Where each block goes, in CSS pixels. */
 export interface IGridLayout {
@@ -29,16 +41,16 @@ export interface IGridLayout {
 }
 
 /** The table layout of `data`, in CSS pixels. */
-export function layoutGrid(data: IGridData): IGridLayout {
+export function layoutGrid(data: IPackedGrid): IGridLayout {
   const columnWidths = new Array<number>(data.width).fill(0);
   const rowHeights = new Array<number>(data.height).fill(0);
-  data.blocks.forEach((row, r) => {
-    row.forEach((block, c) => {
-      const size = block[3];
+  for (let r = 0; r < data.height; r++) {
+    for (let c = 0; c < data.width; c++) {
+      const size = data.blocks[(r * data.width + c) * BLOCK_BYTES + 3];
       columnWidths[c] = Math.max(columnWidths[c], size);
       rowHeights[r] = Math.max(rowHeights[r], size);
-    });
-  });
+    }
+  }
   const line = data.lines_on ? 1 : 0;
   const edges = (sizes: number[]): number[] => {
     const starts: number[] = [];
@@ -68,7 +80,7 @@ export function layoutGrid(data: IGridData): IGridLayout {
  * `MAX_CANVAS_SIDE`); hovering a block names its index and colour.
  */
 export function drawGrid(
-  data: IGridData,
+  data: IPackedGrid,
   doc: Document = document
 ): HTMLCanvasElement {
   const layout = layoutGrid(data);
@@ -108,10 +120,13 @@ export function drawGrid(
       layout.rowHeights,
       (event.clientY - rect.top) * shown
     );
-    const block = r >= 0 && c >= 0 ? data.blocks[r]?.[c] : undefined;
-    canvas.title = block
-      ? `Index: [${r}, ${c}]\nColor: (${block[0]}, ${block[1]}, ${block[2]})`
-      : '';
+    if (r < 0 || c < 0) {
+      canvas.title = '';
+      return;
+    }
+    const offset = (r * data.width + c) * BLOCK_BYTES;
+    const [red, green, blue] = data.blocks.subarray(offset, offset + 3);
+    canvas.title = `Index: [${r}, ${c}]\nColor: (${red}, ${green}, ${blue})`;
   });
   return canvas;
 }
@@ -124,16 +139,21 @@ export function drawGrid(
  */
 function paint(
   context: CanvasRenderingContext2D,
-  data: IGridData,
+  data: IPackedGrid,
   layout: IGridLayout
 ): void {
-  const size = data.blocks[0]?.[0]?.[3] ?? 0;
-  const uniform = data.blocks.every(row =>
-    row.every(block => block[3] === size)
-  );
+  const blocks = data.blocks;
+  const count = data.width * data.height;
+  const size = blocks[3];
+  let uniform = true;
+  for (let i = 0; i < count && uniform; i++) {
+    uniform = blocks[i * BLOCK_BYTES + 3] === size;
+  }
   if (!uniform || typeof OffscreenCanvas === 'undefined') {
-    data.blocks.forEach((row, r) => {
-      row.forEach(([red, green, blue], c) => {
+    for (let r = 0; r < data.height; r++) {
+      for (let c = 0; c < data.width; c++) {
+        const offset = (r * data.width + c) * BLOCK_BYTES;
+        const [red, green, blue] = blocks.subarray(offset, offset + 3);
         context.fillStyle = `rgb(${red}, ${green}, ${blue})`;
         context.fillRect(
           layout.x[c],
@@ -141,20 +161,16 @@ function paint(
           layout.columnWidths[c],
           layout.rowHeights[r]
         );
-      });
-    });
+      }
+    }
     return;
   }
+  // The packed blocks are already red, green, blue, size: the size byte
+  // becomes an opaque alpha.
   const pixels = new ImageData(data.width, data.height);
-  let offset = 0;
-  for (const row of data.blocks) {
-    for (const [red, green, blue] of row) {
-      pixels.data[offset] = red;
-      pixels.data[offset + 1] = green;
-      pixels.data[offset + 2] = blue;
-      pixels.data[offset + 3] = 255;
-      offset += 4;
-    }
+  pixels.data.set(blocks.subarray(0, count * BLOCK_BYTES));
+  for (let alpha = 3; alpha < pixels.data.length; alpha += BLOCK_BYTES) {
+    pixels.data[alpha] = 255;
   }
   const source = new OffscreenCanvas(data.width, data.height);
   source.getContext('2d')?.putImageData(pixels, 0, 0);

@@ -1,14 +1,24 @@
 /**
- * One grid shown in a tab: its record, fetched and changed through the API.
+ * One grid shown in a tab: its record and its blocks, fetched and changed
+ * through the API.
  */
 import type { IDisposable } from '@lumino/disposable';
 import { type ISignal, Signal } from '@lumino/signaling';
 
-import { BlocksAPIError, type BlocksClient, type IGrid } from './api';
+import {
+  BlocksAPIError,
+  type BlocksClient,
+  type IGrid,
+  type IGridShape
+} from './api';
+import type { IPackedGrid } from './draw';
+
+/** A record without its blocks, as the tab fetches it. */
+export type GridRecord = IGrid<IGridShape>;
 
 /**
- * - `loading`: the record is on its way;
- * - `ready`: `grid` is the record;
+ * - `loading`: the record and blocks are on their way;
+ * - `ready`: `grid` is the record, `drawing` the grid to draw;
  * - `gone`: the server says there is no such grid (deleted elsewhere, or a wrong id);
  * - `deleted`: deleted through this model;
  * - `error`: the record could not be fetched (`error` says why).
@@ -31,8 +41,15 @@ export class GridModel implements IDisposable {
     return this._status;
   }
 
-  get grid(): IGrid | null {
+  get grid(): GridRecord | null {
     return this._grid;
+  }
+
+  /** The grid's shape and blocks, once ready. */
+  get drawing(): IPackedGrid | null {
+    return this._grid && this._blocks
+      ? { ...this._grid.grid_data, blocks: this._blocks }
+      : null;
   }
 
   get error(): unknown {
@@ -43,11 +60,26 @@ export class GridModel implements IDisposable {
     return this._disposed;
   }
 
-  /** Fetch the record (again). */
+  /**
+   * Fetch the record and the blocks (again), both at once: the record without
+   * its blocks, which come packed and compressed, ten times smaller than their
+   * JSON.
+   */
   async load(): Promise<void> {
     this._set('loading', this._grid, null);
     try {
-      this._set('ready', await this.client.get(this.gridId), null);
+      const [grid, blocks] = await Promise.all([
+        this.client.get(this.gridId),
+        this.client.pixels(this.gridId)
+      ]);
+      const { width, height } = grid.grid_data;
+      if (blocks.length !== width * height * 4) {
+        throw new Error(
+          `The blocks of the grid ${this.gridId} do not match its size, ${width} × ${height}`
+        );
+      }
+      this._blocks = blocks;
+      this._set('ready', grid, null);
     } catch (error) {
       const gone =
         error instanceof BlocksAPIError &&
@@ -80,7 +112,11 @@ export class GridModel implements IDisposable {
     }
   }
 
-  private _set(status: GridStatus, grid: IGrid | null, error: unknown): void {
+  private _set(
+    status: GridStatus,
+    grid: GridRecord | null,
+    error: unknown
+  ): void {
     if (this._disposed) {
       return;
     }
@@ -92,7 +128,8 @@ export class GridModel implements IDisposable {
 
   private readonly _changed = new Signal<this, void>(this);
   private _status: GridStatus = 'loading';
-  private _grid: IGrid | null = null;
+  private _grid: GridRecord | null = null;
+  private _blocks: Uint8Array | null = null;
   private _error: unknown = null;
   private _disposed = false;
 }

@@ -26,9 +26,9 @@ import {
   ToolbarButton
 } from '@jupyterlab/ui-components';
 
-import type { BlocksClient, IGrid } from './api';
+import type { BlocksClient } from './api';
 import { errorMessage } from './errors';
-import { GridModel } from './gridmodel';
+import { GridModel, type GridRecord } from './gridmodel';
 import { GridView } from './gridview';
 import { blocksIcon } from './icon';
 import { insertCodeCell } from './insert';
@@ -110,7 +110,7 @@ export class GridTabs {
   }
 
   /** The toolbar actions the grid allows (added once). */
-  private _addButtons(tab: GridTab, grid: IGrid): void {
+  private _addButtons(tab: GridTab, grid: GridRecord): void {
     const trans = this._options.trans;
     const model = tab.content.model;
     const buttons: [string, ToolbarButton][] = [
@@ -199,7 +199,7 @@ export class GridTabs {
     }
   }
 
-  private _insert(notebooks: INotebookTracker, grid: IGrid): void {
+  private _insert(notebooks: INotebookTracker, grid: GridRecord): void {
     const panel = notebooks.currentWidget;
     if (!panel) {
       Notification.warning(

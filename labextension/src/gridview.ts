@@ -11,10 +11,9 @@ import { Time } from '@jupyterlab/coreutils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Panel, Widget } from '@lumino/widgets';
 
-import type { IGrid } from './api';
 import { drawGrid } from './draw';
 import { errorBox } from './errors';
-import type { GridModel } from './gridmodel';
+import type { GridModel, GridRecord } from './gridmodel';
 
 export interface IGridViewOptions {
   model: GridModel;
@@ -55,8 +54,8 @@ export class GridView extends Panel {
 
   /** Show the model's state; a renamed grid only gets a new header. */
   private _render(): void {
-    const { status, grid } = this.model;
-    if (status === 'ready' && grid) {
+    const { status, grid, drawing } = this.model;
+    if (status === 'ready' && grid && drawing) {
       if (this._drawn === grid.id && this._header) {
         const header = this._headerWidget(grid);
         this.insertWidget(this.widgets.indexOf(this._header), header);
@@ -67,10 +66,10 @@ export class GridView extends Panel {
       this._clear();
       this._header = this._headerWidget(grid);
       this.addWidget(this._header);
-      const drawing = new Widget();
-      drawing.addClass('jp-BlocksGridView-drawing');
-      drawing.node.appendChild(drawGrid(grid.grid_data));
-      this.addWidget(drawing);
+      const canvas = new Widget();
+      canvas.addClass('jp-BlocksGridView-drawing');
+      canvas.node.appendChild(drawGrid(drawing));
+      this.addWidget(canvas);
       this.addWidget(this._codeCells(grid.code_cells ?? []));
       this._drawn = grid.id;
       return;
@@ -99,7 +98,7 @@ export class GridView extends Panel {
     }
   }
 
-  private _headerWidget(grid: IGrid): Widget {
+  private _headerWidget(grid: GridRecord): Widget {
     const trans = this._trans;
     const header = new Widget();
     header.addClass('jp-BlocksGridView-header');

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import time
 
 import pytest
@@ -134,9 +135,12 @@ def test_open_a_500x500_grid_and_report_the_time(
         "what": "open a 500x500 grid in its tab: command to canvas painted (Performance API)",
         "goal_ms": 300,
         "total_ms": [run["total"] for run in runs],
-        # Of which: the server answering GET api/grids/<id> (4.7 MB), by Resource Timing ...
-        "record_request_ms": [run["request"] for run in runs],
-        # ... and the panel: parse, lay out and paint the canvas, code cells.
+        "median_total_ms": statistics.median(run["total"] for run in runs),
+        # Of which, by Resource Timing, at the same time: the record without its blocks
+        # (GET api/grids/<id>?blocks=false) and the packed blocks (api/grids/<id>/pixels) ...
+        "record_request_ms": [run["record"] for run in runs],
+        "pixels_request_ms": [run["pixels"] for run in runs],
+        # ... and after the later of the two, the panel: unpack, lay out and paint the canvas.
         "panel_ms": [run["panel"] for run in runs],
     }
     (ARTIFACTS / "panel-open-500x500.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -152,13 +156,15 @@ def test_open_a_500x500_grid_and_report_the_time(
     assert pixel_at(canvas, 0, 0) == blocks[0][0][:3]
     assert pixel_at(canvas, 499, 499) == blocks[499][499][:3]
     assert pixel_at(canvas, 250, 123) == blocks[250][123][:3]
-    # Not a tight bound (a loaded 2-core machine), but the table it replaced took 6.5 s.
-    assert min(report["panel_ms"]) < 1000, report
+    # Not a tight bound (a loaded 2-core machine; the goal is 300 ms), but the table the canvas
+    # replaced took 6.5 s, and drawing from the record's JSON 1.1-1.5 s under load.
+    assert min(report["total_ms"]) < 1000, report
 
 
 def measure_open(page: Page, grid_id: str) -> dict[str, float]:
-    """Milliseconds from the open command to the canvas painted, the part of it spent on the
-    record's request, and the rest (the panel's own work); closes the tab after."""
+    """Milliseconds from the open command to the canvas painted, the time of the record's and
+    the pixels' requests, and what followed the later one (the panel's own work); closes the
+    tab after."""
     return page.evaluate(
         """async id => {
             const selector = `[id="jupyter-blocks-grid-${id}"] canvas.jp-BlocksGrid`;
@@ -173,10 +179,10 @@ def measure_open(page: Page, grid_id: str) -> dict[str, float]:
             const measure = performance.measure(
                 'jupyter-blocks:open-grid', 'blocks-open-start', 'blocks-open-end'
             );
-            const request = performance
-                .getEntriesByType('resource')
-                .filter(entry => entry.name.includes(`api/grids/${id}?`))
-                .pop();
+            const resources = performance.getEntriesByType('resource');
+            const last = path => resources.filter(entry => entry.name.includes(path)).pop();
+            const record = last(`api/grids/${id}?blocks=false`);
+            const pixels = last(`api/grids/${id}/pixels`);
             await window.jupyterapp.commands.execute('application:close-all');
             while (document.querySelector(selector)) {
                 await nextFrame();
@@ -184,10 +190,12 @@ def measure_open(page: Page, grid_id: str) -> dict[str, float]:
             performance.clearResourceTimings();
 
             const round = ms => Math.round(ms * 10) / 10;
+            const received = Math.max(record.responseEnd, pixels.responseEnd);
             return {
                 total: round(measure.duration),
-                request: round(request.duration),
-                panel: round(measure.startTime + measure.duration - request.responseEnd)
+                record: round(record.duration),
+                pixels: round(pixels.duration),
+                panel: round(measure.startTime + measure.duration - received)
             };
         }""",
         grid_id,

@@ -65,7 +65,9 @@ def test_service_mode_calls_the_service_root_with_cookies_and_no_lab_token(
     urls = [request.url for request in blocks_requests]
     assert urls[0] == f"{server.url}blocks/session"  # loaded first, in a hidden frame
     assert any(url.startswith(f"{server.url}blocks/api/grids?limit=24") for url in urls)
-    assert f"{server.url}blocks/api/grids/{grid_id}" in urls
+    # The tab's record without its blocks, and the blocks packed, from the service too.
+    assert f"{server.url}blocks/api/grids/{grid_id}?blocks=false" in urls
+    assert f"{server.url}blocks/api/grids/{grid_id}/pixels" in urls
     for request in blocks_requests:
         headers = request.all_headers()
         assert "authorization" not in headers, request.url  # no Lab token ...

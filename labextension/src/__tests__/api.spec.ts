@@ -1,5 +1,7 @@
 import { PageConfig } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { DecompressionStream } from 'stream/web';
+import { deflateSync } from 'zlib';
 
 import {
   BlocksAPIError,
@@ -12,6 +14,10 @@ import {
   SERVICE_URL_OPTION,
   ServiceTransport
 } from '../api';
+
+// jsdom lacks the Compression Streams API of browsers: Node.js's, as the test
+// environment takes Node.js's fetch and Response.
+Object.assign(globalThis, { DecompressionStream });
 
 const BASE_URL = 'http://127.0.0.1:8888/user/a%40b/';
 const ORIGIN = 'http://127.0.0.1:8000';
@@ -220,10 +226,34 @@ describe('BlocksClient on the Lab server', () => {
     expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/authors?q=al&limit=5`);
   });
 
-  it('gets one grid by its escaped id', async () => {
+  it('gets one grid by its escaped id, without its blocks', async () => {
     const { client, fetch } = labClient(() => json({ ...summary, id: 'a b' }));
     await client.get('a b');
-    expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/grids/a%20b`);
+    expect(labURL(fetch)).toBe(
+      `${BASE_URL}blocks/api/grids/a%20b?blocks=false`
+    );
+  });
+
+  it('gets the blocks of a grid from its packed pixels, unzipped', async () => {
+    const blocks = new Uint8Array([255, 0, 0, 20, 1, 2, 3, 20]);
+    const { client, fetch } = labClient(
+      () =>
+        new Response(deflateSync(blocks), {
+          headers: { 'Content-Type': 'application/octet-stream' }
+        })
+    );
+    await expect(client.pixels('Xk9aQe')).resolves.toEqual(blocks);
+    expect(labURL(fetch)).toBe(`${BASE_URL}blocks/api/grids/Xk9aQe/pixels`);
+  });
+
+  it('keeps a 404 of the pixels of an unknown grid as an HTTP error', async () => {
+    const { client } = labClient(() =>
+      json({ message: 'No grid Xk9aQe', errors: [] }, 404)
+    );
+    expect(await failure(client.pixels('Xk9aQe'))).toMatchObject({
+      kind: 'http',
+      response: { status: 404 }
+    });
   });
 
   it('renames with PATCH {"title"}', async () => {
@@ -235,6 +265,9 @@ describe('BlocksClient on the Lab server', () => {
     });
     const request = labRequest(fetch);
     expect(request.method).toBe('PATCH');
+    expect(labURL(fetch)).toBe(
+      `${BASE_URL}blocks/api/grids/Xk9aQe?blocks=false`
+    );
     expect(await request.text()).toBe('{"title":"Dawn"}');
   });
 
@@ -304,7 +337,9 @@ describe('BlocksClient on the JupyterHub gallery service', () => {
     );
     await call(client);
     const [url, init] = fetch.mock.calls[0];
-    expect(url).toBe(`${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe`);
+    expect(String(url).split('?')[0]).toBe(
+      `${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe`
+    );
     expect(init?.method).toBe(method);
     expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123');
   });
@@ -342,6 +377,21 @@ describe('BlocksClient on the JupyterHub gallery service', () => {
     expect(await failure(client.list())).toMatchObject({
       kind: 'login-required'
     });
+  });
+
+  it('says "log in" when the service answers a page instead of pixels', async () => {
+    const { client, fetch } = serviceClient(
+      () =>
+        new Response('<html>Sign in</html>', {
+          headers: { 'Content-Type': 'text/html' }
+        })
+    );
+    expect(await failure(client.pixels('Xk9aQe'))).toMatchObject({
+      kind: 'login-required'
+    });
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe(`${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe/pixels`);
+    expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123');
   });
 
   it('resolves thumbnails and the gallery page on the page origin', () => {

@@ -16,6 +16,7 @@ import type {
   IGrid,
   IGridData,
   IGridPage,
+  IGridShape,
   IGridSummary,
   IMe,
   IRemix
@@ -88,6 +89,14 @@ const tables: [string[], Record<string, boolean>][] = [
       blocks: true,
       origin: false
     } satisfies Requiredness<IGridData>
+  ],
+  [
+    ['GridShape'],
+    {
+      lines_on: true,
+      width: true,
+      height: true
+    } satisfies Requiredness<IGridShape>
   ]
 ];
 

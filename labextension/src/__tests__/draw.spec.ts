@@ -1,7 +1,12 @@
-import type { IGridData } from '../api';
-import { drawGrid, layoutGrid } from '../draw';
+import type { Block, IGridData } from '../api';
+import { drawGrid, type IPackedGrid, layoutGrid } from '../draw';
 
-const data: IGridData = {
+/** `data` with its blocks packed as the server's pixels are. */
+function packed(data: IGridData): IPackedGrid {
+  return { ...data, blocks: new Uint8Array(data.blocks.flat(2)) };
+}
+
+const data = packed({
   lines_on: true,
   width: 3,
   height: 2,
@@ -17,7 +22,7 @@ const data: IGridData = {
       [7, 7, 7, 12]
     ]
   ]
-};
+});
 
 describe('layoutGrid', () => {
   it('makes columns as wide as their widest block and rows as tall as their tallest', () => {
@@ -51,13 +56,15 @@ describe('drawGrid', () => {
   });
 
   it('draws a grid past the largest canvas scaled down, keeping its shape', () => {
-    const row = new Array(500).fill([1, 2, 3, 20]);
-    const big = drawGrid({
-      lines_on: true,
-      width: 500,
-      height: 250,
-      blocks: new Array(250).fill(row)
-    });
+    const row: Block[] = new Array(500).fill([1, 2, 3, 20]);
+    const big = drawGrid(
+      packed({
+        lines_on: true,
+        width: 500,
+        height: 250,
+        blocks: new Array(250).fill(row)
+      })
+    );
     expect(big.style.width).toBe('10501px');
     expect(big.width).toBe(2048);
     expect(big.height).toBe(Math.round((5251 * 2048) / 10501));

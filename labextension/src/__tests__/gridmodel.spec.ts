@@ -1,7 +1,7 @@
-import { BlocksAPIError, BlocksClient, type IGrid } from '../api';
-import { GridModel } from '../gridmodel';
+import { BlocksAPIError, BlocksClient } from '../api';
+import { GridModel, type GridRecord } from '../gridmodel';
 
-const record: IGrid = {
+const record: GridRecord = {
   id: 'Xk9aQe',
   secret: false,
   url: 'http://localhost/blocks/Xk9aQe',
@@ -16,7 +16,7 @@ const record: IGrid = {
   can_delete: true,
   parent: null,
   remixes: [],
-  grid_data: { lines_on: true, width: 1, height: 1, blocks: [[[1, 2, 3, 20]]] },
+  grid_data: { lines_on: true, width: 1, height: 1 },
   code_cells: null,
   ipb_version: '1.9.1',
   python_version: [3, 11, 7, 'final', 0]
@@ -36,13 +36,20 @@ function answer(
 
 class FakeClient extends BlocksClient {
   failure: Error | null = null;
-  async get(): Promise<IGrid> {
+  blocks = new Uint8Array([1, 2, 3, 20]);
+  async get(): Promise<GridRecord> {
     if (this.failure) {
       throw this.failure;
     }
     return record;
   }
-  async rename(_: string, title: string | null): Promise<IGrid> {
+  async pixels(): Promise<Uint8Array> {
+    if (this.failure) {
+      throw this.failure;
+    }
+    return this.blocks;
+  }
+  async rename(_: string, title: string | null): Promise<GridRecord> {
     return { ...record, title };
   }
   async remove(): Promise<void> {
@@ -58,6 +65,22 @@ describe('GridModel', () => {
     await model.load();
     expect(seen).toEqual(['loading', 'ready']);
     expect(model.grid).toBe(record);
+    expect(model.drawing).toEqual({
+      lines_on: true,
+      width: 1,
+      height: 1,
+      blocks: new Uint8Array([1, 2, 3, 20])
+    });
+  });
+
+  it('is an error when the blocks do not match the size of the grid', async () => {
+    const client = new FakeClient();
+    client.blocks = new Uint8Array([1, 2, 3, 20, 4, 5, 6, 20]);
+    const model = new GridModel('Xk9aQe', client);
+    await model.load();
+    expect(model.status).toBe('error');
+    expect(String(model.error)).toContain('do not match its size, 1 × 1');
+    expect(model.drawing).toBeNull();
   });
 
   it.each([
@@ -88,6 +111,7 @@ describe('GridModel', () => {
     await model.load();
     await model.rename('Dawn');
     expect(model.grid?.title).toBe('Dawn');
+    expect(model.drawing?.blocks).toEqual(new Uint8Array([1, 2, 3, 20]));
     await model.remove();
     expect(model.status).toBe('deleted');
   });
