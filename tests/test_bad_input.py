@@ -103,20 +103,6 @@ class TestChunkedUploads:
         writer.close()
         assert cut_off
 
-    async def test_a_client_waiting_for_100_continue_is_refused_before_it_sends(
-        self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any
-    ) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
-        writer.write(
-            f"POST {jp_base_url}blocks/post HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: token {jp_serverapp.identity_provider.token}\r\n"
-            "Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n".encode()
-        )
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=20)
-        writer.close()
-        assert head.split()[1] == b"413"  # no "100 Continue": the body is never sent
-
     async def test_a_chunked_body_within_the_limit_is_stored(
         self, http_server: Any, jp_http_port: int, jp_base_url: str, jp_serverapp: Any
     ) -> None:

@@ -149,12 +149,14 @@ class TestBodyLimit:
         jp_serverapp: Any,
         path: str,
     ) -> None:
-        """Only the headers go out: the 413 must come without waiting for 50 MB of body."""
+        """A client that waits for "100 Continue" sends only the headers: the 413 comes at once,
+        and no "100 Continue", so 50 MB of body are never sent."""
         reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
         token = jp_serverapp.identity_provider.token
         writer.write(
             f"POST {jp_base_url}{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: token {token}\r\nContent-Length: 50000000\r\n\r\n".encode()
+            f"Authorization: token {token}\r\nContent-Length: 50000000\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
         )
         await writer.drain()
         status_line = await asyncio.wait_for(reader.readline(), timeout=20)
