@@ -9,6 +9,9 @@ goal; `--scale` measures the scale rows at 1,000,000 grids (filled with SQL in b
 100,000.
 
     python benchmarks/run.py [--check] [--scale] [--requests 400] [--no-postgresql]
+                             [--only post,get,...]
+
+`--only` measures some rows only (see SCENARIOS), to compare changes to one hot path.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ from tests.postgres import _binaries, running_postgres  # noqa: E402
 from tests.utils import ARTIFACTS, start_server, stop_server  # noqa: E402
 
 SMALL_TABLE = 1_000
+# The groups of rows `--only` picks from, in the order they are measured.
+SCENARIOS = (
+    "post",
+    "get",
+    "listing",
+    "page",
+    "thumbnail",
+    "big-posts",
+    "big-page",
+    "status-under",
+    "rss",
+    "largest-pages",
+    "scale",
+)
 # Room for the largest grid (500x500) and code (200 cells of 100,000 characters) in one post.
 LARGEST_BODY = 48 * 1024 * 1024
 # Code on which pygments' Python lexer is quadratic (issue 13), as long as a cell may be.
@@ -207,9 +224,16 @@ async def post(load: Load, body: bytes, route: str = "blocks/api/grids") -> str:
 
 
 class Bench:
-    def __init__(self, server: Any, db_url: str, requests: int, large_table: int) -> None:
+    def __init__(
+        self,
+        server: Any,
+        db_url: str,
+        requests: int,
+        large_table: int,
+        only: frozenset[str] = frozenset(SCENARIOS),
+    ) -> None:
         self.server, self.db_url = server, db_url
-        self.requests, self.large_table = requests, large_table
+        self.requests, self.large_table, self.only = requests, large_table, only
         self.engine = create_engine(db_url, pool_size=1)
         self.rows: list[Row] = []
 
@@ -424,31 +448,38 @@ class Bench:
         ids = self.grid_ids()
         template = ids.decode(one_block).row_id  # type: ignore[union-attr]
         self.fill(SMALL_TABLE, template)
-        at_small = await self.table_size_rows(ids, deep_row_id=template + 20)
+        if "scale" in self.only:
+            at_small = await self.table_size_rows(ids, deep_row_id=template + 20)
 
         small_ids = [await post(load, small) for _ in range(50)]
 
         def cycle(path: str) -> Callable[[Load], Callable[[int], Awaitable[Any]]]:
             return lambda load: lambda i: load.fetch(path.format(small_ids[i % len(small_ids)]))
 
-        await self.throughput(
-            "`POST blocks/post` 10x10",
-            0.6,
-            lambda load: lambda _: load.fetch("blocks/post", "POST", small),
-        )
-        await self.throughput("`GET blocks/get/<id>` 10x10", 0.8, cycle("blocks/get/{}"))
-        await self.throughput(
-            "`GET blocks/api/grids?limit=24`", 0.5, cycle("blocks/api/grids?limit=24&x={}")
-        )
-        await self.throughput("`GET blocks/<id>` page 10x10", 0.5, cycle("blocks/{}"))
-        await self.throughput(
-            "`GET blocks/api/grids/<id>/thumbnail.svg`",
-            0.5,
-            cycle("blocks/api/grids/{}/thumbnail.svg"),
-        )
+        if "post" in self.only:
+            await self.throughput(
+                "`POST blocks/post` 10x10",
+                0.6,
+                lambda load: lambda _: load.fetch("blocks/post", "POST", small),
+            )
+        if "get" in self.only:
+            await self.throughput("`GET blocks/get/<id>` 10x10", 0.8, cycle("blocks/get/{}"))
+        if "listing" in self.only:
+            await self.throughput(
+                "`GET blocks/api/grids?limit=24`", 0.5, cycle("blocks/api/grids?limit=24&x={}")
+            )
+        if "page" in self.only:
+            await self.throughput("`GET blocks/<id>` page 10x10", 0.5, cycle("blocks/{}"))
+        if "thumbnail" in self.only:
+            await self.throughput(
+                "`GET blocks/api/grids/<id>/thumbnail.svg`",
+                0.5,
+                cycle("blocks/api/grids/{}/thumbnail.svg"),
+            )
 
         one = self.load(1)
-        for body, size, goal, times in ((p200, "200x200", 2, 15), (p500, "500x500", 3, 5)):
+        big_posts = ((p200, "200x200", 2, 15), (p500, "500x500", 3, 5))
+        for body, size, goal, times in big_posts if "big-posts" in self.only else ():
             posts = await one.run(times, lambda _, body=body: post(one, body, "blocks/post"))
             loads = best_of_json_loads(body, times)
             self.rows.append(
@@ -461,7 +492,23 @@ class Bench:
                 )
             )
 
-        big_id = await post(one, p500)
+        big_id = await post(one, p500) if {"big-page", "rss"} & self.only else ""
+        if "big-page" in self.only:
+            await self.big_page_rows(big_id, small_ids)
+        if "status-under" in self.only:
+            await self.status_under("30x30 grids", 2, p30, 4)
+            await self.status_under("200x200 grids", 3, p200, 8)
+        if "rss" in self.only:
+            await self.rss_growth(big_id)
+        if "largest-pages" in self.only:
+            await self.status_during_largest_pages()
+        if "scale" in self.only:
+            await self.scale_rows(ids, template, at_small)
+        self.engine.dispose()
+        return self.rows
+
+    async def big_page_rows(self, big_id: str, small_ids: list[str]) -> None:
+        one = self.load(1)
         big_page = await one.fetch(f"blocks/{big_id}")
         self.rows.append(
             Row(
@@ -495,12 +542,8 @@ class Bench:
             ),
         ]
 
-        await self.status_under("30x30 grids", 2, p30, 4)
-        await self.status_under("200x200 grids", 3, p200, 8)
-        await self.rss_growth(big_id)
-        await self.status_during_largest_pages()
-
-        # Scale rows, second half: the same requests on a big table.
+    async def scale_rows(self, ids: GridIds, template: int, at_small: dict[str, float]) -> None:
+        """The scale rows, second half: the same requests on a big table."""
         self.fill(self.large_table, template)
         at_large = await self.table_size_rows(ids, deep_row_id=template + 20)
         scale = f"{self.large_table:,}"
@@ -519,8 +562,6 @@ class Bench:
                     goal,
                 )
             )
-        self.engine.dispose()
-        return self.rows
 
 
 def main() -> None:
@@ -529,8 +570,17 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="scale rows at 1,000,000 grids")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--no-postgresql", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--only",
+        type=lambda names: frozenset(names.split(",")),
+        default=frozenset(SCENARIOS),
+        help=f"comma-separated rows to measure, of: {','.join(SCENARIOS)}",
+    )
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
+    if args.only - set(SCENARIOS):
+        parser.error(f"--only: unknown {','.join(sorted(args.only - set(SCENARIOS)))}")
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
     large_table = 1_000_000 if args.scale else 100_000
     sections, missed = [], 0
@@ -538,14 +588,15 @@ def main() -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="jupyter-blocks-bench-") as tmp:
         workdir = Path(tmp)
-        databases = [
-            ("SQLite", lambda: contextlib.nullcontext(f"sqlite:///{workdir}/bench.sqlite"))
-        ]
+        databases = []
+        if not args.no_sqlite:
+            sqlite_url = f"sqlite:///{workdir}/bench.sqlite"
+            databases.append(("SQLite", lambda: contextlib.nullcontext(sqlite_url)))
         if not args.no_postgresql and _binaries():
             databases.append(("PostgreSQL", lambda: _postgres_database()))
         for label, make_db in databases:
             with make_db() as db_url, jupyter_server(db_url, workdir, label) as server:
-                bench = Bench(server, db_url, args.requests, large_table)
+                bench = Bench(server, db_url, args.requests, large_table, args.only)
                 rows = asyncio.run(bench.measure())
             missed += sum(not row.met for row in rows)
             sections += [

@@ -95,6 +95,13 @@ class Grid(Base):
         """`grid_json` decoded, for code that needs the blocks as Python values."""
         return dict(msgspec.json.decode(self.grid_json))
 
+    @property
+    def public_parent_id(self) -> int | None:
+        """The row id of the grid this one was remixed from, when that one is public (a secret
+        parent's id would give its secret away). Needs `parent` loaded."""
+        parent = self.parent
+        return parent.id if parent is not None and not parent.secret else None
+
 
 class InstanceSetting(Base):
     """Settings that every server sharing the database must agree on (e.g. the hashids salt)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import threading
 import time
 import zlib
@@ -70,11 +71,14 @@ def grid_table(width: int, lines: str, blocks: bytes) -> Markup:
     row_bytes = width * 4
     for row_index in range(len(blocks) // row_bytes):
         row = blocks[row_index * row_bytes : (row_index + 1) * row_bytes]
+        # a list, not a generator, and blocks unpacked in C: half the time
         cells = "".join(
-            f'<td title="Index: [{row_index}, {col}]&#10;Color: ({r}, {g}, {b})" '
-            f'style="width: {size}px; height: {size}px; background-color: rgb({r}, {g}, {b});">'
-            "</td>"
-            for col, (r, g, b, size) in enumerate(zip(*[iter(row)] * 4, strict=True))
+            [
+                f'<td title="Index: [{row_index}, {col}]&#10;Color: ({r}, {g}, {b})" '
+                f'style="width: {size}px; height: {size}px; background-color: rgb({r}, {g}, {b});">'
+                "</td>"
+                for col, (r, g, b, size) in enumerate(struct.iter_unpack("4B", row))
+            ]
         )
         rows.append(f"<tr>{cells}</tr>")
     return Markup(f'<table class="blockgrid {lines}"><tbody>{"".join(rows)}</tbody></table>')

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, defer, joinedload, load_only, with_expression
+from sqlalchemy.orm import Session, defer, joinedload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .ids import GridKey, new_secret_nonce
-from .models import Grid, GridDeletion, InstanceSetting
+from .models import Grid, GridDeletion, InstanceSetting, utcnow
 from .render import TABLE_MAX_CELLS, PageCode, pack_pixels
 
 if TYPE_CHECKING:
@@ -42,6 +43,75 @@ _WITH_PARENT = joinedload(Grid.parent).load_only(
 )
 # Most remixes a record lists.
 MAX_REMIXES = 50
+# No row id reaches this: the keyset bound of a listing's first page.
+_NO_CURSOR = 2**63 - 1
+
+# The hot paths (a grid's data, thumbnail, page, a listing, a post) read and write through Core
+# statements of the columns they need, built once here: no ORM objects and identity map where
+# rows do, and SQLAlchemy computes each statement's cache key once instead of per request.
+GRIDS: sa.Table = Grid.__table__  # type: ignore[assignment]
+_PARENT = GRIDS.alias("parent")
+
+
+@dataclass(frozen=True)
+class _ByKey:
+    """A select of the grid behind a decoded id: one statement for public ids, one for secret
+    ones. A public id matches only a public grid, a secret id only the secret grid whose nonce
+    it carries."""
+
+    public: sa.Select[Any]
+    secret: sa.Select[Any]
+
+    @classmethod
+    def of(cls, query: sa.Select[Any]) -> _ByKey:
+        same_row = GRIDS.c.id == sa.bindparam("row_id")
+        return cls(
+            query.where(same_row, GRIDS.c.secret.is_(False)),
+            query.where(
+                same_row, GRIDS.c.secret.is_(True), GRIDS.c.secret_nonce == sa.bindparam("nonce")
+            ),
+        )
+
+    def bound(self, key: GridKey) -> tuple[sa.Select[Any], dict[str, Any]]:
+        if key.secret:
+            return self.secret, {"row_id": key.row_id, "nonce": key.nonce}
+        return self.public, {"row_id": key.row_id}
+
+    def row(self, session: Session, key: GridKey) -> sa.Row[Any] | None:
+        """The grid's row (a Core select, in the session's transaction), or None."""
+        return session.connection().execute(*self.bound(key)).first()
+
+    def value(self, session: Session, key: GridKey) -> Any:
+        """The first column of the grid's row, or None."""
+        return session.connection().scalar(*self.bound(key))
+
+
+_GRID_JSON = _ByKey.of(sa.select(GRIDS.c.grid_json))
+_THUMBNAIL = _ByKey.of(sa.select(GRIDS.c.thumbnail_svg))
+_PIXELS = _ByKey.of(sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.pixels))
+_IMAGE_SOURCE = _ByKey.of(
+    sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.lines_on, GRIDS.c.pixels)
+)
+# A grid and, when it is drawn as a table, its pixels.
+_PAGE = _ByKey.of(
+    sa.select(Grid, sa.case((Grid.width * Grid.height <= TABLE_MAX_CELLS, Grid.pixels))).options(
+        _WITH_PARENT, *_PAGE_ONLY
+    )
+)
+_REMIXES = (
+    sa.select(GRIDS.c.id, GRIDS.c.secret, GRIDS.c.secret_nonce, GRIDS.c.title, GRIDS.c.author)
+    .where(GRIDS.c.parent_id == sa.bindparam("parent_id"), GRIDS.c.secret.is_(False))
+    .order_by(GRIDS.c.id.desc())
+    .limit(MAX_REMIXES)
+)
+_INSERT = sa.insert(GRIDS).returning(GRIDS.c.id)
+_HIGHEST_ID = sa.select(sa.func.max(GRIDS.c.id))
+_FIRST_PUBLIC_FROM = (
+    sa.select(GRIDS.c.id)
+    .where(GRIDS.c.secret.is_(False), GRIDS.c.id >= sa.bindparam("start"))
+    .order_by(GRIDS.c.id)
+    .limit(1)
+)
 
 
 def create_grid(
@@ -51,8 +121,11 @@ def create_grid(
     parent: Grid | None = None,
     idempotency_key: str | None = None,
 ) -> Grid:
-    """Store `new`; `parent` is the grid it was remixed from (see `find_grid`)."""
+    """Store `new`; `parent` is the grid it was remixed from (see `find_grid`). The row is
+    inserted with one Core statement (RETURNING its id); the Grid answered is not attached to
+    the session."""
     grid = Grid(
+        id=None,
         secret=new.secret,
         secret_nonce=new_secret_nonce() if new.secret else None,
         author=author,
@@ -67,11 +140,13 @@ def create_grid(
         code_cells=new.code_cells,
         thumbnail_svg=new.thumbnail_svg,
         pixels=new.pixels,
+        parent_id=parent.id if parent is not None else None,
         parent=parent,
         idempotency_key=idempotency_key,
+        created_at=utcnow(),
     )
-    session.add(grid)
-    session.flush()
+    columns = {column.key: getattr(grid, column.key) for column in GRIDS.c if column.key != "id"}
+    grid.id = session.connection().execute(_INSERT, columns).scalar_one()
     return grid
 
 
@@ -154,25 +229,20 @@ def _stored_code_list(dialect: str) -> Any:
 
 def grid_json(session: Session, key: GridKey) -> str | None:
     """The grid's data as the JSON stored when it was posted."""
-    return session.scalar(sa.select(Grid.grid_json).where(*_matching(key)))
+    found: str | None = _GRID_JSON.value(session, key)
+    return found
 
 
 def pixels(session: Session, key: GridKey) -> bytes | None:
     """The grid's blocks as packed when it was stored (render.pack_pixels)."""
-    query = sa.select(Grid.id, Grid.width, Grid.height, Grid.pixels)
-    row = session.execute(query.where(*_matching(key))).first()
+    row = _PIXELS.row(session, key)
     return None if row is None else _packed(session, row, row.pixels)
 
 
 def grid_for_page(session: Session, key: GridKey) -> Grid | None:
     """The grid behind a decoded id, with what its page draws: the pixels of a grid drawn as a
     table (never its JSON), and not its code (`page_code`). One query."""
-    small = Grid.width * Grid.height <= TABLE_MAX_CELLS
-    row = session.execute(
-        sa.select(Grid, sa.case((small, Grid.pixels)))
-        .options(_WITH_PARENT, *_PAGE_ONLY)
-        .where(*_matching(key))
-    ).first()
+    row = session.execute(*_PAGE.bound(key)).first()
     if row is None:
         return None
     grid: Grid = row[0]
@@ -255,19 +325,18 @@ def _packed(session: Session, grid: Any, pixels: bytes | None) -> bytes:
 
 
 def thumbnail(session: Session, key: GridKey) -> str | None:
-    return session.scalar(sa.select(Grid.thumbnail_svg).where(*_matching(key)))
+    found: str | None = _THUMBNAIL.value(session, key)
+    return found
 
 
-def remixes(session: Session, grid: Grid) -> list[Grid]:
-    """The public grids remixed from `grid`, newest first, at most `MAX_REMIXES`."""
-    query = (
-        sa.select(Grid)
-        .options(load_only(Grid.id, Grid.secret, Grid.secret_nonce, Grid.title, Grid.author))
-        .where(Grid.parent_id == grid.id, Grid.secret.is_(False))
-        .order_by(Grid.id.desc())
-        .limit(MAX_REMIXES)
-    )
-    return list(session.scalars(query))
+# Remixes as `remixes` reads them.
+Remixes = Sequence[sa.Row[Any]]
+
+
+def remixes(session: Session, grid: Grid) -> Remixes:
+    """The public grids remixed from `grid` (id, secret, secret_nonce, title, author), newest
+    first, at most `MAX_REMIXES`."""
+    return session.connection().execute(_REMIXES, {"parent_id": grid.id}).all()
 
 
 def rename_grid(session: Session, grid: Grid, title: str | None) -> None:
@@ -277,12 +346,63 @@ def rename_grid(session: Session, grid: Grid, title: str | None) -> None:
     set_committed_value(grid, "title", title)
 
 
-def _lower_like(column: Any, text: str, anywhere: bool) -> sa.ColumnElement[bool]:
-    """lower(column) contains (`anywhere`) or starts with `text`, whatever `%` or `_` it holds.
-    The form the indexes on lower(...) serve (trigram GIN ones on PostgreSQL for substrings)."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%" if anywhere else f"{escaped}%"
+def _escaped(text: str) -> str:
+    """`text` in lower case, its `%` and `_` matching themselves in a LIKE pattern."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains_pattern(text: str) -> str:
+    return f"%{_escaped(text)}%"
+
+
+def _lower_like(column: Any, pattern: Any) -> sa.ColumnElement[bool]:
+    """lower(column) LIKE `pattern` (made by `_escaped`). The form the indexes on lower(...)
+    serve (trigram GIN ones on PostgreSQL for substrings)."""
     return sa.func.lower(column).like(pattern, escape="\\")
+
+
+def _listing(by_author: bool, searching: bool) -> sa.Select[Any]:
+    """The select of a listing page: the columns of a summary (records.GridRecords.summaries) and
+    the id of the grid's parent when that one is public."""
+    public_parent = sa.and_(_PARENT.c.id == GRIDS.c.parent_id, _PARENT.c.secret.is_(False))
+    query = (
+        sa.select(
+            *(GRIDS.c[name] for name in _SUMMARY_COLUMNS),
+            _PARENT.c.id.label("public_parent_id"),
+        )
+        .select_from(GRIDS.outerjoin(_PARENT, public_parent))
+        .where(GRIDS.c.secret.is_(False), GRIDS.c.id < sa.bindparam("before_id"))
+    )
+    if by_author:
+        query = query.where(GRIDS.c.author == sa.bindparam("author"))
+    if searching:
+        query = query.where(
+            sa.or_(
+                _lower_like(GRIDS.c.title, sa.bindparam("search")),
+                _lower_like(GRIDS.c.author, sa.bindparam("search")),
+            )
+        )
+    return query.order_by(GRIDS.c.id.desc()).limit(sa.bindparam("limit"))
+
+
+# In the order of records.GridRecords._summary's arguments.
+_SUMMARY_COLUMNS = (
+    "id",
+    "secret",
+    "secret_nonce",
+    "author",
+    "title",
+    "created_at",
+    "ipb_class",
+    "width",
+    "height",
+)
+# One statement per combination of filters.
+_LISTINGS = {
+    (by_author, searching): _listing(by_author, searching)
+    for by_author in (False, True)
+    for searching in (False, True)
+}
 
 
 def list_public(
@@ -291,19 +411,18 @@ def list_public(
     before_id: int | None = None,
     author: str | None = None,
     search: str | None = None,
-) -> tuple[list[Grid], bool]:
-    """Public grids newest first (keyset paging on the row id), and whether more follow;
-    `search`: only those whose title or author contains it (case-insensitive)."""
-    query = sa.select(Grid).options(*_SUMMARY_ONLY, _WITH_PARENT).where(Grid.secret.is_(False))
-    if author is not None:
-        query = query.where(Grid.author == author)
-    if search:
-        query = query.where(
-            sa.or_(_lower_like(Grid.title, search, True), _lower_like(Grid.author, search, True))
-        )
-    if before_id is not None:
-        query = query.where(Grid.id < before_id)
-    rows = list(session.scalars(query.order_by(Grid.id.desc()).limit(limit + 1)))
+) -> tuple[Sequence[sa.Row[Any]], bool]:
+    """Public grids newest first (keyset paging on the row id) as rows of the columns a summary
+    shows, and whether more follow; `search`: only those whose title or author contains it
+    (case-insensitive)."""
+    query = _LISTINGS[author is not None, bool(search)]
+    parameters = {
+        "before_id": _NO_CURSOR if before_id is None else before_id,
+        "author": author,
+        "search": _contains_pattern(search or ""),
+        "limit": limit + 1,
+    }
+    rows = session.connection().execute(query, parameters).all()
     return rows[:limit], len(rows) > limit
 
 
@@ -311,7 +430,7 @@ def authors(session: Session, prefix: str, limit: int) -> list[str]:
     """Names of authors of public grids starting with `prefix` (case-insensitive), sorted."""
     query = (
         sa.select(Grid.author)
-        .where(Grid.secret.is_(False), _lower_like(Grid.author, prefix, False))
+        .where(Grid.secret.is_(False), _lower_like(Grid.author, f"{_escaped(prefix)}%"))
         .group_by(Grid.author)
         .order_by(Grid.author)
         .limit(limit)
@@ -321,8 +440,7 @@ def authors(session: Session, prefix: str, limit: int) -> list[str]:
 
 def grid_image_source(session: Session, key: GridKey) -> tuple[int, int, bool, bytes] | None:
     """What an image of the grid is drawn from: its size, lines and packed pixels."""
-    query = sa.select(Grid.id, Grid.width, Grid.height, Grid.lines_on, Grid.pixels)
-    row = session.execute(query.where(*_matching(key))).first()
+    row = _IMAGE_SOURCE.row(session, key)
     if row is None:
         return None
     return row.width, row.height, row.lines_on, _packed(session, row, row.pixels)
@@ -332,12 +450,12 @@ def random_public_id(session: Session) -> int | None:
     """A random public grid's row id in constant time at any table size: the largest row id
     (the end of the primary key's index), a random point below it, and the first public grid
     at or after that point (one seek in the (secret, id) index), wrapping around to the first."""
-    highest = session.scalar(sa.select(sa.func.max(Grid.id)))
+    connection = session.connection()
+    highest = connection.scalar(_HIGHEST_ID)
     if highest is None:
         return None
-    public = sa.select(Grid.id).where(Grid.secret.is_(False)).order_by(Grid.id).limit(1)
-    found = session.scalar(public.where(Grid.id >= random.randint(1, highest)))
-    return found if found is not None else session.scalar(public)
+    found = connection.scalar(_FIRST_PUBLIC_FROM, {"start": random.randint(1, highest)})
+    return found if found is not None else connection.scalar(_FIRST_PUBLIC_FROM, {"start": 0})
 
 
 def delete_grid(session: Session, grid: Grid, deleted_by: str) -> None:

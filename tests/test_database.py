@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -16,6 +17,7 @@ from jupyter_blocks import db
 from jupyter_blocks.models import Grid
 from jupyter_blocks.service import create_grid
 from jupyter_blocks.validation import Limits, PayloadValidator
+from tests.postgres import fresh_database
 from tests.utils import make_payload
 
 
@@ -50,6 +52,60 @@ async def test_a_request_session_commits_on_success_and_rolls_back_on_error(
         await database.run(insert_then_fail)
     assert count_rows(database.engine) == 1  # ...and rolled back with it
     assert database.engine.pool.checkedout() == 0
+
+
+async def test_work_of_one_statement_needs_no_transaction_and_leaves_none_behind(
+    db_url: str,
+) -> None:
+    """On PostgreSQL, reads and single inserts run without BEGIN and COMMIT (each statement
+    commits by itself); the same pooled connection is transactional again for the next work."""
+    database = db.Database(db_url, pool_size=1)  # one connection: every work below shares it
+    db.upgrade(database.engine)
+    try:
+
+        def in_transaction(session: Any) -> bool:
+            session.execute(sa.select(sa.func.count()).select_from(Grid))
+            return bool(session.connection().connection.dbapi_connection.info.transaction_status)
+
+        if db_url.startswith("postgresql"):
+            assert await database.run(in_transaction, one_statement=True) is False
+            assert await database.run(in_transaction) is True
+        await database.run(lambda session: create_grid(session, new_grid(), "ada"), True)
+        assert count_rows(database.engine) == 1
+
+        def insert_then_fail(session: Any) -> None:
+            create_grid(session, new_grid(), "ada")
+            raise RuntimeError("the request failed after the insert")
+
+        with pytest.raises(RuntimeError):
+            await database.run(insert_then_fail)
+        assert count_rows(database.engine) == 1  # rolled back on the connection just used
+    finally:
+        database.close()
+
+
+@pytest.mark.postgresql
+async def test_a_pooled_connection_the_server_closed_is_replaced_before_use(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections back in the pool for a while are pinged when taken out (not before every
+    request): one that PostgreSQL closed meanwhile is replaced, and the request succeeds."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.2)
+    url = fresh_database(postgres_server)
+    database = db.Database(url, pool_size=1)
+    try:
+        backend = await database.run(
+            lambda session: session.scalar(sa.text("SELECT pg_backend_pid()"))
+        )
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as watcher:
+            watcher.execute("SELECT pg_terminate_backend(%s)", [backend])
+        await asyncio.sleep(0.3)  # idle long enough to be pinged
+        again = await database.run(
+            lambda session: session.scalar(sa.text("SELECT pg_backend_pid()"))
+        )
+        assert again != backend
+    finally:
+        database.close()
 
 
 async def test_database_work_runs_off_the_event_loop(database: db.Database, db_url: str) -> None:

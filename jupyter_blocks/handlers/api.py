@@ -92,12 +92,13 @@ class GridsHandler(GridUploadHandler, ListingHandler):
         author = self.get_query_argument("author", None) or None
         search = self.text_argument("q")
         grids, more = await self.db(
-            lambda session: service.list_public(session, limit, before_id, author, search)
+            lambda session: service.list_public(session, limit, before_id, author, search),
+            one_statement=True,
         )
         records = self.records
         await self.write_json(
             {
-                "items": [records.summary(grid) for grid in grids],
+                "items": records.summaries(grids),
                 "next": records.grid_id(grids[-1]) if more else None,
             }
         )
@@ -106,7 +107,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
     @authorized
     async def post(self) -> None:
         new = await self.validate_payload()
-        grid = await self.db(self.new_grid_work(new, self.idempotency_key()))
+        grid = await self.store_grid(new, self.idempotency_key())
         records = self.records
         self.set_header("Location", records.path("api", "grids", records.grid_id(grid)))
         await self.write_json(records.record(grid), status=201, grid=grid)
@@ -141,7 +142,7 @@ class GridHandler(BlocksAPIHandler):
             raise ApiError(400, "Invalid query", [FieldError("blocks", "must be true or false")])
         return raw == "true"
 
-    async def write_record(self, grid: Grid, remixes: list[Grid], blocks: bool) -> None:
+    async def write_record(self, grid: Grid, remixes: service.Remixes, blocks: bool) -> None:
         await self.write_json(self.records.record(grid, remixes, blocks), grid=grid)
 
     @web.authenticated
@@ -149,11 +150,11 @@ class GridHandler(BlocksAPIHandler):
     async def get(self, grid_id: str) -> None:
         key, blocks = self.grid_key(grid_id), self.with_blocks()
 
-        def grid_and_remixes(session: Session) -> tuple[Grid | None, list[Grid]]:
+        def grid_and_remixes(session: Session) -> tuple[Grid | None, service.Remixes]:
             grid = service.find_grid(session, key, with_blocks=blocks)
             return grid, service.remixes(session, grid) if grid else []
 
-        grid, remixes = await self.db(grid_and_remixes)
+        grid, remixes = await self.db(grid_and_remixes, one_statement=True)  # only reads
         if grid is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         await self.write_record(grid, remixes, blocks)
@@ -167,7 +168,7 @@ class GridHandler(BlocksAPIHandler):
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err
 
-        def rename_if_owned(session: Session) -> tuple[Grid, list[Grid]]:
+        def rename_if_owned(session: Session) -> tuple[Grid, service.Remixes]:
             grid = service.find_grid(session, key, with_blocks=blocks)
             if grid is None:
                 raise ApiError(404, f"No grid with id {grid_id!r}")
@@ -176,7 +177,7 @@ class GridHandler(BlocksAPIHandler):
             service.rename_grid(session, grid, title)
             return grid, service.remixes(session, grid)
 
-        grid, remixes = await self.db(rename_if_owned)
+        grid, remixes = await self.db(rename_if_owned, writes=True)
         await self.write_record(grid, remixes, blocks)
 
     @web.authenticated
@@ -192,7 +193,7 @@ class GridHandler(BlocksAPIHandler):
                 raise ApiError(403, f"Only {grid.author} or a moderator can delete this grid")
             service.delete_grid(session, grid, deleted_by=author)
 
-        await self.db(delete_if_owned)
+        await self.db(delete_if_owned, writes=True)
         self.set_status(204)
         self.finish()
 

@@ -188,10 +188,14 @@ class BlocksMixin(ExtensionHandlerMixin):
         self._stop_cut_off()
         super().on_connection_close()  # type: ignore[misc]
 
-    async def db(self, work: Callable[[Session], T]) -> T:
+    async def db(
+        self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
+    ) -> T:
         """Run `work(session)` off the event loop, in this request's database session (commit on
-        success, roll back on error, always closed). Call it once per request."""
-        return await self.blocks.database.run(work)
+        success, roll back on error, always closed). Call it once per request. `one_statement`:
+        the work makes one statement, or only reads; `writes`: it stores or changes grids
+        (`db.Database.run`)."""
+        return await self.blocks.database.run(work, one_statement, writes)
 
     async def off_loop(self, big: bool, work: Callable[[], T]) -> T:
         """Run CPU-heavy `work` in a worker thread when `big`, else right here."""
@@ -231,9 +235,10 @@ class BlocksMixin(ExtensionHandlerMixin):
         return key
 
     async def stored(self, grid_id: str, lookup: Callable[[Session, GridKey], T | None]) -> T:
-        """What `lookup(session, key)` finds for the grid behind `grid_id`, or 404."""
+        """What `lookup(session, key)` finds for the grid behind `grid_id`, or 404. The lookup
+        only reads."""
         key = self.grid_key(grid_id)
-        found = await self.db(lambda session: lookup(session, key))
+        found = await self.db(lambda session: lookup(session, key), one_statement=True)
         if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         return found
@@ -260,12 +265,10 @@ class BlocksMixin(ExtensionHandlerMixin):
             moderator=self.moderator,
         )
 
-    def new_grid_work(
-        self, new: NewGrid, idempotency_key: str | None = None
-    ) -> Callable[[Session], Grid]:
-        """The database work that stores `new` for this request's author, with its parent (the
-        grid it was remixed from) looked up in the same session: an unknown one is a 400. A
-        retry repeating an `idempotency_key` gets the first grid (`service.create_grid_once`)."""
+    async def store_grid(self, new: NewGrid, idempotency_key: str | None = None) -> Grid:
+        """Store `new` for this request's author, with its parent (the grid it was remixed from)
+        looked up in the same session: an unknown one is a 400. A retry repeating an
+        `idempotency_key` gets the first grid (`service.create_grid_once`)."""
         author, parent_key = self.author_of_new_grid(), None
         if new.parent is not None:
             parent_key = self.blocks.ids.decode(new.parent)
@@ -280,7 +283,8 @@ class BlocksMixin(ExtensionHandlerMixin):
                     raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
             return service.create_grid_once(session, new, author, idempotency_key, parent)
 
-        return store
+        one_statement = parent_key is None and idempotency_key is None
+        return await self.db(store, one_statement, writes=True)
 
 
 @web.stream_request_body

@@ -78,14 +78,15 @@ class GridPageHandler(BlocksPageHandler):
         code_cache = self.blocks.code_cache
         cached_code = code_cache.get(key.row_id)
 
-        def grid_and_remixes(session: Session) -> tuple[Grid, PageCode, list[Grid]] | None:
+        def grid_and_remixes(session: Session) -> tuple[Grid, PageCode, service.Remixes] | None:
             grid = service.grid_for_page(session, key)
             if grid is None:
                 return None
             code = cached_code or service.page_code(session, grid.id, PAGE_CODE_CHARS)
             return grid, code, service.remixes(session, grid)
 
-        found = await self.db(grid_and_remixes)
+        # Only reads; without the code, which is cut in a savepoint, no transaction is needed.
+        found = await self.db(grid_and_remixes, one_statement=cached_code is not None)
         if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         grid, code, remixes = found
@@ -135,7 +136,7 @@ class GalleryPageHandler(BlocksPageHandler):
         self.finish(
             self.page(
                 "blocks/gallery.html",
-                cards=[self.records.summary(grid) for grid in grids],
+                cards=self.records.summaries(grids),
                 author=author,
                 q=q,
                 newest_url=httputil.url_concat(self.gallery_path, filters),

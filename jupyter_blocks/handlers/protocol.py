@@ -17,7 +17,7 @@ class PostHandler(GridUploadHandler):
     async def post(self) -> None:
         # The stock client sends neither a title nor a parent; jupyter_blocks' client sends both.
         new = await self.validate_payload()
-        grid = await self.db(self.new_grid_work(new, self.idempotency_key()))
+        grid = await self.store_grid(new, self.idempotency_key())
         await self.write_json({"url": self.records.page_url(grid)})
 
 
@@ -37,7 +37,7 @@ class RandomHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        row_id = await self.db(service.random_public_id)
+        row_id = await self.db(service.random_public_id, one_statement=True)
         if row_id is None:
             raise ApiError(404, "No public grids have been posted yet")
         self.redirect(self.blocks_path(self.blocks.ids.public(row_id)), status=303)
