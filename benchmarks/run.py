@@ -616,9 +616,9 @@ def main() -> None:
         (
             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
             f"{platform.python_version()}; the load generator shares the machine with the "
-            f"server. {args.requests} requests per throughput scenario. Goals from issue 10; "
-            "every ratio is to a figure measured in the same run. The panel's open time is "
-            "measured by the browser tests, not here."
+            f"server. {args.requests} requests per throughput scenario. Goals from issue 10 (and "
+            "one row from issue 13); every ratio is to a figure measured in the same run. The "
+            "panel's open time is measured by the browser tests, not here: see PANEL.md."
         ),
         "",
     ]
