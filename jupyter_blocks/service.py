@@ -28,11 +28,10 @@ SALT_SETTING = "hashids_salt"
 
 # The (possibly megabytes of) columns that only some reads need.
 _BIG_COLUMNS = ("grid_json", "code_cells", "thumbnail_svg", "pixels")
-# A listing or a delete never needs them.
+# A listing or a delete never needs them; nor does a page, which draws from the pixels
+# (selected on their own; a big grid's page fetches them itself) and shows a part of the code
+# (`page_code`).
 _SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
-# A page draws from the pixels (a big grid's page fetches them itself), never from the JSON,
-# and shows a part of the code (`page_code`).
-_PAGE_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
 # A record serves the JSON.
 _RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
 # A record without its blocks (a client drawing them from the pixels) has the code, not the JSON.
@@ -95,7 +94,7 @@ _IMAGE_SOURCE = _ByKey.of(
 # A grid and, when it is drawn as a table, its pixels.
 _PAGE = _ByKey.of(
     sa.select(Grid, sa.case((Grid.width * Grid.height <= TABLE_MAX_CELLS, Grid.pixels))).options(
-        _WITH_PARENT, *_PAGE_ONLY
+        _WITH_PARENT, *_SUMMARY_ONLY
     )
 )
 _REMIXES = (
