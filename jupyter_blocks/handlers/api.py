@@ -16,13 +16,7 @@ from ..models import Grid
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
-from .base import (
-    BIG_GRID_CELLS,
-    IMAGE_CSP,
-    ApiError,
-    BlocksAPIHandler,
-    GridUploadHandler,
-)
+from .base import BIG_GRID_CELLS, IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
 
 T = TypeVar("T")
 
