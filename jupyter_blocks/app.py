@@ -45,6 +45,11 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     def _default_template_paths(self) -> list[str]:
         return [str(HERE / "templates")]
 
+    @default("jinja2_options")
+    def _default_jinja2_options(self) -> dict[str, Any]:
+        # The templates are package files: no stat of each one on every page.
+        return {"auto_reload": False}
+
     @default("static_paths")
     def _default_static_paths(self) -> list[str]:
         return [str(HERE / "static")]
