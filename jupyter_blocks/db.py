@@ -170,7 +170,7 @@ def session_context(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
-def _yield_to_the_event_loop() -> None:
+def _never_preempt_the_event_loop() -> None:
     """Make this database worker thread one that Linux does not let preempt a running thread
     when it wakes up (SCHED_BATCH). Handing a request's work to a worker wakes it; preempting
     the event loop's thread there would stall the loop while it holds the GIL, which the worker
@@ -198,7 +198,9 @@ class Database:
                 expire_on_commit=False,
             )
         self._threads = ThreadPoolExecutor(
-            pool_size, thread_name_prefix="jupyter-blocks-db", initializer=_yield_to_the_event_loop
+            pool_size,
+            thread_name_prefix="jupyter-blocks-db",
+            initializer=_never_preempt_the_event_loop,
         )
         # SQLite lets one connection write at a time, and one that waits for the file's write
         # lock sleeps for milliseconds at a time: writes queue for one thread instead.
@@ -207,7 +209,7 @@ class Database:
             self._writing_threads = ThreadPoolExecutor(
                 1,
                 thread_name_prefix="jupyter-blocks-db-write",
-                initializer=_yield_to_the_event_loop,
+                initializer=_never_preempt_the_event_loop,
             )
 
     async def run(

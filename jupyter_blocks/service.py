@@ -85,6 +85,8 @@ class _ByKey:
         return session.connection().scalar(*self.bound(key))
 
 
+# The grid as a model, with its parent's id, title and author (`find_grid` picks the columns).
+_GRID = _ByKey.of(sa.select(Grid).options(_WITH_PARENT))
 _GRID_JSON = _ByKey.of(sa.select(GRIDS.c.grid_json))
 _THUMBNAIL = _ByKey.of(sa.select(GRIDS.c.thumbnail_svg))
 _PIXELS = _ByKey.of(sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.pixels))
@@ -183,25 +185,19 @@ def create_grid_once(
         return found
 
 
-def _matching(key: GridKey) -> list[sa.ColumnElement[bool]]:
-    """A public id matches only a public grid, a secret id only the secret grid whose nonce it
-    carries."""
-    if key.secret:
-        return [Grid.id == key.row_id, Grid.secret.is_(True), Grid.secret_nonce == key.nonce]
-    return [Grid.id == key.row_id, Grid.secret.is_(False)]
-
-
 def find_grid(
     session: Session, key: GridKey, with_data: bool = True, with_blocks: bool = True
 ) -> Grid | None:
     """The grid behind a decoded id; unless `with_data`, without its data and code; with it,
     its code as `code_json`, not decoded, and its data unless not `with_blocks`."""
-    query = sa.select(Grid).where(*_matching(key)).options(_WITH_PARENT)
-    if not with_data:
-        return session.scalar(query.options(*_SUMMARY_ONLY))
-    code_json = with_expression(Grid.code_json, _stored_code_list(session.get_bind().dialect.name))
-    record = _RECORD_ONLY if with_blocks else _RECORD_WITHOUT_BLOCKS
-    return session.scalar(query.options(*record, defer(Grid.code_cells), code_json))
+    query, params = _GRID.bound(key)
+    options: tuple[Any, ...] = _SUMMARY_ONLY
+    if with_data:
+        record = _RECORD_ONLY if with_blocks else _RECORD_WITHOUT_BLOCKS
+        code_json = _stored_code_list(session.get_bind().dialect.name)
+        options = (*record, defer(Grid.code_cells), with_expression(Grid.code_json, code_json))
+    found: Grid | None = session.scalar(query.options(*options), params)
+    return found
 
 
 def _when_code_is_a_list(dialect: str, value: Any) -> Any:
