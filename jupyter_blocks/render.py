@@ -172,6 +172,7 @@ HIGHLIGHT_BUDGET_SECONDS = 0.5
 PAGE_CODE_CHARS = 100_000
 # The highlighted code of recently viewed grids, at most this many characters of HTML in all.
 CODE_CACHE_CHARS = 64 * 1024 * 1024
+CODE_CACHE_ENTRY_CHARS = 512
 
 
 class _OverBudget(Exception):
@@ -244,7 +245,8 @@ class CodeCache:
             return entry[0]
 
     def put(self, row_id: int, code: PageCode) -> None:
-        size = sum(len(cell) for cell in code.cells)
+        # an entry costs memory even with no code: counted as this many characters at least
+        size = CODE_CACHE_ENTRY_CHARS + sum(len(cell) for cell in code.cells)
         if size > self.max_chars:
             return
         with self._lock:

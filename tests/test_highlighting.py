@@ -76,6 +76,13 @@ def test_the_cache_keeps_recent_grids_within_its_size() -> None:
     assert held <= 3_000
 
 
+def test_grids_without_code_count_in_the_cache_too() -> None:
+    cache = render.CodeCache(max_chars=100 * render.CODE_CACHE_ENTRY_CHARS)
+    for row_id in range(1_000):
+        cache.highlighted(row_id, page_code([]))
+    assert sum(cache.get(row_id) is not None for row_id in range(1_000)) == 100
+
+
 @pytest.fixture
 def blocks_config() -> dict[str, Any]:
     # room for the largest code a grid may carry: 200 cells of 100,000 characters

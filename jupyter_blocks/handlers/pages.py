@@ -90,9 +90,10 @@ class GridPageHandler(BlocksPageHandler):
         if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         grid, code, remixes = found
-        if cached_code is None:  # highlighting takes a while
+        if cached_code is None:  # highlighting takes a while (nothing, without code)
             stored = code
-            code = await self.off_loop(True, lambda: code_cache.highlighted(grid.id, stored))
+            big = bool(stored.cells)
+            code = await self.off_loop(big, lambda: code_cache.highlighted(grid.id, stored))
         parent = grid.parent if grid.parent and not grid.parent.secret else None
         pixels_url = self.blocks_path("api", "grids", grid_id, "pixels")
         self.finish(
