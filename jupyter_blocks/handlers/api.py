@@ -85,10 +85,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
         limit, before_id = self.limit(self.blocks.page_size), self._cursor()
         author = self.get_query_argument("author", None) or None
         search = self.text_argument("q")
-        grids, more = await self.db(
-            lambda session: service.list_public(session, limit, before_id, author, search),
-            one_statement=True,
-        )
+        grids, more = await self.public_grids(limit, before_id, author, search)
         records = self.records
         await self.write_json(
             {
@@ -171,7 +168,10 @@ class GridHandler(BlocksAPIHandler):
             service.rename_grid(session, grid, title)
             return grid, service.remixes(session, grid)
 
-        grid, remixes = await self.db(rename_if_owned, writes=True)
+        try:
+            grid, remixes = await self.db(rename_if_owned, writes=True)
+        finally:
+            self.blocks.reads.wrote()
         await self.write_record(grid, remixes, blocks)
 
     @web.authenticated
@@ -187,7 +187,10 @@ class GridHandler(BlocksAPIHandler):
                 raise ApiError(403, f"Only {grid.author} or a moderator can delete this grid")
             service.delete_grid(session, grid, deleted_by=author)
 
-        await self.db(delete_if_owned, writes=True)
+        try:
+            await self.db(delete_if_owned, writes=True)
+        finally:
+            self.blocks.reads.wrote(deleted=key)
         self.set_status(204)
         self.finish()
 
@@ -209,7 +212,11 @@ class CachedImageHandler(BlocksAPIHandler):
     csp = IMAGE_CSP
 
     async def unless_cached(
-        self, grid_id: str, version: int, lookup: Callable[[Session, GridKey], T | None]
+        self,
+        grid_id: str,
+        version: int,
+        lookup: Callable[[Session, GridKey], T | None],
+        kept_as: str,
     ) -> T | None:
         """What `lookup` finds for the grid (404 if nothing), or None once a 304 answered a
         browser that holds this `version` of the grid's image already (ids are never reused,
@@ -221,7 +228,7 @@ class CachedImageHandler(BlocksAPIHandler):
             self.set_status(304)
             self.finish()
             return None
-        return await self.stored(grid_id, lookup)
+        return await self.stored(grid_id, lookup, kept_as)
 
 
 class ThumbnailHandler(CachedImageHandler):
@@ -231,7 +238,7 @@ class ThumbnailHandler(CachedImageHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         # A 404 also for a deleted grid a browser still holds a picture of.
-        svg = await self.stored(grid_id, service.thumbnail)
+        svg = await self.stored(grid_id, service.thumbnail, kept_as="thumbnail")
         # Browsers ask again each time (a 304 is cheap), so none keeps a deleted grid's picture,
         # and the ETag is the picture's own hash, so none keeps another grid's under its id.
         digest = hashlib.blake2b(svg.encode(), digest_size=12).hexdigest()
@@ -251,7 +258,9 @@ class ImageHandler(CachedImageHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        source = await self.unless_cached(grid_id, IMAGE_VERSION, service.grid_image_source)
+        source = await self.unless_cached(
+            grid_id, IMAGE_VERSION, service.grid_image_source, kept_as="image"
+        )
         if source is None:
             return
         big = source[0] * source[1] > BIG_GRID_CELLS

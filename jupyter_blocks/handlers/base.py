@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +15,7 @@ import msgspec
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from tornado import web
 from tornado.http1connection import HTTP1Connection
@@ -70,6 +71,10 @@ PAGE_CSP = (
 # Images served from stored data (SVG is a document when opened on its own): nothing runs.
 IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
+
+# What a listed grid's row is counted as in the cache of recent reads (its title and author
+# take at most 455 characters).
+LISTED_ROW_BYTES = 1024
 
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 
@@ -234,13 +239,42 @@ class BlocksMixin(ExtensionHandlerMixin):
             raise ApiError(404, f"No grid with id {grid_id!r}")
         return key
 
-    async def stored(self, grid_id: str, lookup: Callable[[Session, GridKey], T | None]) -> T:
+    async def stored(
+        self,
+        grid_id: str,
+        lookup: Callable[[Session, GridKey], T | None],
+        kept_as: str | None = None,
+    ) -> T:
         """What `lookup(session, key)` finds for the grid behind `grid_id`, or 404. The lookup
-        only reads."""
+        only reads; `kept_as`: what it finds never changes while the grid exists, and may be
+        served from recent reads (read_cache) under this name."""
         key = self.grid_key(grid_id)
-        found = await self.db(lambda session: lookup(session, key), one_statement=True)
+
+        def read() -> Awaitable[T | None]:
+            return self.db(lambda session: lookup(session, key), one_statement=True)
+
+        found = await (read() if kept_as is None else self.blocks.reads.grid(kept_as, key, read))
         if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
+        return found
+
+    async def public_grids(
+        self, limit: int, before_id: int | None, author: str | None, search: str | None
+    ) -> tuple[Sequence[Row[Any]], bool]:
+        """A page of public grids (`service.list_public`), maybe as recently read."""
+
+        def read() -> Awaitable[tuple[Sequence[Row[Any]], bool]]:
+            return self.db(
+                lambda session: service.list_public(session, limit, before_id, author, search),
+                one_statement=True,
+            )
+
+        found = await self.blocks.reads.view(
+            ("listing", limit, before_id, author, search),
+            read,
+            lambda found: LISTED_ROW_BYTES * (1 + len(found[0])),
+        )
+        assert found is not None, "a listing is never None"
         return found
 
     async def find_grid(self, grid_id: str, with_data: bool = True) -> Grid:
@@ -284,7 +318,10 @@ class BlocksMixin(ExtensionHandlerMixin):
             return service.create_grid_once(session, new, author, idempotency_key, parent)
 
         one_statement = parent_key is None and idempotency_key is None
-        return await self.db(store, one_statement, writes=True)
+        try:
+            return await self.db(store, one_statement, writes=True)
+        finally:
+            self.blocks.reads.wrote()
 
 
 @web.stream_request_body
