@@ -184,9 +184,9 @@ def _never_preempt_the_event_loop() -> None:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
-# Work handed over in one turn of the event loop wakes one thread per this many pieces (and at
-# most all of them): waits on the database overlap, and quick work costs few wake-ups. A piece
-# may wait behind as many others on its thread.
+# A thread that starts on work with at least this many more pieces waiting wakes another thread
+# to share them: waits on the database overlap, and quick work costs few wake-ups. A piece may
+# wait behind fewer than this many others on its thread.
 BATCH_PART = 4
 
 
@@ -200,12 +200,13 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 class Workers:
-    """A bounded pool of threads that the event loop hands work to in batches: the work handed
-    over during one turn of the loop wakes one thread per `BATCH_PART` pieces, and the threads
-    woken take pieces one by one until none is left. A thread pool executor wakes a thread for
-    every piece of work, and on a busy server those wake-ups cost more than the small database
-    work of most requests (measured with benchmarks/run.py: 10x10 posts on SQLite, whose writes
-    queue for one thread, went from 540 to 778 per second)."""
+    """A bounded pool of threads that the event loop hands work to in batches: all the work handed
+    over during one turn of the loop wakes one thread, which takes pieces one by one until none
+    is left, and wakes one more thread if it finds `BATCH_PART` more waiting. A thread pool
+    executor wakes a thread for every piece of work, on the event loop's time: on a busy server
+    those wake-ups cost more than the small database work of most requests (measured with
+    benchmarks/run.py: 10x10 posts on SQLite, whose writes queue for one thread, went from 540
+    to 778 per second)."""
 
     def __init__(self, threads: int, name: str) -> None:
         self._work: deque[tuple[asyncio.AbstractEventLoop, Callable[[], Any], asyncio.Future[Any]]]
@@ -231,17 +232,20 @@ class Workers:
 
     def _hand_over(self) -> None:
         self._handing_over = False
-        for _ in range(max(1, min(len(self._threads), len(self._work) // BATCH_PART))):
-            self._wake.put(True)
+        self._wake.put(True)
 
     def _serve(self) -> None:
         _never_preempt_the_event_loop()
         while self._wake.get():
+            shared = False
             while True:
                 try:
                     loop, work, future = self._work.popleft()
                 except IndexError:
                     break
+                if not shared and len(self._work) >= BATCH_PART:
+                    self._wake.put(True)
+                    shared = True
                 try:
                     outcome: tuple[Any, BaseException | None] = (work(), None)
                 except BaseException as error:  # the request's to handle, as with an executor

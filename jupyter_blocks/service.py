@@ -7,7 +7,7 @@ import random
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, defer, joinedload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .ids import GridKey, new_secret_nonce
-from .models import Grid, GridDeletion, InstanceSetting, utcnow
+from .models import Grid, GridDeletion, InstanceSetting, public_id_of, utcnow
 from .render import TABLE_MAX_CELLS, PageCode, pack_pixels
 
 if TYPE_CHECKING:
@@ -106,6 +106,22 @@ _REMIXES = (
     .limit(MAX_REMIXES)
 )
 _INSERT = sa.insert(GRIDS).returning(GRIDS.c.id)
+# The columns a StoredGrid holds as they are stored.
+_STORED_COLUMNS = (
+    "secret",
+    "secret_nonce",
+    "author",
+    "title",
+    "ipb_class",
+    "ipb_version",
+    "python_version",
+    "width",
+    "height",
+    "lines_on",
+    "grid_json",
+    "code_cells",
+    "created_at",
+)
 _HIGHEST_ID = sa.select(sa.func.max(GRIDS.c.id))
 _FIRST_PUBLIC_FROM = (
     sa.select(GRIDS.c.id)
@@ -115,18 +131,50 @@ _FIRST_PUBLIC_FROM = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredGrid:
+    """A grid as `create_grid` stored it: what its record shows, without an ORM object (a
+    post builds none) and without reading the row back."""
+
+    id: int
+    secret: bool
+    secret_nonce: int | None
+    author: str
+    title: str | None
+    ipb_class: str
+    ipb_version: str | None
+    python_version: list[Any] | None
+    width: int
+    height: int
+    lines_on: bool
+    grid_json: str
+    code_cells: list[str] | None
+    created_at: datetime
+    parent: Grid | None
+    # (a record serves these code cells; only loaded grids pass stored code on as JSON text)
+    code_json: None = None
+
+    @property
+    def public_parent_id(self) -> int | None:
+        return public_id_of(self.parent)
+
+
+# A grid as a post answers it: just stored, or stored by a first post of the same
+# Idempotency-Key and loaded.
+PostedGrid = StoredGrid | Grid
+
+
 def create_grid(
     session: Session,
     new: NewGrid,
     author: str,
     parent: Grid | None = None,
     idempotency_key: str | None = None,
-) -> Grid:
+) -> StoredGrid:
     """Store `new`; `parent` is the grid it was remixed from (see `find_grid`). The row is
-    inserted with one Core statement (RETURNING its id); the Grid answered is not attached to
-    the session."""
-    grid = Grid(
-        id=None,
+    inserted with one Core statement (RETURNING its id)."""
+    grid = StoredGrid(
+        id=0,
         secret=new.secret,
         secret_nonce=new_secret_nonce() if new.secret else None,
         author=author,
@@ -139,16 +187,25 @@ def create_grid(
         lines_on=new.lines_on,
         grid_json=new.grid_json,
         code_cells=new.code_cells,
-        thumbnail_svg=new.thumbnail_svg,
-        pixels=new.pixels,
-        parent_id=parent.id if parent is not None else None,
-        parent=parent,
-        idempotency_key=idempotency_key,
         created_at=utcnow(),
+        parent=parent,
     )
-    columns = {column.key: getattr(grid, column.key) for column in GRIDS.c if column.key != "id"}
-    grid.id = session.connection().execute(_INSERT, columns).scalar_one()
-    return grid
+    row = {name: getattr(grid, name) for name in _STORED_COLUMNS}
+    row_id = (
+        session.connection()
+        .execute(
+            _INSERT,
+            {
+                **row,
+                "thumbnail_svg": new.thumbnail_svg,
+                "pixels": new.pixels,
+                "parent_id": parent.id if parent is not None else None,
+                "idempotency_key": idempotency_key,
+            },
+        )
+        .scalar_one()
+    )
+    return replace(grid, id=row_id)
 
 
 def _grid_for_key(session: Session, author: str, idempotency_key: str) -> Grid | None:
@@ -165,7 +222,7 @@ def create_grid_once(
     author: str,
     idempotency_key: str | None,
     parent: Grid | None = None,
-) -> Grid:
+) -> PostedGrid:
     """`create_grid`, except that a post repeating an `idempotency_key` of the same author gets
     the grid the first one made. Two retries racing each other both get the one grid: the
     unique index refuses the second insert, whose transaction then reads the first one's row.

@@ -79,7 +79,7 @@ LISTED_ROW_BYTES = 1024
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 
 
-def record_is_big(grid: Grid) -> bool:
+def record_is_big(grid: service.PostedGrid) -> bool:
     """Whether the grid's record is big enough that encoding it belongs in a worker thread."""
     if grid.width * grid.height > BIG_GRID_CELLS:
         return True
@@ -299,7 +299,9 @@ class BlocksMixin(ExtensionHandlerMixin):
             moderator=self.moderator,
         )
 
-    async def store_grid(self, new: NewGrid, idempotency_key: str | None = None) -> Grid:
+    async def store_grid(
+        self, new: NewGrid, idempotency_key: str | None = None
+    ) -> service.PostedGrid:
         """Store `new` for this request's author, with its parent (the grid it was remixed from)
         looked up in the same session: an unknown one is a 400. A retry repeating an
         `idempotency_key` gets the first grid (`service.create_grid_once`)."""
@@ -309,7 +311,7 @@ class BlocksMixin(ExtensionHandlerMixin):
             if parent_key is None:
                 raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
 
-        def store(session: Session) -> Grid:
+        def store(session: Session) -> service.PostedGrid:
             parent = None
             if parent_key is not None:
                 parent = service.find_grid(session, parent_key, with_data=False)
@@ -343,7 +345,9 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "errors": errors}))
 
-    async def write_json(self, value: Any, status: int = 200, grid: Grid | None = None) -> None:
+    async def write_json(
+        self, value: Any, status: int = 200, grid: service.PostedGrid | None = None
+    ) -> None:
         """Answer `value` as JSON; when it holds a big `grid`, encoded off the event loop."""
         big = grid is not None and record_is_big(grid)
         body = await self.off_loop(big, lambda: msgspec.json.encode(value))
