@@ -95,7 +95,9 @@ def payload(width: int, height: int, code_cells: list[str] | None = None) -> byt
 
 
 @contextlib.contextmanager
-def jupyter_server(db_url: str, workdir: Path, label: str) -> Iterator[Any]:
+def jupyter_server(
+    db_url: str, workdir: Path, label: str, extra: tuple[str, ...] = ()
+) -> Iterator[Any]:
     """A `jupyter server` with jupyter-blocks on `db_url`."""
     server = start_server(
         f"bench-{label}",
@@ -105,6 +107,7 @@ def jupyter_server(db_url: str, workdir: Path, label: str) -> Iterator[Any]:
             f"--BlocksApp.db_url={db_url}",
             f"--BlocksApp.max_body_bytes={LARGEST_BODY}",
             "--ServerApp.log_level=WARN",
+            *extra,
         ],
     )
     try:
@@ -229,12 +232,13 @@ class Bench:
     def __init__(
         self,
         server: Any,
+        uncached_server: Any,
         db_url: str,
         requests: int,
         large_table: int,
         only: frozenset[str] = frozenset(SCENARIOS),
     ) -> None:
-        self.server, self.db_url = server, db_url
+        self.server, self.uncached_server, self.db_url = server, uncached_server, db_url
         self.requests, self.large_table, self.only = requests, large_table, only
         self.engine = create_engine(db_url, pool_size=1)
         self.rows: list[Row] = []
@@ -285,8 +289,8 @@ class Bench:
     async def table_size_rows(self, ids: GridIds, deep_row_id: int) -> dict[str, float]:
         """p50 of random and of two listing pages at the table's current size, each as a
         multiple of `api/status`'s p50 measured in between (the machine's load comes and goes
-        between the two sizes)."""
-        one = self.load(1)
+        between the two sizes), on a server that reads every listing from the database."""
+        one = Load(self.uncached_server.url, self.uncached_server.token, 1)
         cursor = ids.public(deep_row_id)
         paths = {
             "status": "api/status",
@@ -600,8 +604,18 @@ def main() -> None:
         if not args.no_postgresql and _binaries():
             databases.append(("PostgreSQL", lambda: _postgres_database()))
         for label, make_db in databases:
-            with make_db() as db_url, jupyter_server(db_url, workdir, label) as server:
-                bench = Bench(server, db_url, args.requests, large_table, args.only)
+            with contextlib.ExitStack() as servers:
+                db_url = servers.enter_context(make_db())
+                server = servers.enter_context(jupyter_server(db_url, workdir, label))
+                # the scale rows measure the database at each size, not recent reads served again
+                uncached = servers.enter_context(
+                    jupyter_server(
+                        db_url, workdir, f"{label}-uncached", ("--BlocksApp.cache_seconds=0",)
+                    )
+                    if "scale" in args.only
+                    else contextlib.nullcontext(server)
+                )
+                bench = Bench(server, uncached, db_url, args.requests, large_table, args.only)
                 rows = asyncio.run(bench.measure())
             missed += sum(not row.met for row in rows)
             sections += [

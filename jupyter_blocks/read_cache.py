@@ -8,12 +8,14 @@ Two kinds of answers are kept, each for at most `seconds` after it was read:
 This server's own writes make it forget at once what they change: a delete the grid's data, and
 every write the views. What other servers on the same database write (a JupyterHub service's
 replicas, servers sharing one PostgreSQL) is seen within `seconds`. A read that was under way
-while a write happened is not kept, so it cannot bring back what the write made stale.
+while a write happened is not kept, so it cannot bring back what the write made stale. Requests
+for what is being read already share that read.
 Used on the event loop's thread only.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
@@ -47,6 +49,8 @@ class ReadCache:
         # read across one is not kept.
         self._kinds: set[str] = set()
         self._writes = 0
+        # the reads under way, by cache and key
+        self._reading: dict[tuple[int, Hashable], asyncio.Future[Any]] = {}
 
     def _cache(self, max_bytes: int) -> TTLCache[Any, Any]:
         return TTLCache(max(max_bytes, 1), max(self.seconds, 1e-9), getsizeof=self._size)
@@ -90,17 +94,40 @@ class ReadCache:
         if kept is not None:
             value: T = kept[0]
             return value
+        # Requests for what is being read already wait for that read: a class opening one big
+        # grid at once holds it in memory once, and reads it once.
+        reading = self._reading.get((id(cache), key))
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(cache, key, read, size))
+            # an error is each waiting request's to answer, and no one else's to log
+            reading.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._reading[id(cache), key] = reading
+        found: T | None = await asyncio.shield(reading)
+        return found
+
+    async def _read(
+        self,
+        cache: TTLCache[Any, Any],
+        key: Hashable,
+        read: Callable[[], Awaitable[T | None]],
+        size: Callable[[T], int],
+    ) -> T | None:
         writes = self._writes
-        value_read = await read()
-        if value_read is not None and writes == self._writes:
-            bytes_held = size(value_read)
+        try:
+            value = await read()
+        finally:
+            if writes == self._writes:
+                del self._reading[id(cache), key]
+        if value is not None and writes == self._writes:
+            bytes_held = size(value)
             if bytes_held <= MAX_ENTRY_BYTES:
-                cache[key] = (value_read, bytes_held)
-        return value_read
+                cache[key] = (value, bytes_held)
+        return value
 
     def wrote(self, deleted: GridKey | None = None) -> None:
         """This server stored, renamed or (`deleted`) deleted a grid: forget what that changes."""
         self._writes += 1
+        self._reading.clear()  # reads from before the write: later requests read again
         self._views.clear()
         if deleted is not None:
             for kind in self._kinds:

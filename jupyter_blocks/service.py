@@ -88,6 +88,8 @@ class _ByKey:
 # The grid as a model, with its parent's id, title and author (`find_grid` picks the columns).
 _GRID = _ByKey.of(sa.select(Grid).options(_WITH_PARENT))
 _GRID_JSON = _ByKey.of(sa.select(GRIDS.c.grid_json))
+# From SQLite as its bytes (no decoding); PostgreSQL would send bytes hex-encoded.
+_GRID_JSON_BYTES = _ByKey.of(sa.select(sa.cast(GRIDS.c.grid_json, sa.LargeBinary)))
 _THUMBNAIL = _ByKey.of(sa.select(GRIDS.c.thumbnail_svg))
 _PIXELS = _ByKey.of(sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.pixels))
 _IMAGE_SOURCE = _ByKey.of(
@@ -279,9 +281,13 @@ def _stored_code_list(dialect: str) -> Any:
     )
 
 
-def grid_json(session: Session, key: GridKey) -> str | None:
-    """The grid's data as the JSON stored when it was posted."""
-    found: str | None = _GRID_JSON.value(session, key)
+def grid_json(session: Session, key: GridKey) -> bytes | None:
+    """The grid's data as the JSON stored when it was posted, as UTF-8 bytes: served as they
+    are, by every request that shares the read (read_cache)."""
+    if session.get_bind().dialect.name == "postgresql":
+        text: str | None = _GRID_JSON.value(session, key)
+        return None if text is None else text.encode()
+    found: bytes | None = _GRID_JSON_BYTES.value(session, key)
     return found
 
 

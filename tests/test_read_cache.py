@@ -18,6 +18,7 @@ from jupyter_blocks.read_cache import MAX_ENTRY_BYTES, ReadCache
 GRID_ROUTES = [
     ("blocks", "get", "{id}"),
     ("blocks", "{id}"),
+    ("blocks", "api", "grids", "{id}"),
     ("blocks", "api", "grids", "{id}", "thumbnail.svg"),
     ("blocks", "api", "grids", "{id}", "pixels"),
     ("blocks", "api", "grids", "{id}", "image.png"),
@@ -140,9 +141,11 @@ class Reads:
 
     def __init__(self, value: Any) -> None:
         self.value, self.count = value, 0
+        self.started = asyncio.Event()
 
     async def __call__(self) -> Any:
         self.count += 1
+        self.started.set()
         await asyncio.sleep(0)
         return self.value
 
@@ -160,11 +163,29 @@ async def test_a_read_under_way_across_a_write_is_not_kept() -> None:
     cache = ReadCache(60)
     reads = Reads(["a listing"])
     reading = asyncio.ensure_future(cache.view("listing", reads))
-    await asyncio.sleep(0)  # the read is under way
+    await reads.started.wait()
     cache.wrote()
     assert await reading == ["a listing"]
     await cache.view("listing", reads)
     await cache.view("listing", reads)
+    assert reads.count == 2
+
+
+async def test_requests_for_what_is_being_read_share_that_read() -> None:
+    cache, reads = ReadCache(60), Reads("x" * (MAX_ENTRY_BYTES + 1))  # too big to keep
+    together = await asyncio.gather(*(cache.grid("json", GridKey(1), reads) for _ in range(5)))
+    assert reads.count == 1 and all(value is together[0] for value in together)
+    await cache.grid("json", GridKey(1), reads)
+    assert reads.count == 2  # not kept: read again once the shared read is over
+
+
+async def test_a_request_after_a_write_does_not_share_a_read_from_before_it() -> None:
+    cache, reads = ReadCache(60), Reads(["a listing"])
+    before = asyncio.ensure_future(cache.view("listing", reads))
+    await reads.started.wait()
+    cache.wrote()
+    after = asyncio.ensure_future(cache.view("listing", reads))
+    await asyncio.gather(before, after)
     assert reads.count == 2
 
 

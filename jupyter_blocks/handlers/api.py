@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from jupyter_server.auth.decorator import authorized
@@ -13,6 +13,7 @@ from tornado import web
 from .. import service
 from ..ids import GridKey
 from ..models import Grid
+from ..read_cache import ENTRY_OVERHEAD_BYTES
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
@@ -122,6 +123,14 @@ def parse_title_patch(body: bytes, max_chars: int) -> str | None:
     return title.strip() or None
 
 
+def _record_size(found: tuple[Grid, service.Remixes]) -> int:
+    """What a grid read for its record holds, in bytes (read_cache)."""
+    grid, remixes = found
+    loaded = vars(grid)  # (a record without blocks did not load the grid's JSON)
+    held = [loaded.get(name) or "" for name in ("grid_json", "code_json", "title", "author")]
+    return ENTRY_OVERHEAD_BYTES * (1 + len(remixes)) + sum(map(len, held))
+
+
 class GridHandler(BlocksAPIHandler):
     """`GET blocks/api/grids/<id>`: the whole grid with its remixes; `PATCH`: rename it and
     `DELETE`: remove it (its author only). Both answer the record, without the blocks when
@@ -141,14 +150,17 @@ class GridHandler(BlocksAPIHandler):
     async def get(self, grid_id: str) -> None:
         key, blocks = self.grid_key(grid_id), self.with_blocks()
 
-        def grid_and_remixes(session: Session) -> tuple[Grid | None, service.Remixes]:
+        def grid_and_remixes(session: Session) -> tuple[Grid, service.Remixes] | None:
             grid = service.find_grid(session, key, with_blocks=blocks)
-            return grid, service.remixes(session, grid) if grid else []
+            return None if grid is None else (grid, service.remixes(session, grid))
 
-        grid, remixes = await self.db(grid_and_remixes, one_statement=True)  # only reads
-        if grid is None:
+        def read() -> Awaitable[tuple[Grid, service.Remixes] | None]:
+            return self.db(grid_and_remixes, one_statement=True)  # only reads
+
+        found = await self.blocks.reads.view(("record", key, blocks), read, _record_size)
+        if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        await self.write_record(grid, remixes, blocks)
+        await self.write_record(*found, blocks)
 
     @web.authenticated
     @authorized
