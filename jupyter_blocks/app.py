@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +32,22 @@ from .validation import Limits, PayloadValidator, start_worker
 
 HERE = Path(__file__).parent
 ENV_PREFIX = "JUPYTER_BLOCKS_"
+# glibc's mallopt parameter, and the size from which blocks are mapped (and unmapped when freed)
+# on their own.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_BYTES = 1024 * 1024
+
+
+def return_big_blocks_to_the_os() -> None:
+    """Have glibc give memory blocks of a megabyte or more back to the system when they are
+    freed. Reads of big grids allocate and free megabytes per request in the database threads;
+    glibc would otherwise raise its threshold on the first such block and keep the later ones in
+    per-thread arenas, so the server's memory would grow with every thread that ever served a
+    big grid (measured with benchmarks/run.py's RSS row: growth halved). No effect elsewhere."""
+    if sys.platform != "linux":
+        return
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
 
 
 class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
@@ -199,6 +218,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
             )
             self.log.info("jupyter-blocks: grids are kept by the service at %s", self.service_url)
             return
+        return_big_blocks_to_the_os()
         self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
         self.validating_processes = ProcessPoolExecutor(

@@ -350,20 +350,24 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
     ) -> None:
         """Answer `value` as JSON; when it holds a big `grid`, encoded off the event loop."""
         big = grid is not None and record_is_big(grid)
-        body = await self.off_loop(big, lambda: msgspec.json.encode(value))
+        parts = await self.off_loop(big, lambda: json_parts(value))
         self.set_status(status)
-        await self.finish_json(body)
+        await self.finish_json(*parts)
 
-    async def finish_json(self, body: bytes | str) -> None:
-        """Answer the JSON `body`. Tornado would hash a body for its ETag and copy it, on the
-        event loop: a big one is hashed in a worker thread and sent in slices."""
-        if len(body) <= BIG_RESPONSE_BYTES:
-            self.finish(body)
+    async def finish_json(self, *parts: bytes | str | memoryview) -> None:
+        """Answer the JSON made of `parts`. Tornado would hash a body for its ETag and copy it,
+        on the event loop: a big one is hashed in a worker thread and sent in slices, part by
+        part, never joined into one copy."""
+        if sum(map(len, parts)) <= BIG_RESPONSE_BYTES:
+            self.finish(b"".join(p.encode() if isinstance(p, str) else p for p in parts))
             return
 
-        def encoded_and_hashed() -> tuple[bytes, str]:
-            data = body.encode() if isinstance(body, str) else body
-            return data, f'"{hashlib.sha1(data).hexdigest()}"'
+        def encoded_and_hashed() -> tuple[list[bytes | memoryview], str]:
+            data = [p.encode() if isinstance(p, str) else p for p in parts]
+            digest = hashlib.sha1()
+            for part in data:
+                digest.update(part)
+            return data, f'"{digest.hexdigest()}"'
 
         data, etag = await self.off_loop(True, encoded_and_hashed)
         self.set_header("Etag", etag)
@@ -372,12 +376,35 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
             self.finish()
             return
         self.set_header("Content-Type", "application/json")
-        self.set_header("Content-Length", len(data))
-        with memoryview(data) as view:
-            for start in range(0, len(data), BIG_RESPONSE_BYTES):
-                self.write(bytes(view[start : start + BIG_RESPONSE_BYTES]))
-                await self.flush()
+        self.set_header("Content-Length", sum(map(len, data)))
+        for part in data:
+            with memoryview(part) as view:
+                for start in range(0, len(view), BIG_RESPONSE_BYTES):
+                    self.write(bytes(view[start : start + BIG_RESPONSE_BYTES]))
+                    await self.flush()
         self.finish()
+
+
+def json_parts(value: Any) -> list[bytes | memoryview]:
+    """`value` as JSON, in parts: when it is a dict, its big `msgspec.Raw` members (stored JSON,
+    megabytes of it, shared by every request that reads the grid) follow as they are, instead
+    of being copied into one body for each request."""
+    big = {}
+    if isinstance(value, dict):
+        big = {
+            key: member
+            for key, member in value.items()
+            if isinstance(member, msgspec.Raw) and len(member) > BIG_RESPONSE_BYTES
+        }
+    if not big:
+        return [msgspec.json.encode(value)]
+    rest = msgspec.json.encode({key: member for key, member in value.items() if key not in big})
+    parts: list[bytes | memoryview] = [rest[:-1]]  # without its closing brace
+    separator = b"," if len(rest) > 2 else b""
+    for key, member in big.items():
+        parts += [separator + msgspec.json.encode(key) + b":", memoryview(member)]
+        separator = b","
+    return [*parts, b"}"]
 
 
 class GridUploadHandler(BlocksAPIHandler):
