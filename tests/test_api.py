@@ -147,7 +147,7 @@ async def test_a_big_answer_comes_whole_with_an_etag_and_answers_304(
 ) -> None:
     """Answers over a megabyte are hashed and sent off the event loop's time: the same bytes.
     (A record's blocks and code, each over a megabyte here, are sent as stored.)"""
-    code = ["x = 1\n" * 70_000] * 3
+    code = ["x = 1\n" * 15_000] * 15
     grid = await post_grid(width=300, height=300, code_cells=code)
     parts = [part.format(grid["id"]) for part in route]
     response = await jp_fetch("blocks", *parts)
