@@ -57,6 +57,7 @@ SCENARIOS = (
     "rss",
     "largest-pages",
     "scale",
+    "uncached",
 )
 # Room for the largest grid (500x500) and code (200 cells of 100,000 characters) in one post.
 LARGEST_BODY = 48 * 1024 * 1024
@@ -198,14 +199,19 @@ class Row:
     what: str
     measured: str
     ratio: float
-    goal: float  # the ratio must be at least this when `at_least`, else at most
+    # the ratio must be at least this when `at_least`, else at most; None: shown for reference
+    goal: float | None
     at_least: bool = False
 
     @property
     def met(self) -> bool:
+        if self.goal is None:
+            return True
         return self.ratio >= self.goal if self.at_least else self.ratio <= self.goal
 
     def line(self) -> str:
+        if self.goal is None:
+            return f"| {self.what} | {self.measured} | {self.ratio:.2f} | (none) | (reference) |"
         goal = f"{'>=' if self.at_least else '<='} {self.goal:g}"
         met = "yes" if self.met else "**no**"
         return f"| {self.what} | {self.measured} | {self.ratio:.2f} | {goal} | {met} |"
@@ -310,11 +316,18 @@ class Bench:
             f"{name}_ms": value for name, value in p50.items()
         }
 
-    async def throughput(self, what: str, goal: float, make: Callable[[Load], Any]) -> None:
+    async def throughput(
+        self,
+        what: str,
+        goal: float | None,
+        make: Callable[[Load], Any],
+        server: Any = None,
+    ) -> None:
         """Requests per second of `make` over 16 connections / of `api/status`, measured in
         alternating rounds so that both see the same machine: the ratio is the median of the
         rounds' ratios (other work on the machine comes and goes in bursts shorter than a run)."""
-        load = self.load(16)
+        server = server or self.server
+        load = Load(server.url, server.token, 16)
         per_round = max(self.requests // THROUGHPUT_ROUNDS, 16)
         ratios, seconds, baseline_seconds = [], 0.0, 0.0
         for _ in range(THROUGHPUT_ROUNDS):
@@ -485,6 +498,19 @@ class Bench:
                 0.5,
                 cycle("blocks/api/grids/{}/thumbnail.svg"),
             )
+        reads = (
+            ("`GET blocks/get/<id>` 10x10", "blocks/get/{}"),
+            ("`GET blocks/api/grids?limit=24`", "blocks/api/grids?limit=24&x={}"),
+            ("`GET blocks/<id>` page 10x10", "blocks/{}"),
+            ("`GET blocks/api/grids/<id>/thumbnail.svg`", "blocks/api/grids/{}/thumbnail.svg"),
+        )
+        for what, path in reads if "uncached" in self.only else ():
+            await self.throughput(
+                f"{what} on a server that reads every time (`cache_seconds=0`)",
+                None,
+                cycle(path),
+                self.uncached_server,
+            )
 
         one = self.load(1)
         big_posts = ((p200, "200x200", 2, 15), (p500, "500x500", 3, 5))
@@ -607,12 +633,13 @@ def main() -> None:
             with contextlib.ExitStack() as servers:
                 db_url = servers.enter_context(make_db())
                 server = servers.enter_context(jupyter_server(db_url, workdir, label))
-                # the scale rows measure the database at each size, not recent reads served again
+                # the scale rows measure the database at each size, not recent reads served
+                # again; the reference rows show the reads' throughput without them
                 uncached = servers.enter_context(
                     jupyter_server(
                         db_url, workdir, f"{label}-uncached", ("--BlocksApp.cache_seconds=0",)
                     )
-                    if "scale" in args.only
+                    if {"scale", "uncached"} & args.only
                     else contextlib.nullcontext(server)
                 )
                 bench = Bench(server, uncached, db_url, args.requests, large_table, args.only)
