@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -95,10 +95,18 @@ _PIXELS = _ByKey.of(sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c
 _IMAGE_SOURCE = _ByKey.of(
     sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.lines_on, GRIDS.c.pixels)
 )
-# A grid and, when it is drawn as a table, its pixels.
+# What a page shows of a grid: its columns, when it is drawn as a table its pixels, and the
+# public grid it was remixed from.
 _PAGE = _ByKey.of(
-    sa.select(Grid, sa.case((Grid.width * Grid.height <= TABLE_MAX_CELLS, Grid.pixels))).options(
-        _WITH_PARENT, *_SUMMARY_ONLY
+    sa.select(
+        *(GRIDS.c[name] for name in ("id", "secret", "author", "title", "ipb_class")),
+        *(GRIDS.c[name] for name in ("width", "height", "lines_on", "created_at")),
+        sa.case((GRIDS.c.width * GRIDS.c.height <= TABLE_MAX_CELLS, GRIDS.c.pixels)),
+        *(_PARENT.c[name] for name in ("id", "secret", "secret_nonce", "title", "author")),
+    ).select_from(
+        GRIDS.outerjoin(
+            _PARENT, sa.and_(_PARENT.c.id == GRIDS.c.parent_id, _PARENT.c.secret.is_(False))
+        )
     )
 )
 _REMIXES = (
@@ -297,16 +305,48 @@ def pixels(session: Session, key: GridKey) -> bytes | None:
     return None if row is None else _packed(session, row, row.pixels)
 
 
-def grid_for_page(session: Session, key: GridKey) -> Grid | None:
+class Linked(NamedTuple):
+    """A grid as another one's page links it (its parent, a remix)."""
+
+    id: int
+    secret: bool
+    secret_nonce: int | None
+    title: str | None
+    author: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageGrid:
+    """What a grid's page shows of it (`grid_for_page`)."""
+
+    id: int
+    secret: bool
+    author: str
+    title: str | None
+    ipb_class: str
+    width: int
+    height: int
+    lines_on: bool
+    created_at: datetime
+    # packed, for a grid drawn as a table (render.grid_drawing)
+    pixels: bytes | None
+    # the public grid it was remixed from
+    parent: Linked | None
+
+
+def grid_for_page(session: Session, key: GridKey) -> PageGrid | None:
     """The grid behind a decoded id, with what its page draws: the pixels of a grid drawn as a
-    table (never its JSON), and not its code (`page_code`). One query."""
-    row = session.execute(*_PAGE.bound(key)).first()
+    table (never its JSON), and not its code (`page_code`). One Core query."""
+    row = session.connection().execute(*_PAGE.bound(key)).first()
     if row is None:
         return None
-    grid: Grid = row[0]
-    if grid.width * grid.height <= TABLE_MAX_CELLS:
-        set_committed_value(grid, "pixels", _packed(session, grid, row[1]))
-    return grid
+    row_id, secret, author, title, ipb_class, width, height, lines_on, created, pixels = row[:10]
+    if width * height <= TABLE_MAX_CELLS:
+        pixels = _packed(session, row, pixels)
+    parent = None if row[10] is None else Linked._make(row[10:])
+    return PageGrid(
+        row_id, secret, author, title, ipb_class, width, height, lines_on, created, pixels, parent
+    )
 
 
 def _code_cells(dialect: str) -> tuple[Any, Any]:
@@ -391,10 +431,10 @@ def thumbnail(session: Session, key: GridKey) -> str | None:
 Remixes = Sequence[sa.Row[Any]]
 
 
-def remixes(session: Session, grid: Grid) -> Remixes:
-    """The public grids remixed from `grid` (id, secret, secret_nonce, title, author), newest
-    first, at most `MAX_REMIXES`."""
-    return session.connection().execute(_REMIXES, {"parent_id": grid.id}).all()
+def remixes(session: Session, row_id: int) -> Remixes:
+    """The public grids remixed from grid `row_id` (id, secret, secret_nonce, title, author),
+    newest first, at most `MAX_REMIXES`."""
+    return session.connection().execute(_REMIXES, {"parent_id": row_id}).all()
 
 
 def rename_grid(session: Session, grid: Grid, title: str | None) -> None:

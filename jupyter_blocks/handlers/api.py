@@ -152,7 +152,7 @@ class GridHandler(BlocksAPIHandler):
 
         def grid_and_remixes(session: Session) -> tuple[Grid, service.Remixes] | None:
             grid = service.find_grid(session, key, with_blocks=blocks)
-            return None if grid is None else (grid, service.remixes(session, grid))
+            return None if grid is None else (grid, service.remixes(session, grid.id))
 
         def read() -> Awaitable[tuple[Grid, service.Remixes] | None]:
             return self.db(grid_and_remixes, one_statement=True)  # only reads
@@ -178,7 +178,7 @@ class GridHandler(BlocksAPIHandler):
             if grid.author != author:
                 raise ApiError(403, f"Only {grid.author} can rename this grid")
             service.rename_grid(session, grid, title)
-            return grid, service.remixes(session, grid)
+            return grid, service.remixes(session, grid.id)
 
         try:
             grid, remixes = await self.db(rename_if_owned, writes=True)

@@ -15,7 +15,6 @@ from tornado import httputil, web
 
 from .. import db, service
 from ..ids import GridKey
-from ..models import Grid
 from ..render import CODE_STYLE, PAGE_CODE_CHARS, PageCode, grid_drawing
 from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
 from .records import as_utc
@@ -89,12 +88,14 @@ class GridPageHandler(BlocksPageHandler):
         code_cache = self.blocks.code_cache
         cached_code = code_cache.get(key.row_id)
 
-        def grid_and_remixes(session: Session) -> tuple[Grid, PageCode, service.Remixes] | None:
+        def grid_and_remixes(
+            session: Session,
+        ) -> tuple[service.PageGrid, PageCode, service.Remixes] | None:
             grid = service.grid_for_page(session, key)
             if grid is None:
                 return None
             code = cached_code or service.page_code(session, grid.id, PAGE_CODE_CHARS)
-            return grid, code, service.remixes(session, grid)
+            return grid, code, service.remixes(session, grid.id)
 
         # Only reads; without the code, which is cut in a savepoint, no transaction is needed.
         found = await self.db(grid_and_remixes, one_statement=cached_code is not None)
@@ -105,7 +106,7 @@ class GridPageHandler(BlocksPageHandler):
             stored = code
             big = bool(stored.cells)
             code = await self.off_loop(big, lambda: code_cache.highlighted(grid.id, stored))
-        parent = grid.parent if grid.parent and not grid.parent.secret else None
+        parent = grid.parent
         pixels_url = self.blocks_path("api", "grids", grid_id, "pixels")
         return self.page(
             "blocks/grid.html",

@@ -14,11 +14,11 @@ from jupyter_server.utils import url_path_join
 from sqlalchemy import Row
 
 from ..ids import GridIds
-from ..service import PostedGrid
+from ..service import Linked, PostedGrid
 
 # A grid as a listing or a page reads it: the model, or a row of the columns needed
 # (`service.list_public`, `service.remixes`), or as a post stored it.
-GridLike = PostedGrid | Row[Any]
+GridLike = PostedGrid | Row[Any] | Linked
 
 
 def as_utc(moment: datetime) -> datetime:
