@@ -184,12 +184,6 @@ def _never_preempt_the_event_loop() -> None:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
-# A thread that starts on work with at least this many more pieces waiting wakes another thread
-# to share them: waits on the database overlap, and quick work costs few wake-ups. A piece may
-# wait behind fewer than this many others on its thread.
-BATCH_PART = 4
-
-
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.cancelled():
         return
@@ -200,19 +194,23 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 class Workers:
-    """A bounded pool of threads that the event loop hands work to in batches: all the work handed
+    """A bounded pool of threads that the event loop hands work to in batches: the work handed
     over during one turn of the loop wakes one thread, which takes pieces one by one until none
-    is left, and wakes one more thread if it finds `BATCH_PART` more waiting. A thread pool
-    executor wakes a thread for every piece of work, on the event loop's time: on a busy server
-    those wake-ups cost more than the small database work of most requests (measured with
-    benchmarks/run.py: 10x10 posts on SQLite, whose writes queue for one thread, went from 540
-    to 778 per second)."""
+    is left, and which wakes an idle thread whenever it starts on a piece while more wait (a
+    piece held up by the database, for seconds in an outage, holds up no other). A thread pool
+    executor wakes a thread for every piece of work on the event loop's time, and on a busy
+    server those wake-ups cost more than the small database work of most requests (measured
+    with benchmarks/run.py: 10x10 posts on SQLite, whose writes queue for one thread, went from
+    540 to 778 per second)."""
 
     def __init__(self, threads: int, name: str) -> None:
         self._work: deque[tuple[asyncio.AbstractEventLoop, Callable[[], Any], asyncio.Future[Any]]]
         self._work = deque()
         self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._handing_over = False
+        # how many threads wait to be woken (a guide: at worst a piece waits for the next turn)
+        self._idle = 0
+        self._idle_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True)
             for n in range(threads)
@@ -236,16 +234,21 @@ class Workers:
 
     def _serve(self) -> None:
         _never_preempt_the_event_loop()
-        while self._wake.get():
-            shared = False
+        while True:
+            with self._idle_lock:
+                self._idle += 1
+            woken = self._wake.get()
+            with self._idle_lock:
+                self._idle -= 1
+            if not woken:
+                return
             while True:
                 try:
                     loop, work, future = self._work.popleft()
                 except IndexError:
                     break
-                if not shared and len(self._work) >= BATCH_PART:
+                if self._work and self._idle > 0:
                     self._wake.put(True)
-                    shared = True
                 try:
                     outcome: tuple[Any, BaseException | None] = (work(), None)
                 except BaseException as error:  # the request's to handle, as with an executor

@@ -281,3 +281,19 @@ async def test_workers_lose_no_work_handed_over_while_they_are_busy() -> None:
         assert await workers.run(lambda: "still serving") == "still serving"
     finally:
         workers.shutdown()
+
+
+async def test_a_piece_of_work_held_up_by_the_database_holds_up_no_other() -> None:
+    """As in an outage, where connecting waits for seconds: the pieces handed over with it run
+    on other threads meanwhile."""
+    workers = db.Workers(3, "test-workers")
+    release = threading.Event()
+    try:
+        held_up = asyncio.ensure_future(workers.run(lambda: release.wait(10)))
+        quick = [asyncio.ensure_future(workers.run(lambda n=n: n)) for n in range(3)]
+        assert await asyncio.wait_for(asyncio.gather(*quick), timeout=2) == [0, 1, 2]
+        assert not held_up.done()
+        release.set()
+        assert await held_up is True
+    finally:
+        workers.shutdown()
