@@ -42,6 +42,9 @@ CANVAS_MAX_PX = 4_096
 # The blocks are stored as a zlib stream (RFC 1950) made by ISA-L at its level 1: as small as
 # zlib's level 1 on block data, and ten times as fast (3 ms less for 200x200 varied blocks).
 PIXELS_COMPRESSION = 1
+# Level 1 takes ten microseconds to set up, most of its time on a small grid: grids of up to this
+# many blocks are compressed at ISA-L's level 0 (a microsecond, and a few hundred bytes more).
+PIXELS_QUICK_MAX_BLOCKS = 1_024
 # Posted blocks are packed by Pillow from grids of this many blocks (see validated_block_bytes).
 PILLOW_MIN_BLOCKS = 256
 
@@ -67,7 +70,8 @@ def validated_block_bytes(
 
 def compress_pixels(flat: bytes) -> bytes:
     """Blocks as `block_bytes` makes them, compressed as they are stored."""
-    return isal_zlib.compress(flat, PIXELS_COMPRESSION)
+    quick = len(flat) <= 4 * PIXELS_QUICK_MAX_BLOCKS
+    return isal_zlib.compress(flat, 0 if quick else PIXELS_COMPRESSION)
 
 
 def pack_pixels(blocks: Sequence[Sequence[Sequence[int]]]) -> bytes:
