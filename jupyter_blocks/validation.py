@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -362,9 +364,15 @@ _worker_validator: PayloadValidator | None = None
 
 
 def start_worker(limits: Limits) -> None:
-    """The initializer of a validating worker process."""
+    """The initializer of a validating worker process. On Linux it runs as a batch process
+    (SCHED_BATCH), as the database threads do: handing it a body wakes it, and it should not
+    preempt the server's event loop then (measured: the loop's p99 lateness while the worker
+    validates 200x200 grids non-stop fell by a fifth, at the same rate of validations)."""
     global _worker_validator
     _worker_validator = PayloadValidator(limits)
+    if hasattr(os, "SCHED_BATCH"):
+        with suppress(OSError):  # not allowed (a sandbox): the default policy is fine too
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 def validate_in_worker(body: bytes) -> NewGrid:

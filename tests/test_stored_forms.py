@@ -6,9 +6,12 @@ SVG the first drawing code made, byte for byte (`reference_thumbnail` below is t
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import random
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import msgspec
@@ -144,3 +147,15 @@ def test_packing_stored_blocks_refuses_values_that_are_not_bytes(blocks: Any) ->
 def test_stored_blocks_pack_as_posted_ones_do() -> None:
     blocks = random_blocks(30, 20, 5, seed=3)
     assert zlib.decompress(pack_pixels(blocks)) == flat(blocks)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_a_validating_worker_process_does_not_preempt_the_event_loop() -> None:
+    """The server's validating processes run as batch processes (see `start_worker`)."""
+    with ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
+        initargs=(Limits(),),
+    ) as pool:
+        assert pool.submit(os.sched_getscheduler, 0).result() == os.SCHED_BATCH
