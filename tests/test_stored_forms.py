@@ -6,12 +6,9 @@ SVG the first drawing code made, byte for byte (`reference_thumbnail` below is t
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import random
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import msgspec
@@ -20,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jupyter_blocks.render import block_bytes, pack_pixels
-from jupyter_blocks.validation import Limits, PayloadValidator, start_worker, validate_in_worker
+from jupyter_blocks.validation import Limits, PayloadValidator
 from tests.utils import make_payload
 
 VALIDATOR = PayloadValidator(Limits())
@@ -122,14 +119,6 @@ def test_a_thumbnail_merges_runs_of_one_colour_into_one_rect() -> None:
     )
 
 
-def test_a_worker_process_stores_the_same_forms() -> None:
-    """`validate_in_worker` (run here, as a worker process runs it) makes what the server's
-    own validator makes."""
-    body = json.dumps(make_payload(70, 60, random_blocks(70, 60, 50, seed=7))).encode()
-    start_worker(Limits())
-    assert validate_in_worker(body) == VALIDATOR.validate(body)
-
-
 @pytest.mark.parametrize(
     "blocks",
     [[[[256, 0, 0, 1]]], [[[-1, 0, 0, 1]]], [[["1", 0, 0, 1]]], [[[0.5, 0, 0, 1]]]],
@@ -147,15 +136,3 @@ def test_packing_stored_blocks_refuses_values_that_are_not_bytes(blocks: Any) ->
 def test_stored_blocks_pack_as_posted_ones_do() -> None:
     blocks = random_blocks(30, 20, 5, seed=3)
     assert zlib.decompress(pack_pixels(blocks)) == flat(blocks)
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
-def test_a_validating_worker_process_does_not_preempt_the_event_loop() -> None:
-    """The server's validating processes run as batch processes (see `start_worker`)."""
-    with ProcessPoolExecutor(
-        1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_worker,
-        initargs=(Limits(),),
-    ) as pool:
-        assert pool.submit(os.sched_getscheduler, 0).result() == os.SCHED_BATCH
