@@ -8,7 +8,7 @@ table...), so figures compare between machines. `--check` exits non-zero when a 
 goal; `--scale` measures the scale rows at 1,000,000 grids (filled with SQL in bulk) instead of
 100,000.
 
-    python benchmarks/run.py [--check] [--scale] [--requests 400] [--no-postgresql]
+    python benchmarks/run.py [--check] [--scale] [--requests 1600] [--no-postgresql]
                              [--only post,get,...]
 
 `--only` measures some rows only (see SCENARIOS), to compare changes to one hot path.
@@ -42,6 +42,8 @@ from tests.postgres import _binaries, running_postgres  # noqa: E402
 from tests.utils import ARTIFACTS, start_server, stop_server  # noqa: E402
 
 SMALL_TABLE = 1_000
+# Alternating rounds of a throughput row (`Bench.throughput`).
+THROUGHPUT_ROUNDS = 8
 # The groups of rows `--only` picks from, in the order they are measured.
 SCENARIOS = (
     "post",
@@ -55,6 +57,7 @@ SCENARIOS = (
     "rss",
     "largest-pages",
     "scale",
+    "uncached",
 )
 # Room for the largest grid (500x500) and code (200 cells of 100,000 characters) in one post.
 LARGEST_BODY = 48 * 1024 * 1024
@@ -93,7 +96,9 @@ def payload(width: int, height: int, code_cells: list[str] | None = None) -> byt
 
 
 @contextlib.contextmanager
-def jupyter_server(db_url: str, workdir: Path, label: str) -> Iterator[Any]:
+def jupyter_server(
+    db_url: str, workdir: Path, label: str, extra: tuple[str, ...] = ()
+) -> Iterator[Any]:
     """A `jupyter server` with jupyter-blocks on `db_url`."""
     server = start_server(
         f"bench-{label}",
@@ -103,6 +108,7 @@ def jupyter_server(db_url: str, workdir: Path, label: str) -> Iterator[Any]:
             f"--BlocksApp.db_url={db_url}",
             f"--BlocksApp.max_body_bytes={LARGEST_BODY}",
             "--ServerApp.log_level=WARN",
+            *extra,
         ],
     )
     try:
@@ -193,14 +199,19 @@ class Row:
     what: str
     measured: str
     ratio: float
-    goal: float  # the ratio must be at least this when `at_least`, else at most
+    # the ratio must be at least this when `at_least`, else at most; None: shown for reference
+    goal: float | None
     at_least: bool = False
 
     @property
     def met(self) -> bool:
+        if self.goal is None:
+            return True
         return self.ratio >= self.goal if self.at_least else self.ratio <= self.goal
 
     def line(self) -> str:
+        if self.goal is None:
+            return f"| {self.what} | {self.measured} | {self.ratio:.2f} | (none) | (reference) |"
         goal = f"{'>=' if self.at_least else '<='} {self.goal:g}"
         met = "yes" if self.met else "**no**"
         return f"| {self.what} | {self.measured} | {self.ratio:.2f} | {goal} | {met} |"
@@ -227,12 +238,13 @@ class Bench:
     def __init__(
         self,
         server: Any,
+        uncached_server: Any,
         db_url: str,
         requests: int,
         large_table: int,
         only: frozenset[str] = frozenset(SCENARIOS),
     ) -> None:
-        self.server, self.db_url = server, db_url
+        self.server, self.uncached_server, self.db_url = server, uncached_server, db_url
         self.requests, self.large_table, self.only = requests, large_table, only
         self.engine = create_engine(db_url, pool_size=1)
         self.rows: list[Row] = []
@@ -283,8 +295,8 @@ class Bench:
     async def table_size_rows(self, ids: GridIds, deep_row_id: int) -> dict[str, float]:
         """p50 of random and of two listing pages at the table's current size, each as a
         multiple of `api/status`'s p50 measured in between (the machine's load comes and goes
-        between the two sizes)."""
-        one = self.load(1)
+        between the two sizes), on a server that reads every listing from the database."""
+        one = Load(self.uncached_server.url, self.uncached_server.token, 1)
         cursor = ids.public(deep_row_id)
         paths = {
             "status": "api/status",
@@ -304,21 +316,31 @@ class Bench:
             f"{name}_ms": value for name, value in p50.items()
         }
 
-    async def throughput(self, what: str, goal: float, make: Callable[[Load], Any]) -> None:
+    async def throughput(
+        self,
+        what: str,
+        goal: float | None,
+        make: Callable[[Load], Any],
+        server: Any = None,
+    ) -> None:
         """Requests per second of `make` over 16 connections / of `api/status`, measured in
-        alternating rounds so that both see the same machine (other work on it comes and goes)."""
-        load = self.load(16)
-        rounds, seconds, baseline_seconds = 4, 0.0, 0.0
-        per_round = max(self.requests // rounds, 16)
-        for _ in range(rounds):
-            baseline_seconds += (await load.run(per_round, self.status(load))).seconds
-            seconds += (await load.run(per_round, make(load))).seconds
-        rate, baseline = per_round * rounds / seconds, per_round * rounds / baseline_seconds
+        alternating rounds so that both see the same machine: the ratio is the median of the
+        rounds' ratios (other work on the machine comes and goes in bursts shorter than a run)."""
+        server = server or self.server
+        load = Load(server.url, server.token, 16)
+        per_round = max(self.requests // THROUGHPUT_ROUNDS, 16)
+        ratios, seconds, baseline_seconds = [], 0.0, 0.0
+        for _ in range(THROUGHPUT_ROUNDS):
+            baseline = (await load.run(per_round, self.status(load))).seconds
+            measured = (await load.run(per_round, make(load))).seconds
+            ratios.append(baseline / measured)
+            seconds, baseline_seconds = seconds + measured, baseline_seconds + baseline
+        total = per_round * THROUGHPUT_ROUNDS
         self.rows.append(
             Row(
                 f"{what}, throughput / `GET api/status` throughput (16 connections)",
-                f"{rate:.0f} / {baseline:.0f} req/s",
-                rate / baseline,
+                f"{total / seconds:.0f} / {total / baseline_seconds:.0f} req/s",
+                statistics.median(ratios),
                 goal,
                 at_least=True,
             )
@@ -476,6 +498,19 @@ class Bench:
                 0.5,
                 cycle("blocks/api/grids/{}/thumbnail.svg"),
             )
+        reads = (
+            ("`GET blocks/get/<id>` 10x10", "blocks/get/{}"),
+            ("`GET blocks/api/grids?limit=24`", "blocks/api/grids?limit=24&x={}"),
+            ("`GET blocks/<id>` page 10x10", "blocks/{}"),
+            ("`GET blocks/api/grids/<id>/thumbnail.svg`", "blocks/api/grids/{}/thumbnail.svg"),
+        )
+        for what, path in reads if "uncached" in self.only else ():
+            await self.throughput(
+                f"{what} on a server that reads every time (`cache_seconds=0`)",
+                None,
+                cycle(path),
+                self.uncached_server,
+            )
 
         one = self.load(1)
         big_posts = ((p200, "200x200", 2, 15), (p500, "500x500", 3, 5))
@@ -566,7 +601,7 @@ class Bench:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=400, help="per throughput scenario")
+    parser.add_argument("--requests", type=int, default=1600, help="per throughput scenario")
     parser.add_argument("--scale", action="store_true", help="scale rows at 1,000,000 grids")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--no-postgresql", action="store_true")
@@ -595,8 +630,19 @@ def main() -> None:
         if not args.no_postgresql and _binaries():
             databases.append(("PostgreSQL", lambda: _postgres_database()))
         for label, make_db in databases:
-            with make_db() as db_url, jupyter_server(db_url, workdir, label) as server:
-                bench = Bench(server, db_url, args.requests, large_table, args.only)
+            with contextlib.ExitStack() as servers:
+                db_url = servers.enter_context(make_db())
+                server = servers.enter_context(jupyter_server(db_url, workdir, label))
+                # the scale rows measure the database at each size, not recent reads served
+                # again; the reference rows show the reads' throughput without them
+                uncached = servers.enter_context(
+                    jupyter_server(
+                        db_url, workdir, f"{label}-uncached", ("--BlocksApp.cache_seconds=0",)
+                    )
+                    if {"scale", "uncached"} & args.only
+                    else contextlib.nullcontext(server)
+                )
+                bench = Bench(server, uncached, db_url, args.requests, large_table, args.only)
                 rows = asyncio.run(bench.measure())
             missed += sum(not row.met for row in rows)
             sections += [
@@ -616,7 +662,9 @@ def main() -> None:
         (
             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
             f"{platform.python_version()}; the load generator shares the machine with the "
-            f"server. {args.requests} requests per throughput scenario. Goals from issue 10 (and "
+            f"server. {args.requests} requests per throughput scenario, in {THROUGHPUT_ROUNDS} "
+            "rounds alternating with as many of `api/status`: a throughput ratio is the median of "
+            "the rounds' ratios, the rates shown are over all rounds. Goals from issue 10 (and "
             "one row from issue 13); every ratio is to a figure measured in the same run. The "
             "panel's open time is measured by the browser tests, not here: see PANEL.md."
         ),

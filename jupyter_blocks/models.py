@@ -29,6 +29,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def public_id_of(parent: Grid | None) -> int | None:
+    """The row id of `parent` when it is public: a secret parent's id would give its secret
+    away."""
+    return parent.id if parent is not None and not parent.secret else None
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -97,10 +103,9 @@ class Grid(Base):
 
     @property
     def public_parent_id(self) -> int | None:
-        """The row id of the grid this one was remixed from, when that one is public (a secret
-        parent's id would give its secret away). Needs `parent` loaded."""
-        parent = self.parent
-        return parent.id if parent is not None and not parent.secret else None
+        """The row id of the grid this one was remixed from, when that one is public. Needs
+        `parent` loaded."""
+        return public_id_of(self.parent)
 
 
 class InstanceSetting(Base):

@@ -7,9 +7,9 @@ import random
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, defer, joinedload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .ids import GridKey, new_secret_nonce
-from .models import Grid, GridDeletion, InstanceSetting, utcnow
+from .models import Grid, GridDeletion, InstanceSetting, public_id_of, utcnow
 from .render import TABLE_MAX_CELLS, PageCode, pack_pixels
 
 if TYPE_CHECKING:
@@ -88,15 +88,25 @@ class _ByKey:
 # The grid as a model, with its parent's id, title and author (`find_grid` picks the columns).
 _GRID = _ByKey.of(sa.select(Grid).options(_WITH_PARENT))
 _GRID_JSON = _ByKey.of(sa.select(GRIDS.c.grid_json))
+# From SQLite as its bytes (no decoding); PostgreSQL would send bytes hex-encoded.
+_GRID_JSON_BYTES = _ByKey.of(sa.select(sa.cast(GRIDS.c.grid_json, sa.LargeBinary)))
 _THUMBNAIL = _ByKey.of(sa.select(GRIDS.c.thumbnail_svg))
 _PIXELS = _ByKey.of(sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.pixels))
 _IMAGE_SOURCE = _ByKey.of(
     sa.select(GRIDS.c.id, GRIDS.c.width, GRIDS.c.height, GRIDS.c.lines_on, GRIDS.c.pixels)
 )
-# A grid and, when it is drawn as a table, its pixels.
+# What a page shows of a grid: its columns, when it is drawn as a table its pixels, and the
+# public grid it was remixed from.
 _PAGE = _ByKey.of(
-    sa.select(Grid, sa.case((Grid.width * Grid.height <= TABLE_MAX_CELLS, Grid.pixels))).options(
-        _WITH_PARENT, *_SUMMARY_ONLY
+    sa.select(
+        *(GRIDS.c[name] for name in ("id", "secret", "author", "title", "ipb_class")),
+        *(GRIDS.c[name] for name in ("width", "height", "lines_on", "created_at")),
+        sa.case((GRIDS.c.width * GRIDS.c.height <= TABLE_MAX_CELLS, GRIDS.c.pixels)),
+        *(_PARENT.c[name] for name in ("id", "secret", "secret_nonce", "title", "author")),
+    ).select_from(
+        GRIDS.outerjoin(
+            _PARENT, sa.and_(_PARENT.c.id == GRIDS.c.parent_id, _PARENT.c.secret.is_(False))
+        )
     )
 )
 _REMIXES = (
@@ -106,6 +116,22 @@ _REMIXES = (
     .limit(MAX_REMIXES)
 )
 _INSERT = sa.insert(GRIDS).returning(GRIDS.c.id)
+# The columns a StoredGrid holds as they are stored.
+_STORED_COLUMNS = (
+    "secret",
+    "secret_nonce",
+    "author",
+    "title",
+    "ipb_class",
+    "ipb_version",
+    "python_version",
+    "width",
+    "height",
+    "lines_on",
+    "grid_json",
+    "code_cells",
+    "created_at",
+)
 _HIGHEST_ID = sa.select(sa.func.max(GRIDS.c.id))
 _FIRST_PUBLIC_FROM = (
     sa.select(GRIDS.c.id)
@@ -115,18 +141,50 @@ _FIRST_PUBLIC_FROM = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredGrid:
+    """A grid as `create_grid` stored it: what its record shows, without an ORM object (a
+    post builds none) and without reading the row back."""
+
+    id: int
+    secret: bool
+    secret_nonce: int | None
+    author: str
+    title: str | None
+    ipb_class: str
+    ipb_version: str | None
+    python_version: list[Any] | None
+    width: int
+    height: int
+    lines_on: bool
+    grid_json: str
+    code_cells: list[str] | None
+    created_at: datetime
+    parent: Grid | None
+    # (a record serves these code cells; only loaded grids pass stored code on as JSON text)
+    code_json: None = None
+
+    @property
+    def public_parent_id(self) -> int | None:
+        return public_id_of(self.parent)
+
+
+# A grid as a post answers it: just stored, or stored by a first post of the same
+# Idempotency-Key and loaded.
+PostedGrid = StoredGrid | Grid
+
+
 def create_grid(
     session: Session,
     new: NewGrid,
     author: str,
     parent: Grid | None = None,
     idempotency_key: str | None = None,
-) -> Grid:
+) -> StoredGrid:
     """Store `new`; `parent` is the grid it was remixed from (see `find_grid`). The row is
-    inserted with one Core statement (RETURNING its id); the Grid answered is not attached to
-    the session."""
-    grid = Grid(
-        id=None,
+    inserted with one Core statement (RETURNING its id)."""
+    grid = StoredGrid(
+        id=0,
         secret=new.secret,
         secret_nonce=new_secret_nonce() if new.secret else None,
         author=author,
@@ -139,16 +197,25 @@ def create_grid(
         lines_on=new.lines_on,
         grid_json=new.grid_json,
         code_cells=new.code_cells,
-        thumbnail_svg=new.thumbnail_svg,
-        pixels=new.pixels,
-        parent_id=parent.id if parent is not None else None,
-        parent=parent,
-        idempotency_key=idempotency_key,
         created_at=utcnow(),
+        parent=parent,
     )
-    columns = {column.key: getattr(grid, column.key) for column in GRIDS.c if column.key != "id"}
-    grid.id = session.connection().execute(_INSERT, columns).scalar_one()
-    return grid
+    row = {name: getattr(grid, name) for name in _STORED_COLUMNS}
+    row_id = (
+        session.connection()
+        .execute(
+            _INSERT,
+            {
+                **row,
+                "thumbnail_svg": new.thumbnail_svg,
+                "pixels": new.pixels,
+                "parent_id": parent.id if parent is not None else None,
+                "idempotency_key": idempotency_key,
+            },
+        )
+        .scalar_one()
+    )
+    return replace(grid, id=row_id)
 
 
 def _grid_for_key(session: Session, author: str, idempotency_key: str) -> Grid | None:
@@ -165,7 +232,7 @@ def create_grid_once(
     author: str,
     idempotency_key: str | None,
     parent: Grid | None = None,
-) -> Grid:
+) -> PostedGrid:
     """`create_grid`, except that a post repeating an `idempotency_key` of the same author gets
     the grid the first one made. Two retries racing each other both get the one grid: the
     unique index refuses the second insert, whose transaction then reads the first one's row.
@@ -222,9 +289,13 @@ def _stored_code_list(dialect: str) -> Any:
     )
 
 
-def grid_json(session: Session, key: GridKey) -> str | None:
-    """The grid's data as the JSON stored when it was posted."""
-    found: str | None = _GRID_JSON.value(session, key)
+def grid_json(session: Session, key: GridKey) -> bytes | None:
+    """The grid's data as the JSON stored when it was posted, as UTF-8 bytes: served as they
+    are, by every request that shares the read (read_cache)."""
+    if session.get_bind().dialect.name == "postgresql":
+        text: str | None = _GRID_JSON.value(session, key)
+        return None if text is None else text.encode()
+    found: bytes | None = _GRID_JSON_BYTES.value(session, key)
     return found
 
 
@@ -234,16 +305,48 @@ def pixels(session: Session, key: GridKey) -> bytes | None:
     return None if row is None else _packed(session, row, row.pixels)
 
 
-def grid_for_page(session: Session, key: GridKey) -> Grid | None:
+class Linked(NamedTuple):
+    """A grid as another one's page links it (its parent, a remix)."""
+
+    id: int
+    secret: bool
+    secret_nonce: int | None
+    title: str | None
+    author: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageGrid:
+    """What a grid's page shows of it (`grid_for_page`)."""
+
+    id: int
+    secret: bool
+    author: str
+    title: str | None
+    ipb_class: str
+    width: int
+    height: int
+    lines_on: bool
+    created_at: datetime
+    # packed, for a grid drawn as a table (render.grid_drawing)
+    pixels: bytes | None
+    # the public grid it was remixed from
+    parent: Linked | None
+
+
+def grid_for_page(session: Session, key: GridKey) -> PageGrid | None:
     """The grid behind a decoded id, with what its page draws: the pixels of a grid drawn as a
-    table (never its JSON), and not its code (`page_code`). One query."""
-    row = session.execute(*_PAGE.bound(key)).first()
+    table (never its JSON), and not its code (`page_code`). One Core query."""
+    row = session.connection().execute(*_PAGE.bound(key)).first()
     if row is None:
         return None
-    grid: Grid = row[0]
-    if grid.width * grid.height <= TABLE_MAX_CELLS:
-        set_committed_value(grid, "pixels", _packed(session, grid, row[1]))
-    return grid
+    row_id, secret, author, title, ipb_class, width, height, lines_on, created, pixels = row[:10]
+    if width * height <= TABLE_MAX_CELLS:
+        pixels = _packed(session, row, pixels)
+    parent = None if row[10] is None else Linked._make(row[10:])
+    return PageGrid(
+        row_id, secret, author, title, ipb_class, width, height, lines_on, created, pixels, parent
+    )
 
 
 def _code_cells(dialect: str) -> tuple[Any, Any]:
@@ -328,10 +431,10 @@ def thumbnail(session: Session, key: GridKey) -> str | None:
 Remixes = Sequence[sa.Row[Any]]
 
 
-def remixes(session: Session, grid: Grid) -> Remixes:
-    """The public grids remixed from `grid` (id, secret, secret_nonce, title, author), newest
-    first, at most `MAX_REMIXES`."""
-    return session.connection().execute(_REMIXES, {"parent_id": grid.id}).all()
+def remixes(session: Session, row_id: int) -> Remixes:
+    """The public grids remixed from grid `row_id` (id, secret, secret_nonce, title, author),
+    newest first, at most `MAX_REMIXES`."""
+    return session.connection().execute(_REMIXES, {"parent_id": row_id}).all()
 
 
 def rename_grid(session: Session, grid: Grid, title: str | None) -> None:

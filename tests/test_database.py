@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -225,3 +226,58 @@ def test_many_servers_upgrading_at_once_upgrade_once(db_url: str) -> None:
 def test_unsupported_databases_are_refused_clearly(url: str, words: str) -> None:
     with pytest.raises(db.UnsupportedDatabase, match=words):
         db.create_engine(url)
+
+
+async def test_workers_run_each_piece_of_work_on_their_threads_and_hand_back_its_outcome() -> None:
+    workers = db.Workers(3, "test-workers")
+    running, most_at_once, lock = 0, 0, threading.Lock()
+
+    def work(n: int) -> tuple[int, str]:
+        nonlocal running, most_at_once
+        with lock:
+            running += 1
+            most_at_once = max(most_at_once, running)
+        threading.Event().wait(0.01)
+        with lock:
+            running -= 1
+        if n == 7:
+            raise ValueError("piece 7 failed")
+        return n, threading.current_thread().name
+
+    try:
+        outcomes = await asyncio.gather(
+            *(workers.run(lambda n=n: work(n)) for n in range(20)), return_exceptions=True
+        )
+    finally:
+        workers.shutdown()
+    assert [o[0] if isinstance(o, tuple) else str(o) for o in outcomes] == [
+        *range(7),
+        "piece 7 failed",
+        *range(8, 20),
+    ]
+    assert {o[1] for o in outcomes if isinstance(o, tuple)} <= {
+        f"test-workers-{n}" for n in range(3)
+    }
+    assert 1 < most_at_once <= 3  # a batch is split over the threads, never over more
+
+
+async def test_workers_lose_no_work_handed_over_while_they_are_busy() -> None:
+    """Pieces handed over in many turns of the loop, while the threads drain earlier ones."""
+    workers = db.Workers(2, "test-workers")
+
+    def work(n: int) -> int:
+        time.sleep(0.0005)
+        return n
+
+    async def one(n: int) -> int:
+        await asyncio.sleep((n % 7) / 1000)
+        return await workers.run(lambda: work(n))
+
+    try:
+        assert await asyncio.gather(*(one(n) for n in range(300))) == list(range(300))
+        cancelled = asyncio.ensure_future(workers.run(lambda: threading.Event().wait(0.05)))
+        await asyncio.sleep(0.01)
+        cancelled.cancel()  # its request went away: its result is dropped
+        assert await workers.run(lambda: "still serving") == "still serving"
+    finally:
+        workers.shutdown()

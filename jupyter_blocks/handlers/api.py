@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from jupyter_server.auth.decorator import authorized
@@ -13,6 +13,7 @@ from tornado import web
 from .. import service
 from ..ids import GridKey
 from ..models import Grid
+from ..read_cache import ENTRY_OVERHEAD_BYTES
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
@@ -85,10 +86,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
         limit, before_id = self.limit(self.blocks.page_size), self._cursor()
         author = self.get_query_argument("author", None) or None
         search = self.text_argument("q")
-        grids, more = await self.db(
-            lambda session: service.list_public(session, limit, before_id, author, search),
-            one_statement=True,
-        )
+        grids, more = await self.public_grids(limit, before_id, author, search)
         records = self.records
         await self.write_json(
             {
@@ -125,6 +123,14 @@ def parse_title_patch(body: bytes, max_chars: int) -> str | None:
     return title.strip() or None
 
 
+def _record_size(found: tuple[Grid, service.Remixes]) -> int:
+    """What a grid read for its record holds, in bytes (read_cache)."""
+    grid, remixes = found
+    loaded = vars(grid)  # (a record without blocks did not load the grid's JSON)
+    held = [loaded.get(name) or "" for name in ("grid_json", "code_json", "title", "author")]
+    return ENTRY_OVERHEAD_BYTES * (1 + len(remixes)) + sum(map(len, held))
+
+
 class GridHandler(BlocksAPIHandler):
     """`GET blocks/api/grids/<id>`: the whole grid with its remixes; `PATCH`: rename it and
     `DELETE`: remove it (its author only). Both answer the record, without the blocks when
@@ -144,14 +150,17 @@ class GridHandler(BlocksAPIHandler):
     async def get(self, grid_id: str) -> None:
         key, blocks = self.grid_key(grid_id), self.with_blocks()
 
-        def grid_and_remixes(session: Session) -> tuple[Grid | None, service.Remixes]:
+        def grid_and_remixes(session: Session) -> tuple[Grid, service.Remixes] | None:
             grid = service.find_grid(session, key, with_blocks=blocks)
-            return grid, service.remixes(session, grid) if grid else []
+            return None if grid is None else (grid, service.remixes(session, grid.id))
 
-        grid, remixes = await self.db(grid_and_remixes, one_statement=True)  # only reads
-        if grid is None:
+        def read() -> Awaitable[tuple[Grid, service.Remixes] | None]:
+            return self.db(grid_and_remixes, one_statement=True)  # only reads
+
+        found = await self.blocks.reads.view(("record", key, blocks), read, _record_size)
+        if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
-        await self.write_record(grid, remixes, blocks)
+        await self.write_record(*found, blocks)
 
     @web.authenticated
     @authorized
@@ -169,9 +178,12 @@ class GridHandler(BlocksAPIHandler):
             if grid.author != author:
                 raise ApiError(403, f"Only {grid.author} can rename this grid")
             service.rename_grid(session, grid, title)
-            return grid, service.remixes(session, grid)
+            return grid, service.remixes(session, grid.id)
 
-        grid, remixes = await self.db(rename_if_owned, writes=True)
+        try:
+            grid, remixes = await self.db(rename_if_owned, writes=True)
+        finally:
+            self.blocks.reads.wrote()
         await self.write_record(grid, remixes, blocks)
 
     @web.authenticated
@@ -187,7 +199,10 @@ class GridHandler(BlocksAPIHandler):
                 raise ApiError(403, f"Only {grid.author} or a moderator can delete this grid")
             service.delete_grid(session, grid, deleted_by=author)
 
-        await self.db(delete_if_owned, writes=True)
+        try:
+            await self.db(delete_if_owned, writes=True)
+        finally:
+            self.blocks.reads.wrote(deleted=key)
         self.set_status(204)
         self.finish()
 
@@ -209,7 +224,11 @@ class CachedImageHandler(BlocksAPIHandler):
     csp = IMAGE_CSP
 
     async def unless_cached(
-        self, grid_id: str, version: int, lookup: Callable[[Session, GridKey], T | None]
+        self,
+        grid_id: str,
+        version: int,
+        lookup: Callable[[Session, GridKey], T | None],
+        kept_as: str,
     ) -> T | None:
         """What `lookup` finds for the grid (404 if nothing), or None once a 304 answered a
         browser that holds this `version` of the grid's image already (ids are never reused,
@@ -221,7 +240,7 @@ class CachedImageHandler(BlocksAPIHandler):
             self.set_status(304)
             self.finish()
             return None
-        return await self.stored(grid_id, lookup)
+        return await self.stored(grid_id, lookup, kept_as)
 
 
 class ThumbnailHandler(CachedImageHandler):
@@ -231,7 +250,7 @@ class ThumbnailHandler(CachedImageHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         # A 404 also for a deleted grid a browser still holds a picture of.
-        svg = await self.stored(grid_id, service.thumbnail)
+        svg = await self.stored(grid_id, service.thumbnail, kept_as="thumbnail")
         # Browsers ask again each time (a 304 is cheap), so none keeps a deleted grid's picture,
         # and the ETag is the picture's own hash, so none keeps another grid's under its id.
         digest = hashlib.blake2b(svg.encode(), digest_size=12).hexdigest()
@@ -251,7 +270,9 @@ class ImageHandler(CachedImageHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        source = await self.unless_cached(grid_id, IMAGE_VERSION, service.grid_image_source)
+        source = await self.unless_cached(
+            grid_id, IMAGE_VERSION, service.grid_image_source, kept_as="image"
+        )
         if source is None:
             return
         big = source[0] * source[1] > BIG_GRID_CELLS

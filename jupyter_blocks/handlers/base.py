@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +16,7 @@ import msgspec
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from tornado import web
 from tornado.http1connection import HTTP1Connection
@@ -72,10 +73,14 @@ PAGE_CSP = (
 IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
+# What a listed grid's row is counted as in the cache of recent reads (its title and author
+# take at most 455 characters).
+LISTED_ROW_BYTES = 1024
+
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 
 
-def record_is_big(grid: Grid) -> bool:
+def record_is_big(grid: service.PostedGrid) -> bool:
     """Whether the grid's record is big enough that encoding it belongs in a worker thread."""
     if grid.width * grid.height > BIG_GRID_CELLS:
         return True
@@ -235,13 +240,42 @@ class BlocksMixin(ExtensionHandlerMixin):
             raise ApiError(404, f"No grid with id {grid_id!r}")
         return key
 
-    async def stored(self, grid_id: str, lookup: Callable[[Session, GridKey], T | None]) -> T:
+    async def stored(
+        self,
+        grid_id: str,
+        lookup: Callable[[Session, GridKey], T | None],
+        kept_as: str | None = None,
+    ) -> T:
         """What `lookup(session, key)` finds for the grid behind `grid_id`, or 404. The lookup
-        only reads."""
+        only reads; `kept_as`: what it finds never changes while the grid exists, and may be
+        served from recent reads (read_cache) under this name."""
         key = self.grid_key(grid_id)
-        found = await self.db(lambda session: lookup(session, key), one_statement=True)
+
+        def read() -> Awaitable[T | None]:
+            return self.db(lambda session: lookup(session, key), one_statement=True)
+
+        found = await (read() if kept_as is None else self.blocks.reads.grid(kept_as, key, read))
         if found is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
+        return found
+
+    async def public_grids(
+        self, limit: int, before_id: int | None, author: str | None, search: str | None
+    ) -> tuple[Sequence[Row[Any]], bool]:
+        """A page of public grids (`service.list_public`), maybe as recently read."""
+
+        def read() -> Awaitable[tuple[Sequence[Row[Any]], bool]]:
+            return self.db(
+                lambda session: service.list_public(session, limit, before_id, author, search),
+                one_statement=True,
+            )
+
+        found = await self.blocks.reads.view(
+            ("listing", limit, before_id, author, search),
+            read,
+            lambda found: LISTED_ROW_BYTES * (1 + len(found[0])),
+        )
+        assert found is not None, "a listing is never None"
         return found
 
     async def find_grid(self, grid_id: str, with_data: bool = True) -> Grid:
@@ -266,7 +300,9 @@ class BlocksMixin(ExtensionHandlerMixin):
             moderator=self.moderator,
         )
 
-    async def store_grid(self, new: NewGrid, idempotency_key: str | None = None) -> Grid:
+    async def store_grid(
+        self, new: NewGrid, idempotency_key: str | None = None
+    ) -> service.PostedGrid:
         """Store `new` for this request's author, with its parent (the grid it was remixed from)
         looked up in the same session: an unknown one is a 400. A retry repeating an
         `idempotency_key` gets the first grid (`service.create_grid_once`)."""
@@ -276,7 +312,7 @@ class BlocksMixin(ExtensionHandlerMixin):
             if parent_key is None:
                 raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
 
-        def store(session: Session) -> Grid:
+        def store(session: Session) -> service.PostedGrid:
             parent = None
             if parent_key is not None:
                 parent = service.find_grid(session, parent_key, with_data=False)
@@ -285,7 +321,10 @@ class BlocksMixin(ExtensionHandlerMixin):
             return service.create_grid_once(session, new, author, idempotency_key, parent)
 
         one_statement = parent_key is None and idempotency_key is None
-        return await self.db(store, one_statement, writes=True)
+        try:
+            return await self.db(store, one_statement, writes=True)
+        finally:
+            self.blocks.reads.wrote()
 
 
 @web.stream_request_body
@@ -307,23 +346,29 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "errors": errors}))
 
-    async def write_json(self, value: Any, status: int = 200, grid: Grid | None = None) -> None:
+    async def write_json(
+        self, value: Any, status: int = 200, grid: service.PostedGrid | None = None
+    ) -> None:
         """Answer `value` as JSON; when it holds a big `grid`, encoded off the event loop."""
         big = grid is not None and record_is_big(grid)
-        body = await self.off_loop(big, lambda: msgspec.json.encode(value))
+        parts = await self.off_loop(big, lambda: json_parts(value))
         self.set_status(status)
-        await self.finish_json(body)
+        await self.finish_json(*parts)
 
-    async def finish_json(self, body: bytes | str) -> None:
-        """Answer the JSON `body`. Tornado would hash a body for its ETag and copy it, on the
-        event loop: a big one is hashed in a worker thread and sent in slices."""
-        if len(body) <= BIG_RESPONSE_BYTES:
-            self.finish(body)
+    async def finish_json(self, *parts: bytes | str | memoryview) -> None:
+        """Answer the JSON made of `parts`. Tornado would hash a body for its ETag and copy it,
+        on the event loop: a big one is hashed in a worker thread and sent in slices, part by
+        part, never joined into one copy."""
+        if sum(map(len, parts)) <= BIG_RESPONSE_BYTES:
+            self.finish(b"".join(p.encode() if isinstance(p, str) else p for p in parts))
             return
 
-        def encoded_and_hashed() -> tuple[bytes, str]:
-            data = body.encode() if isinstance(body, str) else body
-            return data, f'"{hashlib.sha1(data).hexdigest()}"'
+        def encoded_and_hashed() -> tuple[list[bytes | memoryview], str]:
+            data = [p.encode() if isinstance(p, str) else p for p in parts]
+            digest = hashlib.sha1()
+            for part in data:
+                digest.update(part)
+            return data, f'"{digest.hexdigest()}"'
 
         data, etag = await self.off_loop(True, encoded_and_hashed)
         self.set_header("Etag", etag)
@@ -332,12 +377,35 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
             self.finish()
             return
         self.set_header("Content-Type", "application/json")
-        self.set_header("Content-Length", len(data))
-        with memoryview(data) as view:
-            for start in range(0, len(data), BIG_RESPONSE_BYTES):
-                self.write(bytes(view[start : start + BIG_RESPONSE_BYTES]))
-                await self.flush()
+        self.set_header("Content-Length", sum(map(len, data)))
+        for part in data:
+            with memoryview(part) as view:
+                for start in range(0, len(view), BIG_RESPONSE_BYTES):
+                    self.write(bytes(view[start : start + BIG_RESPONSE_BYTES]))
+                    await self.flush()
         self.finish()
+
+
+def json_parts(value: Any) -> list[bytes | memoryview]:
+    """`value` as JSON, in parts: when it is a dict, its big `msgspec.Raw` members (stored JSON,
+    megabytes of it, shared by every request that reads the grid) follow as they are, instead
+    of being copied into one body for each request."""
+    big = {}
+    if isinstance(value, dict):
+        big = {
+            key: member
+            for key, member in value.items()
+            if isinstance(member, msgspec.Raw) and len(member) > BIG_RESPONSE_BYTES
+        }
+    if not big:
+        return [msgspec.json.encode(value)]
+    rest = msgspec.json.encode({key: member for key, member in value.items() if key not in big})
+    parts: list[bytes | memoryview] = [rest[:-1]]  # without its closing brace
+    separator = b"," if len(rest) > 2 else b""
+    for key, member in big.items():
+        parts += [separator + msgspec.json.encode(key) + b":", memoryview(member)]
+        separator = b","
+    return [*parts, b"}"]
 
 
 class GridUploadHandler(BlocksAPIHandler):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tornado import httputil, web
 
 from .. import db, service
-from ..models import Grid
+from ..ids import GridKey
 from ..render import CODE_STYLE, PAGE_CODE_CHARS, PageCode, grid_drawing
 from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
 from .records import as_utc
@@ -75,40 +75,50 @@ class GridPageHandler(BlocksPageHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
+        # the page links its parent and remixes by absolute URLs, made from the request's origin
+        page = await self.blocks.reads.view(
+            ("page", self.records.origin, key), lambda: self.rendered(key, grid_id)
+        )
+        if page is None:
+            raise ApiError(404, f"No grid with id {grid_id!r}")
+        self.finish(page)
+
+    async def rendered(self, key: GridKey, grid_id: str) -> str | None:
+        """The page of the grid behind `key`, or None when there is none."""
         code_cache = self.blocks.code_cache
         cached_code = code_cache.get(key.row_id)
 
-        def grid_and_remixes(session: Session) -> tuple[Grid, PageCode, service.Remixes] | None:
+        def grid_and_remixes(
+            session: Session,
+        ) -> tuple[service.PageGrid, PageCode, service.Remixes] | None:
             grid = service.grid_for_page(session, key)
             if grid is None:
                 return None
             code = cached_code or service.page_code(session, grid.id, PAGE_CODE_CHARS)
-            return grid, code, service.remixes(session, grid)
+            return grid, code, service.remixes(session, grid.id)
 
         # Only reads; without the code, which is cut in a savepoint, no transaction is needed.
         found = await self.db(grid_and_remixes, one_statement=cached_code is not None)
         if found is None:
-            raise ApiError(404, f"No grid with id {grid_id!r}")
+            return None
         grid, code, remixes = found
         if cached_code is None:  # highlighting takes a while (nothing, without code)
             stored = code
             big = bool(stored.cells)
             code = await self.off_loop(big, lambda: code_cache.highlighted(grid.id, stored))
-        parent = grid.parent if grid.parent and not grid.parent.secret else None
+        parent = grid.parent
         pixels_url = self.blocks_path("api", "grids", grid_id, "pixels")
-        self.finish(
-            self.page(
-                "blocks/grid.html",
-                grid=grid,
-                grid_id=grid_id,
-                created=as_utc(grid.created_at),
-                drawing=grid_drawing(grid, pixels_url, self.static_url("grid.js")),
-                code=code,
-                record_url=self.blocks_path("api", "grids", grid_id),
-                parent=parent and self.records.link(parent),
-                remixes=[self.records.link(remix) for remix in remixes],
-                image_url=self.blocks_path("api", "grids", grid_id, "image.png"),
-            )
+        return self.page(
+            "blocks/grid.html",
+            grid=grid,
+            grid_id=grid_id,
+            created=as_utc(grid.created_at),
+            drawing=grid_drawing(grid, pixels_url, self.static_url("grid.js")),
+            code=code,
+            record_url=self.blocks_path("api", "grids", grid_id),
+            parent=parent and self.records.link(parent),
+            remixes=[self.records.link(remix) for remix in remixes],
+            image_url=self.blocks_path("api", "grids", grid_id, "image.png"),
         )
 
 
@@ -125,9 +135,7 @@ class GalleryPageHandler(BlocksPageHandler):
         key = self.blocks.ids.decode(cursor) if cursor else None
         before_id = key.row_id if key and not key.secret else None
         page_size = self.blocks.page_size
-        grids, more = await self.db(
-            lambda session: service.list_public(session, page_size, before_id, author, q)
-        )
+        grids, more = await self.public_grids(page_size, before_id, author, q)
         filters = {name: value for name, value in (("q", q), ("author", author)) if value}
         older = None
         if more:

@@ -21,6 +21,6 @@ class PixelsHandler(CachedImageHandler):
     @web.authenticated
     @authorized
     async def get(self, grid_id: str) -> None:
-        pixels = await self.unless_cached(grid_id, PIXELS_VERSION, service.pixels)
+        pixels = await self.unless_cached(grid_id, PIXELS_VERSION, service.pixels, "pixels")
         if pixels is not None:
             self.finish(pixels, set_content_type="application/octet-stream")

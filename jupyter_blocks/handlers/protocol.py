@@ -28,7 +28,7 @@ class GetGridDataHandler(BlocksAPIHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         # the JSON stored when it was posted, as it is
-        await self.finish_json(await self.stored(grid_id, service.grid_json))
+        await self.finish_json(await self.stored(grid_id, service.grid_json, kept_as="json"))
 
 
 class RandomHandler(BlocksAPIHandler):

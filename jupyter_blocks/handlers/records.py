@@ -14,11 +14,11 @@ from jupyter_server.utils import url_path_join
 from sqlalchemy import Row
 
 from ..ids import GridIds
-from ..models import Grid
+from ..service import Linked, PostedGrid
 
 # A grid as a listing or a page reads it: the model, or a row of the columns needed
-# (`service.list_public`, `service.remixes`).
-GridLike = Grid | Row[Any]
+# (`service.list_public`, `service.remixes`), or as a post stored it.
+GridLike = PostedGrid | Row[Any] | Linked
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -73,7 +73,7 @@ class GridRecords:
         """What a page or record shows of a related grid (a parent, a remix)."""
         return {"url": self.page_url(grid), "title": grid.title, "author": grid.author}
 
-    def summary(self, grid: Grid) -> dict[str, Any]:
+    def summary(self, grid: PostedGrid) -> dict[str, Any]:
         return self._summary(
             grid.id,
             grid.secret,
@@ -124,7 +124,7 @@ class GridRecords:
         }
 
     def record(
-        self, grid: Grid, remixes: Sequence[GridLike] = (), blocks: bool = True
+        self, grid: PostedGrid, remixes: Sequence[GridLike] = (), blocks: bool = True
     ) -> dict[str, Any]:
         """The whole grid; `remixes`: the public grids remixed from it (`service.remixes`).
         Without `blocks`, `grid_data` holds only the grid's shape and lines, from the row's own
