@@ -221,14 +221,26 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         return_big_blocks_to_the_os()
         self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
-        self.validating_processes = ProcessPoolExecutor(
+        self.validating_processes = self._new_validating_processes()
+        self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
+        export_kernel_environment(self.serverapp)
+
+    def _new_validating_processes(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max(1, (os.cpu_count() or 2) // 2),
             mp_context=multiprocessing.get_context("spawn"),
             initializer=start_worker,
             initargs=(self.limits,),
         )
-        self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
-        export_kernel_environment(self.serverapp)
+
+    def replace_validating_processes(self, broken: ProcessPoolExecutor) -> None:
+        """New validating processes instead of `broken`, one of whose processes died (killed
+        when the machine ran out of memory, say): such a pool takes no more work. Several
+        requests may find it broken; the first replaces it."""
+        if self.validating_processes is broken:
+            self.log.warning("jupyter-blocks: a validating process died; starting new ones")
+            broken.shutdown(wait=False)
+            self.validating_processes = self._new_validating_processes()
 
     def open_database(self) -> None:
         """Connect, upgrade (or check) the schema, and read the salt all servers share."""

@@ -8,6 +8,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -432,13 +433,20 @@ class GridUploadHandler(BlocksAPIHandler):
 
     async def validate_payload(self) -> NewGrid:
         """The request body as a valid grid, or a 400 listing what is wrong. A big body is
-        parsed, checked and drawn in a worker process: that work would hold the GIL."""
+        parsed, checked and drawn in a worker process: that work would hold the GIL. When that
+        process died (before or while it had this body), new ones take the body once more."""
         body = self.received_body()
         try:
             if len(body) <= BIG_BODY_BYTES:
                 return self.blocks.validator.validate(body)
-            return await asyncio.get_running_loop().run_in_executor(
-                self.blocks.validating_processes, validate_in_worker, body
-            )
+            for _ in range(2):
+                processes = self.blocks.validating_processes
+                try:
+                    return await asyncio.get_running_loop().run_in_executor(
+                        processes, validate_in_worker, body
+                    )
+                except BrokenProcessPool:
+                    self.blocks.replace_validating_processes(processes)
         except InvalidPayload as err:
             raise ApiError(400, err.message, err.errors) from err
+        raise ApiError(503, "The grid could not be checked: its checking process stopped")
