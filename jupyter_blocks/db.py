@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -40,6 +39,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import InstanceSetting
+from .scheduling import never_preempt_the_event_loop
 
 T = TypeVar("T")
 
@@ -173,17 +173,6 @@ def session_context(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
-def _never_preempt_the_event_loop() -> None:
-    """Make this database worker thread one that Linux does not let preempt a running thread
-    when it wakes up (SCHED_BATCH). Handing a request's work to a worker wakes it; preempting
-    the event loop's thread there would stall the loop while it holds the GIL, which the worker
-    then waits for anyway. Measured with benchmarks/run.py's PostgreSQL `blocks/get` row: the
-    server's CPU time per request fell by about a tenth, its throughput rose by as much."""
-    if hasattr(os, "SCHED_BATCH"):
-        with suppress(OSError):  # not allowed (a sandbox): the default policy is fine too
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-
-
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.cancelled():
         return
@@ -233,7 +222,7 @@ class Workers:
         self._wake.put(True)
 
     def _serve(self) -> None:
-        _never_preempt_the_event_loop()
+        never_preempt_the_event_loop()
         while True:
             with self._idle_lock:
                 self._idle += 1
