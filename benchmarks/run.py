@@ -372,7 +372,8 @@ class Bench:
             Row(
                 f"`api/status` p99 while {clients} clients post {what} / under as many clients "
                 "of cheap requests at the same rate",
-                f"{loaded.p99:.1f} / {calm.p99:.1f} ms (p50 {loaded.p50:.1f} / {calm.p50:.1f})",
+                f"{loaded.p99:.1f} / {calm.p99:.1f} ms (p50 {loaded.p50:.1f} / {calm.p50:.1f}; "
+                f"max {max(loaded.latencies) * 1000:.0f} / {max(calm.latencies) * 1000:.0f})",
                 loaded.p99 / calm.p99,
                 goal,
             )
