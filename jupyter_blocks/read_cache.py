@@ -98,23 +98,23 @@ class ReadCache:
         # grid at once holds it in memory once, and reads it once.
         reading = self._reading.get((id(cache), key))
         if reading is None:
-            reading = asyncio.ensure_future(self._read(cache, key, read, size))
+            reading = asyncio.ensure_future(self._read_and_keep(cache, key, read(), size))
             # an error is each waiting request's to answer, and no one else's to log
             reading.add_done_callback(lambda done: done.cancelled() or done.exception())
             self._reading[id(cache), key] = reading
         found: T | None = await asyncio.shield(reading)
         return found
 
-    async def _read(
+    async def _read_and_keep(
         self,
         cache: TTLCache[Any, Any],
         key: Hashable,
-        read: Callable[[], Awaitable[T | None]],
+        reading: Awaitable[T | None],
         size: Callable[[T], int],
     ) -> T | None:
         writes = self._writes
         try:
-            value = await read()
+            value = await reading
         finally:
             if writes == self._writes:
                 del self._reading[id(cache), key]
