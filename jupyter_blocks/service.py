@@ -28,9 +28,7 @@ SALT_SETTING = "hashids_salt"
 
 # The (possibly megabytes of) columns that only some reads need.
 _BIG_COLUMNS = ("grid_json", "code_cells", "thumbnail_svg", "pixels")
-# A listing or a delete never needs them; nor does a page, which draws from the pixels
-# (selected on their own; a big grid's page fetches them itself) and shows a part of the code
-# (`page_code`).
+# A lookup of a grid without its data (a delete, a remix's parent) never needs them.
 _SUMMARY_ONLY = tuple(defer(getattr(Grid, name)) for name in _BIG_COLUMNS)
 # A record serves the JSON.
 _RECORD_ONLY = (defer(Grid.pixels), defer(Grid.thumbnail_svg))
