@@ -119,7 +119,8 @@ class ReadCache:
             if writes == self._writes:
                 del self._reading[id(cache), key]
         if value is not None and writes == self._writes:
-            bytes_held = size(value)
+            # a key holds text from the request too (a searched author, the Host header)
+            bytes_held = size(value) + _size_of(key)
             if bytes_held <= MAX_ENTRY_BYTES:
                 cache[key] = (value, bytes_held)
         return value

@@ -171,6 +171,15 @@ async def test_a_read_under_way_across_a_write_is_not_kept() -> None:
     assert reads.count == 2
 
 
+async def test_text_of_the_request_in_a_key_counts_against_the_bound() -> None:
+    """A hostile client's megabyte-long search or Host header cannot fill memory with keys."""
+    cache, reads = ReadCache(60), Reads(["no grid"])
+    key = ("listing", 24, None, "a" * MAX_ENTRY_BYTES, None)
+    await cache.view(key, reads)
+    await cache.view(key, reads)
+    assert reads.count == 2
+
+
 async def test_requests_for_what_is_being_read_share_that_read() -> None:
     cache, reads = ReadCache(60), Reads("x" * (MAX_ENTRY_BYTES + 1))  # too big to keep
     together = await asyncio.gather(*(cache.grid("json", GridKey(1), reads) for _ in range(5)))
