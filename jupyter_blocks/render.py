@@ -7,6 +7,7 @@ Every number written here was validated as an integer, and all text goes through
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import struct
@@ -121,39 +122,33 @@ def _sample(count: int, limit: int) -> list[int]:
     return [index * count // limit for index in range(limit)]
 
 
-# Numbers as text, looked up (colours, and thumbnail coordinates: at most THUMBNAIL_MAX_BLOCKS):
-# formatting ints was most of the time of drawing a thumbnail.
-_DECIMAL = [str(number) for number in range(256)]
+def _rows(blocks: bytes, row_bytes: int, indexes: list[int]) -> bytes:
+    return b"".join(blocks[index * row_bytes : (index + 1) * row_bytes] for index in indexes)
 
 
 def thumbnail_svg(width: int, height: int, blocks: bytes) -> str:
-    """A small SVG of the grid (`blocks`: as `block_bytes` packs them): one square per sampled
-    block, equal runs merged into one rect."""
-    rows = _sample(height, THUMBNAIL_MAX_BLOCKS)
-    offsets = [4 * col for col in _sample(width, THUMBNAIL_MAX_BLOCKS)]
-    count, row_bytes, text = len(offsets), 4 * width, _DECIMAL
-    rects = []
-    for y, row_index in enumerate(rows):
-        row = blocks[row_index * row_bytes : (row_index + 1) * row_bytes]
-        colours = [row[offset : offset + 3] for offset in offsets]
-        x = 0
-        while x < count:
-            colour = colours[x]
-            run = 1
-            while x + run < count and colours[x + run] == colour:
-                run += 1
-            red, green, blue = colour
-            rects.append(
-                f'<rect x="{text[x]}" y="{text[y]}" width="{text[run]}" height="1" '
-                f'fill="rgb({text[red]},{text[green]},{text[blue]})"/>'
-            )
-            x += run
-    scale = THUMBNAIL_PX / max(count, len(rows))
+    """A small SVG of the grid (`blocks`: as `block_bytes` packs them): a PNG of one pixel per
+    sampled block, scaled up without smoothing. A few hundred bytes to a few kB where a rect per
+    block took up to 150 kB (a third of a 200x200 post's row) and a millisecond to draw."""
+    rows, cols = _sample(height, THUMBNAIL_MAX_BLOCKS), _sample(width, THUMBNAIL_MAX_BLOCKS)
+    sampled_rows = blocks if len(rows) == height else _rows(blocks, 4 * width, rows)
+    image = Image.frombytes("RGBA", (width, len(rows)), sampled_rows)
+    if len(cols) < width:
+        # the sampled columns, picked as rows of the transposed image
+        across = image.transpose(Image.Transpose.TRANSPOSE).tobytes()
+        picked = _rows(across, 4 * len(rows), cols)
+        image = Image.frombytes("RGBA", (len(rows), len(cols)), picked)
+        image = image.transpose(Image.Transpose.TRANSPOSE)
+    png = io.BytesIO()
+    # the size of each block rides in the alpha channel: dropped
+    image.convert("RGB").save(png, "PNG")
+    scale = THUMBNAIL_PX / max(len(cols), len(rows))
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" '
-        f'width="{round(count * scale)}" height="{round(len(rows) * scale)}" '
-        f'viewBox="0 0 {count} {len(rows)}" shape-rendering="crispEdges">'
-        f"{''.join(rects)}</svg>"
+        f'width="{round(len(cols) * scale)}" height="{round(len(rows) * scale)}" '
+        f'viewBox="0 0 {len(cols)} {len(rows)}">'
+        f'<image width="{len(cols)}" height="{len(rows)}" style="image-rendering:pixelated" '
+        f'href="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}"/></svg>'
     )
 
 

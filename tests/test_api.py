@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.utils import AUTHOR, make_payload
+from tests.utils import AUTHOR, drawn_thumbnail, make_payload
 
 
 async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
@@ -125,9 +125,10 @@ async def test_thumbnail_is_svg_with_an_etag_and_answers_304(jp_fetch: Any, post
     grid = await post_grid(width=4, height=3)
     response = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg")
     assert response.headers["Content-Type"] == "image/svg+xml"
-    svg = response.body.decode()
-    assert svg.startswith("<svg") and 'viewBox="0 0 4 3"' in svg
-    assert "rgb(40,0,95)" in svg
+    size, pixels, _ = drawn_thumbnail(response.body.decode())
+    blocks = make_payload(width=4, height=3)["grid_data"]["blocks"]
+    assert size == (4, 3)
+    assert pixels == bytes(value for row in blocks for block in row for value in block[:3])
     etag = response.headers["ETag"]
     cached = await jp_fetch(
         "blocks",
@@ -166,8 +167,9 @@ async def test_a_big_answer_comes_whole_with_an_etag_and_answers_304(
 async def test_thumbnail_of_a_large_grid_stays_small(jp_fetch: Any, post_grid: Any) -> None:
     grid = await post_grid(width=400, height=300)
     response = await jp_fetch("blocks", "api", "grids", grid["id"], "thumbnail.svg")
-    assert 'viewBox="0 0 48 48"' in response.body.decode()
-    assert len(response.body) < 200_000
+    size, _, shown = drawn_thumbnail(response.body.decode())
+    assert size == (48, 48) and shown == (160, 160)
+    assert len(response.body) < 16_000
 
 
 async def test_owner_deletes_their_grid(jp_fetch: Any, post_grid: Any) -> None:

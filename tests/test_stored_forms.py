@@ -1,7 +1,7 @@
 """What a valid post stores besides its JSON: the packed pixels and the SVG thumbnail. Stored
 rows and served pages depend on both, so however they are made, they stay what they were: the
-pixels decompress to red, green, blue, size per block, rows top first, and the thumbnail is the
-SVG the first drawing code made, byte for byte (`reference_thumbnail` below is that code)."""
+pixels decompress to red, green, blue, size per block, rows top first, and the thumbnail shows
+the blocks that `reference_sample` below picks (all of them, up to 48 a side), a pixel each."""
 
 from __future__ import annotations
 
@@ -18,38 +18,22 @@ from hypothesis import strategies as st
 
 from jupyter_blocks.render import block_bytes, pack_pixels
 from jupyter_blocks.validation import Limits, PayloadValidator
-from tests.utils import make_payload
+from tests.utils import drawn_thumbnail, make_payload
 
 VALIDATOR = PayloadValidator(Limits())
 
 
-def reference_thumbnail(width: int, height: int, blocks: Sequence[Sequence[Sequence[int]]]) -> str:
-    """The thumbnail as jupyter-blocks first drew it, from the blocks as posted."""
+def reference_sample(width: int, height: int, blocks: Sequence[Sequence[Sequence[int]]]) -> Any:
+    """The thumbnail's pixels as jupyter-blocks first sampled them (evenly spaced rows and
+    columns, at most 48 of each), and its size on the page (160 px on the longer side)."""
 
     def sample(count: int) -> list[int]:
         return list(range(count)) if count <= 48 else [i * count // 48 for i in range(48)]
 
     rows, cols = sample(height), sample(width)
-    rects = []
-    for y, row_index in enumerate(rows):
-        row, x = blocks[row_index], 0
-        while x < len(cols):
-            colour = row[cols[x]][:3]
-            run = 1
-            while x + run < len(cols) and row[cols[x + run]][:3] == colour:
-                run += 1
-            rects.append(
-                f'<rect x="{x}" y="{y}" width="{run}" height="1" '
-                f'fill="rgb({colour[0]},{colour[1]},{colour[2]})"/>'
-            )
-            x += run
+    pixels = bytes(value for row in rows for col in cols for value in blocks[row][col][:3])
     scale = 160 / max(len(cols), len(rows))
-    return (
-        '<svg xmlns="http://www.w3.org/2000/svg" '
-        f'width="{round(len(cols) * scale)}" height="{round(len(rows) * scale)}" '
-        f'viewBox="0 0 {len(cols)} {len(rows)}" shape-rendering="crispEdges">'
-        f"{''.join(rects)}</svg>"
-    )
+    return (len(cols), len(rows)), pixels, (round(len(cols) * scale), round(len(rows) * scale))
 
 
 def random_blocks(width: int, height: int, colours: int, seed: int) -> list[list[list[int]]]:
@@ -79,13 +63,13 @@ def flat(blocks: list[list[list[int]]]) -> bytes:
     colours=st.sampled_from([1, 2, 3, 50, 1000]),
     seed=st.integers(0, 2**32),
 )
-def test_a_valid_grid_stores_its_blocks_packed_and_the_same_thumbnail(
+def test_a_valid_grid_stores_its_blocks_packed_and_a_thumbnail_of_them(
     width: int, height: int, colours: int, seed: int
 ) -> None:
     blocks = random_blocks(width, height, colours, seed)
     new = stored_forms(blocks)
     assert zlib.decompress(new.pixels) == flat(blocks)
-    assert new.thumbnail_svg == reference_thumbnail(width, height, blocks)
+    assert drawn_thumbnail(new.thumbnail_svg) == reference_sample(width, height, blocks)
     assert (
         new.grid_json
         == msgspec.json.encode(
@@ -103,20 +87,20 @@ def test_the_extreme_shapes_store_the_same_forms(width: int, height: int) -> Non
     blocks = random_blocks(width, height, 3, seed=width * height)
     new = stored_forms(blocks)
     assert zlib.decompress(new.pixels) == flat(blocks)
-    assert new.thumbnail_svg == reference_thumbnail(width, height, blocks)
+    assert drawn_thumbnail(new.thumbnail_svg) == reference_sample(width, height, blocks)
 
 
-def test_a_thumbnail_merges_runs_of_one_colour_into_one_rect() -> None:
-    red, blue = [255, 0, 0, 10], [0, 0, 255, 99]
-    new = stored_forms([[red, red, blue], [blue, blue, blue]])
-    assert new.thumbnail_svg == (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="107" '
-        'viewBox="0 0 3 2" shape-rendering="crispEdges">'
-        '<rect x="0" y="0" width="2" height="1" fill="rgb(255,0,0)"/>'
-        '<rect x="2" y="0" width="1" height="1" fill="rgb(0,0,255)"/>'
-        '<rect x="0" y="1" width="3" height="1" fill="rgb(0,0,255)"/>'
-        "</svg>"
+def test_a_thumbnail_is_a_small_picture_of_its_blocks() -> None:
+    red, green, blue = [255, 0, 0, 10], [0, 255, 0, 1], [0, 0, 255, 99]
+    new = stored_forms([[red, red, blue], [green, blue, blue]])
+    assert drawn_thumbnail(new.thumbnail_svg) == (
+        (3, 2),
+        bytes([255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 255, 0, 0, 0, 255, 0, 0, 255]),
+        (160, 107),
     )
+    # a picture of the largest grid is still small: a row per sampled block would be ~150 kB
+    largest = stored_forms(random_blocks(500, 500, 1000, seed=7))
+    assert len(largest.thumbnail_svg) < 16_000
 
 
 @pytest.mark.parametrize(

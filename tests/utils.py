@@ -3,8 +3,11 @@ subprocesses (start, wait until they answer, stop)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from PIL import Image
 
 # The author of grids on the test servers (`BlocksApp.default_author`).
 AUTHOR = "teacher"
@@ -273,3 +277,21 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=20)
+
+
+THUMBNAIL = re.compile(
+    r'<svg xmlns="http://www\.w3\.org/2000/svg" width="(\d+)" height="(\d+)" '
+    r'viewBox="0 0 (\d+) (\d+)"><image width="\3" height="\4" '
+    r'style="image-rendering:pixelated" href="data:image/png;base64,([A-Za-z0-9+/=]+)"/></svg>'
+)
+
+
+def drawn_thumbnail(svg: str) -> Any:
+    """What a thumbnail shows: the size and pixels of its picture, and its size on the page."""
+    match = THUMBNAIL.fullmatch(svg)
+    assert match is not None, svg
+    picture = Image.open(io.BytesIO(base64.b64decode(match[5])))
+    assert picture.format == "PNG" and picture.mode == "RGB"
+    size = (int(match[3]), int(match[4]))
+    assert picture.size == size
+    return size, picture.tobytes(), (int(match[1]), int(match[2]))

@@ -70,7 +70,7 @@ PAGE_CSP = (
     "base-uri 'none'; form-action 'self'"
 )
 # Images served from stored data (SVG is a document when opened on its own): nothing runs.
-IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+IMAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 
 
 # What a listed grid's row is counted as in the cache of recent reads (its title and author
