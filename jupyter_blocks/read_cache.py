@@ -98,7 +98,9 @@ class ReadCache:
         # grid at once holds it in memory once, and reads it once.
         reading = self._reading.get((id(cache), key))
         if reading is None:
-            reading = asyncio.ensure_future(self._read_and_keep(cache, key, read(), size))
+            reading = asyncio.ensure_future(
+                self._read_and_keep(cache, key, read(), size, self._writes)
+            )
             # an error is each waiting request's to answer, and no one else's to log
             reading.add_done_callback(lambda done: done.cancelled() or done.exception())
             self._reading[id(cache), key] = reading
@@ -111,8 +113,10 @@ class ReadCache:
         key: Hashable,
         reading: Awaitable[T | None],
         size: Callable[[T], int],
+        writes: int,
     ) -> T | None:
-        writes = self._writes
+        """`reading`, kept unless this server wrote since it was asked for (`writes`: how many
+        times it had written then; the read itself starts a turn of the event loop later)."""
         try:
             value = await reading
         finally:

@@ -171,6 +171,19 @@ async def test_a_read_under_way_across_a_write_is_not_kept() -> None:
     assert reads.count == 2
 
 
+async def test_a_write_before_an_asked_for_read_starts_is_not_an_error() -> None:
+    """The read starts a turn of the event loop after it is asked for: a write in between
+    (a post answered in that turn) neither breaks it nor lets it be kept."""
+    cache, reads = ReadCache(60), Reads(["a listing"])
+    reading = asyncio.ensure_future(cache.view("listing", reads))
+    await asyncio.sleep(0)  # asked for, not started
+    assert not reads.started.is_set()
+    cache.wrote()
+    assert await reading == ["a listing"]
+    await cache.view("listing", reads)
+    assert reads.count == 2
+
+
 async def test_text_of_the_request_in_a_key_counts_against_the_bound() -> None:
     """A hostile client's megabyte-long search or Host header cannot fill memory with keys."""
     cache, reads = ReadCache(60), Reads(["no grid"])
