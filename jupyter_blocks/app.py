@@ -5,10 +5,9 @@ from __future__ import annotations
 import ctypes
 import gc
 import getpass
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,11 @@ from .handlers.base import NAMESPACE
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
+from .posting import Posting, PostingSettings
 from .read_cache import ReadCache
 from .render import CodeCache
 from .service import SALT_SETTING
-from .validation import Limits, PayloadValidator, start_worker
+from .validation import Limits
 
 HERE = Path(__file__).parent
 ENV_PREFIX = "JUPYTER_BLOCKS_"
@@ -180,11 +180,10 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     # Parsing, checking, drawing and encoding big grids: few threads, so that they cannot
     # crowd the event loop's thread out of the GIL.
     cpu_threads: ThreadPoolExecutor
-    # Big payloads are parsed, checked and drawn in a worker process, so that their work never
-    # holds this process's GIL (and with it the event loop). Started on the first big post.
-    validating_processes: ProcessPoolExecutor
+    # Posts are checked and stored by posting processes, whose work never holds this
+    # process's GIL (and with it the event loop).
+    posting: Posting
     ids: GridIds
-    validator: PayloadValidator
     hub_users: HubUsers
     # Highlighted code of recently viewed grids of this database.
     code_cache: CodeCache
@@ -235,26 +234,11 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.serverapp.io_loop.add_callback(freeze_what_start_up_made)
         self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
-        self.validating_processes = self._new_validating_processes()
+        self.posting = Posting(
+            PostingSettings(self.db_url, self.limits, self.ids.salt, self.ids.min_length)
+        )
         self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
         export_kernel_environment(self.serverapp)
-
-    def _new_validating_processes(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max(1, (os.cpu_count() or 2) // 2),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=start_worker,
-            initargs=(self.limits,),
-        )
-
-    def replace_validating_processes(self, broken: ProcessPoolExecutor) -> None:
-        """New validating processes instead of `broken`, one of whose processes died (killed
-        when the machine ran out of memory, say): such a pool takes no more work. Several
-        requests may find it broken; the first replaces it."""
-        if self.validating_processes is broken:
-            self.log.warning("jupyter-blocks: a validating process died; starting new ones")
-            broken.shutdown(wait=False)
-            self.validating_processes = self._new_validating_processes()
 
     def open_database(self) -> None:
         """Connect, upgrade (or check) the schema, and read the salt all servers share."""
@@ -268,7 +252,6 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
             raise db.SchemaMismatch(engine.url, current, head)
         salt = self.hashids_salt or db.stored_setting(engine, SALT_SETTING) or ""
         self.ids = GridIds(salt, self.hashids_min_length)
-        self.validator = PayloadValidator(self.limits)
         self.code_cache = CodeCache()
         self.reads = ReadCache(self.cache_seconds)
         self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
@@ -279,7 +262,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     async def stop_extension(self) -> None:
         if self.uses_service:
             return
-        self.validating_processes.shutdown(wait=True, cancel_futures=True)
+        self.posting.close()
         self.cpu_threads.shutdown(wait=True)
         self.database.close()
 

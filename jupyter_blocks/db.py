@@ -79,10 +79,22 @@ class SchemaMismatch(RuntimeError):
         self.current, self.head = current, head
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not serve another process's work (a posting process's): the cause."""
+
+
 def unavailable(error: BaseException) -> bool:
     """Whether `error` says the database cannot serve right now (down, restarting, unreachable,
     out of connections, locked) rather than that a request or our code is wrong."""
-    if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)):
+    if isinstance(
+        error,
+        (
+            DatabaseUnavailable,
+            sa.exc.OperationalError,
+            sa.exc.InterfaceError,
+            sa.exc.TimeoutError,
+        ),
+    ):
         return True
     return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
 
@@ -253,22 +265,39 @@ class Workers:
             thread.join()
 
 
-class Database:
+class Sessions:
+    """An engine and its request-scoped sessions, used where they are asked for."""
+
+    def __init__(self, url: str | URL, pool_size: int) -> None:
+        self.engine = create_engine(url, pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool; on PostgreSQL each statement commits by itself (see the module's
+        # docstring). SQLite's BEGIN and COMMIT cost no round trip: there it is the same.
+        self.one_statement_sessions = self.sessions
+        if not _is_sqlite(self.engine.url):
+            self.one_statement_sessions = sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+
+    def run_here(self, work: Callable[[Session], T], one_statement: bool = False) -> T:
+        """`work(session)` in a request-scoped session, in this thread. `one_statement`: the
+        work makes one statement (or only reads), which needs no transaction around it."""
+        sessions = self.one_statement_sessions if one_statement else self.sessions
+        with session_context(sessions) as session:
+            return work(session)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class Database(Sessions):
     """An engine, its session factories, and the bounded pool of threads that use them."""
 
     def __init__(self, url: str | URL, pool_size: int) -> None:
         sqlite = _is_sqlite(make_url(url))
         # On SQLite, the writing thread (below) has a connection of its own.
-        self.engine = create_engine(url, pool_size + 1 if sqlite else pool_size)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # The same pool; on PostgreSQL each statement commits by itself (see the module's
-        # docstring). SQLite's BEGIN and COMMIT cost no round trip: there it is the same.
-        self.one_statement_sessions = self.sessions
-        if not sqlite:
-            self.one_statement_sessions = sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
+        super().__init__(url, pool_size + 1 if sqlite else pool_size)
         self._threads = Workers(pool_size, "jupyter-blocks-db")
         # SQLite lets one connection write at a time, and one that waits for the file's write
         # lock sleeps for milliseconds at a time: writes queue for one thread instead.
@@ -279,22 +308,15 @@ class Database:
     async def run(
         self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
     ) -> T:
-        """Run `work(session)` in a worker thread, in a request-scoped session. `one_statement`:
-        the work makes one statement (or only reads), which needs no transaction around it;
-        `writes`: it stores or changes grids."""
-        sessions = self.one_statement_sessions if one_statement else self.sessions
+        """`run_here` in a worker thread. `writes`: the work stores or changes grids."""
         threads = self._writing_threads if writes else self._threads
-        return await threads.run(lambda: self._in_session(sessions, work))
-
-    def _in_session(self, sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
-        with session_context(sessions) as session:
-            return work(session)
+        return await threads.run(lambda: self.run_here(work, one_statement))
 
     def close(self) -> None:
         if self._writing_threads is not self._threads:
             self._writing_threads.shutdown()
         self._threads.shutdown()
-        self.engine.dispose()
+        super().close()
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:

@@ -43,6 +43,7 @@ class GridIds:
     """Encodes and decodes public and secret grid ids with one salted hashids codec."""
 
     def __init__(self, salt: str, min_length: int = 6) -> None:
+        self.salt, self.min_length = salt, min_length
         self._hashids = Hashids(salt=salt, min_length=min_length)
         self._encode = lru_cache(maxsize=_CACHED_IDS)(self._hashids.encode)
         self._decode = lru_cache(maxsize=_CACHED_IDS)(self._hashids.decode)

@@ -141,8 +141,8 @@ _FIRST_PUBLIC_FROM = (
 
 @dataclass(frozen=True, slots=True)
 class StoredGrid:
-    """A grid as `create_grid` stored it: what its record shows, without an ORM object (a
-    post builds none) and without reading the row back."""
+    """A grid as a post stored it: what its record shows, as plain values (a post builds no
+    ORM object, reads no row back, and hands this from its posting process to the server)."""
 
     id: int
     secret: bool
@@ -158,17 +158,21 @@ class StoredGrid:
     grid_json: str
     code_cells: list[str] | None
     created_at: datetime
-    parent: Grid | None
+    public_parent_id: int | None
     # (a record serves these code cells; only loaded grids pass stored code on as JSON text)
     code_json: None = None
 
-    @property
-    def public_parent_id(self) -> int | None:
-        return public_id_of(self.parent)
+    @classmethod
+    def of(cls, grid: Grid) -> StoredGrid:
+        """A grid loaded with its data, code cells and parent (`_grid_for_key`)."""
+        return cls(
+            **{name: getattr(grid, name) for name in _STORED_COLUMNS},
+            id=grid.id,
+            public_parent_id=grid.public_parent_id,
+        )
 
 
-# A grid as a post answers it: just stored, or stored by a first post of the same
-# Idempotency-Key and loaded.
+# A grid whose whole record can be shown: as a post stored it, or loaded with its data.
 PostedGrid = StoredGrid | Grid
 
 
@@ -196,7 +200,7 @@ def create_grid(
         grid_json=new.grid_json,
         code_cells=new.code_cells,
         created_at=utcnow(),
-        parent=parent,
+        public_parent_id=public_id_of(parent),
     )
     row = {name: getattr(grid, name) for name in _STORED_COLUMNS}
     row_id = (
@@ -230,7 +234,7 @@ def create_grid_once(
     author: str,
     idempotency_key: str | None,
     parent: Grid | None = None,
-) -> PostedGrid:
+) -> StoredGrid:
     """`create_grid`, except that a post repeating an `idempotency_key` of the same author gets
     the grid the first one made. Two retries racing each other both get the one grid: the
     unique index refuses the second insert, whose transaction then reads the first one's row.
@@ -239,7 +243,7 @@ def create_grid_once(
         return create_grid(session, new, author, parent)
     found = _grid_for_key(session, author, idempotency_key)
     if found is not None:
-        return found
+        return StoredGrid.of(found)
     try:
         return create_grid(session, new, author, parent, idempotency_key)
     except sa.exc.IntegrityError:
@@ -247,7 +251,7 @@ def create_grid_once(
         found = _grid_for_key(session, author, idempotency_key)
         if found is None:
             raise
-        return found
+        return StoredGrid.of(found)
 
 
 def find_grid(

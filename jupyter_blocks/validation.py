@@ -10,7 +10,6 @@ what is wrong: msgspec stops at the first error, and for the blocks we name ever
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 from collections.abc import Callable
@@ -21,7 +20,6 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from .render import compress_pixels, thumbnail_svg, validated_block_bytes
-from .scheduling import never_preempt_the_event_loop
 from .text import text_problem
 
 GRID_CLASSES = ("BlockGrid", "ImageGrid")
@@ -356,28 +354,3 @@ class PayloadValidator:
             return [first]
         block_errors = _block_errors(grid_data["blocks"], width, height, self.limits.max_block_size)
         return block_errors or [first]
-
-
-# A worker process validates big payloads, so that parsing them never holds the server's GIL.
-_worker_validator: PayloadValidator | None = None
-
-
-def start_worker(limits: Limits) -> None:
-    """The initializer of a validating worker process, which runs as the database threads do
-    (`never_preempt_the_event_loop`)."""
-    global _worker_validator
-    _worker_validator = PayloadValidator(limits)
-    never_preempt_the_event_loop()
-
-
-def validate_in_worker(body: bytes) -> NewGrid:
-    """`PayloadValidator.validate` in a worker process started by `start_worker`. The cycle
-    collector is off meanwhile: the blocks are decoded into up to a quarter of a million tuples,
-    whose allocation would set it off again and again (a sixth of the time of a 200x200 grid),
-    and that reference counting alone frees. This process runs nothing else at the time."""
-    assert _worker_validator is not None, "start the worker with start_worker(limits)"
-    gc.disable()
-    try:
-        return _worker_validator.validate(body)
-    finally:
-        gc.enable()

@@ -98,8 +98,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        new = await self.validate_payload()
-        grid = await self.store_grid(new, self.idempotency_key())
+        grid = await self.post_grid(whole=True)
         records = self.records
         self.set_header("Location", records.path("api", "grids", records.grid_id(grid)))
         await self.write_json(records.record(grid), status=201, grid=grid)

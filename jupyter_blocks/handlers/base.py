@@ -8,7 +8,6 @@ import hashlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,8 +23,9 @@ from tornado.http1connection import HTTP1Connection
 from .. import db, service
 from ..ids import GridKey
 from ..models import Grid
+from ..posting import Post, ProcessStopped
 from ..text import text_problem
-from ..validation import FieldError, InvalidPayload, NewGrid, validate_in_worker
+from ..validation import FieldError, InvalidPayload
 from .records import GridRecords
 
 if TYPE_CHECKING:
@@ -76,8 +76,6 @@ IMAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandb
 # What a listed grid's row is counted as in the cache of recent reads (its title and author
 # take at most 455 characters).
 LISTED_ROW_BYTES = 1024
-
-UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 
 
 def record_is_big(grid: service.PostedGrid) -> bool:
@@ -300,32 +298,6 @@ class BlocksMixin(ExtensionHandlerMixin):
             moderator=self.moderator,
         )
 
-    async def store_grid(
-        self, new: NewGrid, idempotency_key: str | None = None
-    ) -> service.PostedGrid:
-        """Store `new` for this request's author, with its parent (the grid it was remixed from)
-        looked up in the same session: an unknown one is a 400. A retry repeating an
-        `idempotency_key` gets the first grid (`service.create_grid_once`)."""
-        author, parent_key = self.author_of_new_grid(), None
-        if new.parent is not None:
-            parent_key = self.blocks.ids.decode(new.parent)
-            if parent_key is None:
-                raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
-
-        def store(session: Session) -> service.PostedGrid:
-            parent = None
-            if parent_key is not None:
-                parent = service.find_grid(session, parent_key, with_data=False)
-                if parent is None:
-                    raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
-            return service.create_grid_once(session, new, author, idempotency_key, parent)
-
-        one_statement = parent_key is None and idempotency_key is None
-        try:
-            return await self.db(store, one_statement, writes=True)
-        finally:
-            self.blocks.reads.wrote()
-
 
 @web.stream_request_body
 class BlocksAPIHandler(BlocksMixin, APIHandler):
@@ -431,22 +403,19 @@ class GridUploadHandler(BlocksAPIHandler):
             )
         return key
 
-    async def validate_payload(self) -> NewGrid:
-        """The request body as a valid grid, or a 400 listing what is wrong. A big body is
-        parsed, checked and drawn in a worker process: that work would hold the GIL. When that
-        process died (before or while it had this body), new ones take the body once more."""
-        body = self.received_body()
+    async def post_grid(self, whole: bool) -> service.StoredGrid:
+        """Check the request body and store it as a new grid of this request's author, in a
+        posting process (`posting`), or a 400 listing what is wrong. `whole`: the answer shows
+        the grid's whole record, not just its id."""
+        post = Post(self.received_body(), self.author_of_new_grid(), self.idempotency_key(), whole)
+        refused = False
         try:
-            if len(body) <= BIG_BODY_BYTES:
-                return self.blocks.validator.validate(body)
-            for _ in range(2):
-                processes = self.blocks.validating_processes
-                try:
-                    return await asyncio.get_running_loop().run_in_executor(
-                        processes, validate_in_worker, body
-                    )
-                except BrokenProcessPool:
-                    self.blocks.replace_validating_processes(processes)
+            return await self.blocks.posting.post(post)
         except InvalidPayload as err:
+            refused = True
             raise ApiError(400, err.message, err.errors) from err
-        raise ApiError(503, "The grid could not be checked: its checking process stopped")
+        except ProcessStopped as err:
+            raise ApiError(503, "The grid could not be stored: its process stopped") from err
+        finally:
+            if not refused:  # it may have been stored
+                self.blocks.reads.wrote()

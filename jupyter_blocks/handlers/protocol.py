@@ -16,8 +16,7 @@ class PostHandler(GridUploadHandler):
     @authorized
     async def post(self) -> None:
         # The stock client sends neither a title nor a parent; jupyter_blocks' client sends both.
-        new = await self.validate_payload()
-        grid = await self.store_grid(new, self.idempotency_key())
+        grid = await self.post_grid(whole=False)
         await self.write_json({"url": self.records.page_url(grid)})
 
 

@@ -1,0 +1,335 @@
+"""Posts are checked and stored by posting processes, beside the server's own.
+
+A post is the server's costliest request: its body is parsed, checked and drawn, and stored by
+SQLAlchemy and the database driver, all work that holds the GIL. In the server's process a
+database thread waited for the event loop to let go of the GIL at each of its calls into the
+driver: an insert took 0.9 ms for 0.35 ms of CPU, and that one writing thread was what limited
+the server (measured with benchmarks/run.py). A posting process has a GIL of its own. It takes
+the body as it came, checks and draws it, stores it in one request-scoped session, and answers
+with the stored grid. The event loop only forwards bodies and reads answers, over sockets it
+watches itself: no thread of the server's takes part.
+
+SQLite is written by one posting process, as it lets one connection write at a time (the
+server's own few writes, renames and deletes, wait for its lock); PostgreSQL by a few, so that
+a post waiting for its commit holds up no other. A posting process that dies (killed when the
+machine ran out of memory, say) fails the posts it had with a 503; the next post starts a new
+one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import multiprocessing
+import pickle
+import signal
+import socket
+import struct
+from collections import deque
+from contextlib import suppress
+from dataclasses import dataclass, replace
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from . import db, service
+from .ids import GridIds
+from .scheduling import never_preempt_the_event_loop
+from .validation import FieldError, InvalidPayload, Limits, NewGrid, PayloadValidator
+
+log = logging.getLogger(__name__)
+
+# How many posting processes write to a PostgreSQL database (each with one connection).
+POSTGRESQL_PROCESSES = 3
+# A posting process sends the answers to posts that arrived together at once, up to this many.
+ANSWERS_SENT_TOGETHER = 4
+RECEIVE_BYTES = 1024 * 1024
+# A posting process asked to stop is killed if it has not after this long.
+STOP_SECONDS = 5.0
+UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
+
+# A post goes as the sizes of its pickled `Post` and of its body, then both; an answer as its
+# size, then the pickled answer. The body is sent as it came, never copied into a pickle.
+_POST_SIZES = struct.Struct("!QQ")
+_ANSWER_SIZE = struct.Struct("!Q")
+# Posting processes are forked from a server process that has imported what they need once
+# (a spawned process would import it all again, for half a second of CPU).
+_PROCESSES = multiprocessing.get_context("forkserver")
+_PROCESSES.set_forkserver_preload([__name__])
+
+
+@dataclass(frozen=True)
+class PostingSettings:
+    """What a posting process needs to know: where the grids are, and the server's limits and
+    ids (a post names the grid it remixes by id)."""
+
+    db_url: str
+    limits: Limits
+    salt: str
+    id_min_length: int
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post's body, as it came, and who posts it. `whole`: the answer needs the grid's whole
+    record (its data and code), not just its id."""
+
+    body: bytes
+    author: str
+    idempotency_key: str | None
+    whole: bool
+
+
+@dataclass(frozen=True)
+class Stored:
+    grid: service.StoredGrid
+
+
+@dataclass(frozen=True)
+class Refused:
+    message: str
+    errors: list[FieldError]
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    cause: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Our error: the posting process logged it."""
+
+
+Answer = Stored | Refused | Unavailable | Failed
+
+
+class ProcessStopped(Exception):
+    """The posting process stopped before it answered."""
+
+
+class PostingFailed(Exception):
+    """The posting process failed on a post (see its log)."""
+
+
+class Posting:
+    """The posting processes of one server."""
+
+    def __init__(self, settings: PostingSettings) -> None:
+        self._settings = settings
+        sqlite = make_url(settings.db_url).get_backend_name() == "sqlite"
+        self._processes = [
+            PostingProcess(settings) for _ in range(1 if sqlite else POSTGRESQL_PROCESSES)
+        ]
+
+    async def post(self, post: Post) -> service.StoredGrid:
+        """Check and store `post`: the stored grid, or InvalidPayload, db.DatabaseUnavailable,
+        ProcessStopped or PostingFailed."""
+        answer = await self._least_busy().ask(post)
+        if isinstance(answer, Stored):
+            return answer.grid
+        if isinstance(answer, Refused):
+            raise InvalidPayload(answer.message, answer.errors)
+        if isinstance(answer, Unavailable):
+            raise db.DatabaseUnavailable(answer.cause)
+        raise PostingFailed("a posting process failed on a post: see the server's log")
+
+    def _least_busy(self) -> PostingProcess:
+        index = min(range(len(self._processes)), key=lambda i: self._processes[i].waiting)
+        if self._processes[index].stopped:
+            log.warning("jupyter-blocks: a posting process stopped; starting a new one")
+            self._processes[index].close()
+            self._processes[index] = PostingProcess(self._settings)
+        return self._processes[index]
+
+    def close(self) -> None:
+        for process in self._processes:
+            process.close()
+
+
+class PostingProcess:
+    """One posting process and the socket to it: posts are answered in the order sent."""
+
+    def __init__(self, settings: PostingSettings) -> None:
+        ours, theirs = socket.socketpair()
+        self._process = _PROCESSES.Process(
+            target=serve, args=(theirs, settings), name="jupyter-blocks-posting", daemon=True
+        )
+        self._process.start()
+        theirs.close()
+        self._socket = ours
+        self._answers = _Answers()
+        self._transport: asyncio.Future[asyncio.Transport] | None = None
+
+    @property
+    def waiting(self) -> int:
+        return len(self._answers.waiting)
+
+    @property
+    def stopped(self) -> bool:
+        return self._answers.stopped or not self._process.is_alive()
+
+    async def ask(self, post: Post) -> Answer:
+        if self._transport is None:  # the first post connects; posts meanwhile wait for it
+            loop = asyncio.get_running_loop()
+            self._transport = asyncio.ensure_future(self._connect(loop))
+        transport = await asyncio.shield(self._transport)
+        if self._answers.stopped:
+            raise ProcessStopped()
+        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._answers.waiting.append(answer)
+        about = pickle.dumps(replace(post, body=b""), pickle.HIGHEST_PROTOCOL)
+        transport.write(_POST_SIZES.pack(len(about), len(post.body)) + about)
+        transport.write(post.body)
+        return await answer
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> asyncio.Transport:
+        transport, _ = await loop.create_connection(lambda: self._answers, sock=self._socket)
+        return transport
+
+    def close(self) -> None:
+        """Stop the process: it finishes the post it has, sees the socket closed, and exits."""
+        self._answers.stopped = True
+        # at once (closing the transport would close the socket on the event loop's next turn)
+        with suppress(OSError):  # the process is gone already
+            self._socket.shutdown(socket.SHUT_WR)
+        if self._transport is not None and self._transport.done():
+            self._transport.result().close()
+        else:
+            self._socket.close()
+        self._process.join(STOP_SECONDS)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+class _Answers(asyncio.Protocol):
+    """A posting process's answers, read as they arrive (on the event loop, by no thread),
+    each for the post first in `waiting`."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[asyncio.Future[Answer]] = deque()
+        self.stopped = False
+        self._received = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self._received += data
+        while len(self._received) >= _ANSWER_SIZE.size:
+            (size,) = _ANSWER_SIZE.unpack_from(self._received)
+            end = _ANSWER_SIZE.size + size
+            if len(self._received) < end:
+                return
+            answer = pickle.loads(memoryview(self._received)[_ANSWER_SIZE.size : end])
+            del self._received[:end]
+            waiting = self.waiting.popleft()
+            if not waiting.done():
+                waiting.set_result(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stopped = True
+        while self.waiting:
+            waiting = self.waiting.popleft()
+            if not waiting.done():
+                waiting.set_exception(ProcessStopped())
+
+
+def serve(connection: socket.socket, settings: PostingSettings) -> None:
+    """A posting process: answer posts until the server closes the socket. Answers to posts
+    that arrived together go back together (at most ANSWERS_SENT_TOGETHER): fewer wake-ups."""
+    # Ctrl-C in the server's terminal reaches this process too: the server stops it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    never_preempt_the_event_loop()
+    poster = _Poster(settings)
+    gc.freeze()
+    received, answers, unsent = bytearray(), bytearray(), 0
+    with connection:
+        while True:
+            post = _take_post(received)
+            if unsent and (post is None or unsent == ANSWERS_SENT_TOGETHER):
+                connection.sendall(answers)
+                answers.clear()
+                unsent = 0
+            if post is None:
+                chunk = connection.recv(RECEIVE_BYTES)
+                if not chunk:
+                    break
+                received += chunk
+                continue
+            data = pickle.dumps(poster.answer(post), pickle.HIGHEST_PROTOCOL)
+            answers += _ANSWER_SIZE.pack(len(data))
+            answers += data
+            unsent += 1
+    poster.close()
+
+
+def _take_post(received: bytearray) -> Post | None:
+    """The first post in `received`, taken out of it, once it has all arrived."""
+    if len(received) < _POST_SIZES.size:
+        return None
+    about_size, body_size = _POST_SIZES.unpack_from(received)
+    body_start = _POST_SIZES.size + about_size
+    end = body_start + body_size
+    if len(received) < end:
+        return None
+    about: Post = pickle.loads(memoryview(received)[_POST_SIZES.size : body_start])
+    post = replace(about, body=bytes(memoryview(received)[body_start:end]))
+    del received[:end]
+    return post
+
+
+class _Poster:
+    """What a posting process does with a post."""
+
+    def __init__(self, settings: PostingSettings) -> None:
+        self._validator = PayloadValidator(settings.limits)
+        self._ids = GridIds(settings.salt, settings.id_min_length)
+        self._database = db.Sessions(settings.db_url, pool_size=1)
+
+    def answer(self, post: Post) -> Answer:
+        try:
+            grid = self._store(self._validated(post.body), post)
+        except InvalidPayload as refusal:
+            return Refused(refusal.message, refusal.errors)
+        except Exception as error:
+            if db.unavailable(error):
+                return Unavailable(str(getattr(error, "orig", None) or error))
+            log.exception("jupyter-blocks: a posting process failed on a post")
+            return Failed()
+        if not post.whole:
+            grid = replace(grid, grid_json="", code_cells=None)
+        return Stored(grid)
+
+    def _validated(self, body: bytes) -> NewGrid:
+        """`body` checked and drawn, with the cycle collector off: the blocks are decoded into
+        up to a quarter of a million tuples, whose allocation would set it off again and again
+        (a sixth of the time of a 200x200 grid), and that reference counting alone frees."""
+        gc.disable()
+        try:
+            return self._validator.validate(body)
+        finally:
+            gc.enable()
+
+    def _store(self, new: NewGrid, post: Post) -> service.StoredGrid:
+        """Store `new` for the post's author, with its parent (the grid it was remixed from)
+        looked up in the same session. A retry repeating an idempotency key gets the first
+        grid (`service.create_grid_once`)."""
+        parent_key = None
+        if new.parent is not None:
+            parent_key = self._ids.decode(new.parent)
+            if parent_key is None:
+                raise InvalidPayload("Invalid grid payload", [UNKNOWN_PARENT])
+
+        def store(session: Session) -> service.StoredGrid:
+            parent = None
+            if parent_key is not None:
+                parent = service.find_grid(session, parent_key, with_data=False)
+                if parent is None:
+                    raise InvalidPayload("Invalid grid payload", [UNKNOWN_PARENT])
+            return service.create_grid_once(session, new, post.author, post.idempotency_key, parent)
+
+        one_statement = parent_key is None and post.idempotency_key is None
+        return self._database.run_here(store, one_statement)
+
+    def close(self) -> None:
+        self._database.close()

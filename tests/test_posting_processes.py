@@ -1,0 +1,118 @@
+"""Posts are checked and stored by posting processes (`jupyter_blocks.posting`): they answer
+posts in the order sent, say precisely what is wrong with a body, do not preempt the event loop,
+stop with the server, and a server whose posting process died starts a new one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from jupyter_blocks import db
+from jupyter_blocks.posting import Post, Posting, PostingSettings, ProcessStopped
+from jupyter_blocks.validation import InvalidPayload, Limits
+from tests.utils import make_payload
+
+
+def body(**changes: Any) -> bytes:
+    return json.dumps(make_payload(**changes)).encode()
+
+
+@pytest.fixture
+def posting(db_url: str) -> Iterator[Posting]:
+    engine = db.create_engine(db_url)
+    db.upgrade(engine)
+    engine.dispose()
+    started = Posting(PostingSettings(db_url, Limits(), "salt", 6))
+    yield started
+    started.close()
+
+
+def posting_processes() -> list[multiprocessing.process.BaseProcess]:
+    return [
+        process
+        for process in multiprocessing.active_children()
+        if process.name == "jupyter-blocks-posting"
+    ]
+
+
+async def test_posts_sent_together_are_each_answered_with_their_own_grid(
+    posting: Posting,
+) -> None:
+    titles = [f"grid {n}" for n in range(40)]
+    grids = await asyncio.gather(
+        *(posting.post(Post(body(title=title), "ada", None, whole=False)) for title in titles)
+    )
+    assert [grid.title for grid in grids] == titles
+    assert len({grid.id for grid in grids}) == len(titles)
+    assert all(grid.author == "ada" and grid.grid_json == "" for grid in grids)
+    whole = await posting.post(Post(body(width=4, height=2), "ada", None, whole=True))
+    assert json.loads(whole.grid_json) == make_payload(width=4, height=2)["grid_data"]
+
+
+async def test_a_refused_post_says_what_is_wrong_and_the_next_is_stored(
+    posting: Posting,
+) -> None:
+    with pytest.raises(InvalidPayload) as refused:
+        await posting.post(Post(body(ipb_class="Nope"), "ada", None, whole=False))
+    assert [error.path for error in refused.value.errors] == ["ipb_class"]
+    with pytest.raises(InvalidPayload) as unknown_parent:
+        await posting.post(Post(body(parent="AAAAAAAA"), "ada", None, whole=False))
+    assert [error.path for error in unknown_parent.value.errors] == ["parent"]
+    stored = await posting.post(Post(body(title="fine"), "ada", None, whole=False))
+    assert stored.title == "fine"
+
+
+async def test_a_posting_process_that_dies_fails_its_posts_and_is_replaced(
+    posting: Posting,
+) -> None:
+    await posting.post(Post(body(), "ada", None, whole=False))
+    big = body(width=500, height=500)
+    sent = asyncio.ensure_future(posting.post(Post(big, "ada", None, whole=False)))
+    await asyncio.sleep(0.05)  # it is reading or checking the body
+    for process in posting_processes():
+        os.kill(process.pid, signal.SIGKILL)
+    with pytest.raises(ProcessStopped):
+        await sent
+    for process in posting_processes():
+        process.join()
+    again = await posting.post(Post(body(title="after"), "ada", None, whole=False))
+    assert again.title == "after"
+
+
+async def test_posting_processes_stop_with_the_server(posting: Posting) -> None:
+    await posting.post(Post(body(), "ada", None, whole=False))
+    running = posting_processes()
+    assert running and all(process.pid != os.getpid() for process in running)
+    posting.close()
+    assert not any(process.is_alive() for process in running)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+async def test_a_posting_process_does_not_preempt_the_event_loop(posting: Posting) -> None:
+    await posting.post(Post(body(), "ada", None, whole=False))
+    assert {os.sched_getscheduler(process.pid) for process in posting_processes()} == {
+        os.SCHED_BATCH
+    }
+
+
+@pytest.mark.parametrize("route", [("blocks", "post"), ("blocks", "api", "grids")])
+async def test_posts_are_stored_after_a_posting_process_died(
+    jp_fetch: Any, route: tuple[str, ...]
+) -> None:
+    response = await jp_fetch(*route, method="POST", body=body(title="first"))
+    assert response.code in (200, 201)
+    for process in posting_processes():
+        os.kill(process.pid, signal.SIGKILL)
+        process.join()
+    for title in ("after", "and after"):
+        response = await jp_fetch(*route, method="POST", body=body(title=title))
+        assert response.code in (200, 201)
+    listing = json.loads((await jp_fetch("blocks", "api", "grids")).body)
+    assert [grid["title"] for grid in listing["items"]] == ["and after", "after", "first"]
