@@ -49,8 +49,8 @@ RECEIVE_BYTES = 1024 * 1024
 STOP_SECONDS = 5.0
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 
-# A post goes as the sizes of its pickled `Post` and of its body, then both; an answer as its
-# size, then the pickled answer. The body is sent as it came, never copied into a pickle.
+# A post goes as the sizes of the rest of it, pickled, and of its body, then both; an answer as
+# its size, then the pickled answer. The body is sent as it came, never copied into a pickle.
 _POST_SIZES = struct.Struct("!QQ")
 _ANSWER_SIZE = struct.Struct("!Q")
 # Posting processes are forked from a server process that has imported what they need once
@@ -179,7 +179,7 @@ class PostingProcess:
             raise ProcessStopped()
         answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._answers.waiting.append(answer)
-        about = pickle.dumps(replace(post, body=b""), pickle.HIGHEST_PROTOCOL)
+        about = pickle.dumps((post.author, post.idempotency_key, post.whole))
         transport.write(_POST_SIZES.pack(len(about), len(post.body)) + about)
         transport.write(post.body)
         return await answer
@@ -272,8 +272,8 @@ def _take_post(received: bytearray) -> Post | None:
     end = body_start + body_size
     if len(received) < end:
         return None
-    about: Post = pickle.loads(memoryview(received)[_POST_SIZES.size : body_start])
-    post = replace(about, body=bytes(memoryview(received)[body_start:end]))
+    author, idempotency_key, whole = pickle.loads(received[_POST_SIZES.size : body_start])
+    post = Post(bytes(memoryview(received)[body_start:end]), author, idempotency_key, whole)
     del received[:end]
     return post
 
