@@ -90,8 +90,15 @@ class Grid(Base):
         # Search and author suggestions (on PostgreSQL also trigram indexes, see the migration).
         Index("ix_grids_lower_title", func.lower(title)),
         Index("ix_grids_lower_author", func.lower(author)),
-        # One grid per key and author (NULL keys never collide).
-        Index("ux_grids_author_idempotency_key", "author", "idempotency_key", unique=True),
+        # One grid per key and author; grids posted without a key are not in it.
+        Index(
+            "ux_grids_author_idempotency_key",
+            "author",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=idempotency_key.isnot(None),
+            postgresql_where=idempotency_key.isnot(None),
+        ),
         # SQLite reuses the highest row id after a delete unless the table is AUTOINCREMENT.
         {"sqlite_autoincrement": True},
     )

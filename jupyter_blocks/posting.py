@@ -168,7 +168,8 @@ class PostingProcess:
 
     @property
     def stopped(self) -> bool:
-        return self._answers.stopped or not self._process.is_alive()
+        """Whether the process stopped (its socket closed: it may still be exiting)."""
+        return self._answers.stopped
 
     async def ask(self, post: Post) -> Answer:
         if self._transport is None:  # the first post connects; posts meanwhile wait for it

@@ -7,7 +7,7 @@ import random
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -139,7 +139,7 @@ _FIRST_PUBLIC_FROM = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # (with slots, pickling it from a posting process takes twice as long)
 class StoredGrid:
     """A grid as a post stored it: what its record shows, as plain values (a post builds no
     ORM object, reads no row back, and hands this from its posting process to the server)."""
@@ -185,24 +185,21 @@ def create_grid(
 ) -> StoredGrid:
     """Store `new`; `parent` is the grid it was remixed from (see `find_grid`). The row is
     inserted with one Core statement (RETURNING its id)."""
-    grid = StoredGrid(
-        id=0,
-        secret=new.secret,
-        secret_nonce=new_secret_nonce() if new.secret else None,
-        author=author,
-        title=new.title,
-        ipb_class=new.ipb_class,
-        ipb_version=new.ipb_version,
-        python_version=new.python_version,
-        width=new.width,
-        height=new.height,
-        lines_on=new.lines_on,
-        grid_json=new.grid_json,
-        code_cells=new.code_cells,
-        created_at=utcnow(),
-        public_parent_id=public_id_of(parent),
-    )
-    row = {name: getattr(grid, name) for name in _STORED_COLUMNS}
+    row: dict[str, Any] = {
+        "secret": new.secret,
+        "secret_nonce": new_secret_nonce() if new.secret else None,
+        "author": author,
+        "title": new.title,
+        "ipb_class": new.ipb_class,
+        "ipb_version": new.ipb_version,
+        "python_version": new.python_version,
+        "width": new.width,
+        "height": new.height,
+        "lines_on": new.lines_on,
+        "grid_json": new.grid_json,
+        "code_cells": new.code_cells,
+        "created_at": utcnow(),
+    }
     row_id = (
         session.connection()
         .execute(
@@ -217,7 +214,7 @@ def create_grid(
         )
         .scalar_one()
     )
-    return replace(grid, id=row_id)
+    return StoredGrid(id=row_id, public_parent_id=public_id_of(parent), **row)
 
 
 def _grid_for_key(session: Session, author: str, idempotency_key: str) -> Grid | None:

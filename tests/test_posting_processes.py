@@ -111,6 +111,7 @@ async def test_posts_are_stored_after_a_posting_process_died(
     for process in posting_processes():
         os.kill(process.pid, signal.SIGKILL)
         process.join()
+    await asyncio.sleep(0.5)  # the server sees its socket to the process closed
     for title in ("after", "and after"):
         response = await jp_fetch(*route, method="POST", body=body(title=title))
         assert response.code in (200, 201)
