@@ -25,7 +25,7 @@ from .handlers.base import NAMESPACE
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
-from .posting import Posting, PostingSettings
+from .posting import Posting, PostingSettings, share_connections
 from .read_cache import ReadCache
 from .render import CodeCache
 from .service import SALT_SETTING
@@ -134,7 +134,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     db_pool_size = Int(
         10,
         help="""Most database connections this server holds (PostgreSQL), however many users
-        it serves; requests wait for a free one.""",
+        it serves, its posting processes' included (at least 2: one for posts); requests wait
+        for a free one.""",
     ).tag(config=True)
     auto_migrate = Bool(
         True, help="Upgrade the database schema at start-up (under a lock shared by all servers)."
@@ -235,14 +236,16 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
         self.posting = Posting(
-            PostingSettings(self.db_url, self.limits, self.ids.salt, self.ids.min_length)
+            PostingSettings(self.db_url, self.limits, self.ids.salt, self.ids.min_length),
+            share_connections(self.db_url, self.db_pool_size)[1],
         )
         self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
         export_kernel_environment(self.serverapp)
 
     def open_database(self) -> None:
         """Connect, upgrade (or check) the schema, and read the salt all servers share."""
-        self.database = db.Database(self.db_url, pool_size=self.db_pool_size)
+        pool_size, _ = share_connections(self.db_url, self.db_pool_size)
+        self.database = db.Database(self.db_url, pool_size)
         engine = self.database.engine
         if self.auto_migrate:
             db.upgrade(engine, log=self.log)

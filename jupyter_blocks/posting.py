@@ -40,8 +40,8 @@ from .validation import FieldError, InvalidPayload, Limits, NewGrid, PayloadVali
 
 log = logging.getLogger(__name__)
 
-# How many posting processes write to a PostgreSQL database (each with one connection).
-POSTGRESQL_PROCESSES = 3
+# Most posting processes that write to a PostgreSQL database (each with one connection).
+MAX_POSTGRESQL_PROCESSES = 3
 # A posting process sends the answers to posts that arrived together at once, up to this many.
 ANSWERS_SENT_TOGETHER = 4
 RECEIVE_BYTES = 1024 * 1024
@@ -113,15 +113,23 @@ class PostingFailed(Exception):
     """The posting process failed on a post (see its log)."""
 
 
+def share_connections(db_url: str, connections: int) -> tuple[int, int]:
+    """How a server that may hold `connections` database connections shares them: how many
+    its own pool holds, and how many posting processes it starts (one connection each). SQLite
+    has one posting process and no limit; PostgreSQL a third of the connections (one to
+    MAX_POSTGRESQL_PROCESSES), the server's pool the rest (at least one)."""
+    if make_url(db_url).get_backend_name() == "sqlite":
+        return connections, 1
+    processes = min(max(1, connections // 3), MAX_POSTGRESQL_PROCESSES)
+    return max(1, connections - processes), processes
+
+
 class Posting:
     """The posting processes of one server."""
 
-    def __init__(self, settings: PostingSettings) -> None:
+    def __init__(self, settings: PostingSettings, processes: int) -> None:
         self._settings = settings
-        sqlite = make_url(settings.db_url).get_backend_name() == "sqlite"
-        self._processes = [
-            PostingProcess(settings) for _ in range(1 if sqlite else POSTGRESQL_PROCESSES)
-        ]
+        self._processes = [PostingProcess(settings) for _ in range(processes)]
 
     async def post(self, post: Post) -> service.StoredGrid:
         """Check and store `post`: the stored grid, or InvalidPayload, db.DatabaseUnavailable,

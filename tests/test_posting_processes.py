@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 
 from jupyter_blocks import db
-from jupyter_blocks.posting import Post, Posting, PostingSettings, ProcessStopped
+from jupyter_blocks.posting import (
+    Post,
+    Posting,
+    PostingSettings,
+    ProcessStopped,
+    share_connections,
+)
 from jupyter_blocks.validation import InvalidPayload, Limits
 from tests.utils import make_payload
 
@@ -29,7 +35,9 @@ def posting(db_url: str) -> Iterator[Posting]:
     engine = db.create_engine(db_url)
     db.upgrade(engine)
     engine.dispose()
-    started = Posting(PostingSettings(db_url, Limits(), "salt", 6))
+    started = Posting(
+        PostingSettings(db_url, Limits(), "salt", 6), share_connections(db_url, 10)[1]
+    )
     yield started
     started.close()
 
@@ -117,3 +125,16 @@ async def test_posts_are_stored_after_a_posting_process_died(
         assert response.code in (200, 201)
     listing = json.loads((await jp_fetch("blocks", "api", "grids")).body)
     assert [grid["title"] for grid in listing["items"]] == ["and after", "after", "first"]
+
+
+@pytest.mark.parametrize(
+    "connections,shared",
+    [(10, (7, 3)), (20, (17, 3)), (6, (4, 2)), (2, (1, 1)), (1, (1, 1))],
+)
+def test_posting_processes_hold_their_share_of_the_servers_connections(
+    connections: int, shared: tuple[int, int]
+) -> None:
+    """`db_pool_size` bounds the PostgreSQL connections of a server and its posting processes
+    (one each), however small; SQLite has one posting process and no such bound."""
+    assert share_connections("postgresql+psycopg://u@h/blocks", connections) == shared
+    assert share_connections("sqlite:////tmp/blocks.sqlite", connections) == (connections, 1)
