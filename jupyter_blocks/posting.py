@@ -22,6 +22,7 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import socket
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # Most posting processes that write to a PostgreSQL database (each with one connection).
 MAX_POSTGRESQL_PROCESSES = 3
+# Posts of bodies bigger than this are checked by at most half as many processes as CPUs at once.
+HEAVY_BODY_BYTES = 64 * 1024
 # A posting process sends the answers to posts that arrived together at once, up to this many.
 ANSWERS_SENT_TOGETHER = 4
 RECEIVE_BYTES = 1024 * 1024
@@ -130,11 +133,18 @@ class Posting:
     def __init__(self, settings: PostingSettings, processes: int) -> None:
         self._settings = settings
         self._processes = [PostingProcess(settings) for _ in range(processes)]
+        # Big bodies take tens of milliseconds of CPU each: as many at a time as half the
+        # machine's cores, so that they never crowd the event loop's thread off the CPU.
+        self._heavy = asyncio.Semaphore(max(1, (os.cpu_count() or 2) // 2))
 
     async def post(self, post: Post) -> service.StoredGrid:
         """Check and store `post`: the stored grid, or InvalidPayload, db.DatabaseUnavailable,
         ProcessStopped or PostingFailed."""
-        answer = await self._least_busy().ask(post)
+        if len(post.body) > HEAVY_BODY_BYTES:
+            async with self._heavy:
+                answer = await self._least_busy().ask(post)
+        else:
+            answer = await self._least_busy().ask(post)
         if isinstance(answer, Stored):
             return answer.grid
         if isinstance(answer, Refused):
