@@ -199,8 +199,12 @@ class PostingProcess:
         answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._answers.waiting.append(answer)
         about = pickle.dumps((post.author, post.idempotency_key, post.whole))
-        transport.write(_POST_SIZES.pack(len(about), len(post.body)) + about)
-        transport.write(post.body)
+        head = _POST_SIZES.pack(len(about), len(post.body)) + about
+        if len(post.body) > HEAVY_BODY_BYTES:
+            transport.write(head)  # (a send each, but a big body is not copied to join it)
+            transport.write(post.body)
+        else:
+            transport.write(head + post.body)
         return await answer
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> asyncio.Transport:
