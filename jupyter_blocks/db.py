@@ -113,10 +113,15 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(
-    url: str | URL, pool_size: int = 5, idle_timeout: float = IDLE_SESSION_TIMEOUT_SECONDS
+    url: str | URL,
+    pool_size: int = 5,
+    idle_timeout: float = IDLE_SESSION_TIMEOUT_SECONDS,
+    autocommit: bool = False,
 ) -> Engine:
     """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3, whose
-    server closes connections idle for `idle_timeout` seconds)."""
+    server closes connections idle for `idle_timeout` seconds). `autocommit`: on PostgreSQL,
+    every statement commits by itself, on connections that stay so (an engine's
+    `execution_options` switch a pooled connection there and back at each use)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _DRIVERS:
@@ -133,6 +138,7 @@ def create_engine(
         return engine
     engine = sa.create_engine(
         parsed,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=60,
@@ -265,39 +271,22 @@ class Workers:
             thread.join()
 
 
-class Sessions:
-    """An engine and its request-scoped sessions, used where they are asked for."""
-
-    def __init__(self, url: str | URL, pool_size: int) -> None:
-        self.engine = create_engine(url, pool_size)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # The same pool; on PostgreSQL each statement commits by itself (see the module's
-        # docstring). SQLite's BEGIN and COMMIT cost no round trip: there it is the same.
-        self.one_statement_sessions = self.sessions
-        if not _is_sqlite(self.engine.url):
-            self.one_statement_sessions = sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
-
-    def run_here(self, work: Callable[[Session], T], one_statement: bool = False) -> T:
-        """`work(session)` in a request-scoped session, in this thread. `one_statement`: the
-        work makes one statement (or only reads), which needs no transaction around it."""
-        sessions = self.one_statement_sessions if one_statement else self.sessions
-        with session_context(sessions) as session:
-            return work(session)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-class Database(Sessions):
+class Database:
     """An engine, its session factories, and the bounded pool of threads that use them."""
 
     def __init__(self, url: str | URL, pool_size: int) -> None:
         sqlite = _is_sqlite(make_url(url))
         # On SQLite, the writing thread (below) has a connection of its own.
-        super().__init__(url, pool_size + 1 if sqlite else pool_size)
+        self.engine = create_engine(url, pool_size + 1 if sqlite else pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool; on PostgreSQL each statement commits by itself (see the module's
+        # docstring). SQLite's BEGIN and COMMIT cost no round trip: there it is the same.
+        self.one_statement_sessions = self.sessions
+        if not sqlite:
+            self.one_statement_sessions = sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
         self._threads = Workers(pool_size, "jupyter-blocks-db")
         # SQLite lets one connection write at a time, and one that waits for the file's write
         # lock sleeps for milliseconds at a time: writes queue for one thread instead.
@@ -308,15 +297,22 @@ class Database(Sessions):
     async def run(
         self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
     ) -> T:
-        """`run_here` in a worker thread. `writes`: the work stores or changes grids."""
+        """Run `work(session)` in a worker thread, in a request-scoped session. `one_statement`:
+        the work makes one statement (or only reads), which needs no transaction around it;
+        `writes`: it stores or changes grids."""
+        sessions = self.one_statement_sessions if one_statement else self.sessions
         threads = self._writing_threads if writes else self._threads
-        return await threads.run(lambda: self.run_here(work, one_statement))
+        return await threads.run(lambda: self._in_session(sessions, work))
+
+    def _in_session(self, sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+        with session_context(sessions) as session:
+            return work(session)
 
     def close(self) -> None:
         if self._writing_threads is not self._threads:
             self._writing_threads.shutdown()
         self._threads.shutdown()
-        super().close()
+        self.engine.dispose()
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:

@@ -31,8 +31,9 @@ from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from . import db, service
 from .ids import GridIds
@@ -307,7 +308,9 @@ class _Poster:
     def __init__(self, settings: PostingSettings) -> None:
         self._validator = PayloadValidator(settings.limits)
         self._ids = GridIds(settings.salt, settings.id_min_length)
-        self._database = db.Sessions(settings.db_url, pool_size=1)
+        # On PostgreSQL each statement of a post commits by itself (see `_store`).
+        self._engine = db.create_engine(settings.db_url, pool_size=1, autocommit=True)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     def answer(self, post: Post) -> Answer:
         try:
@@ -336,7 +339,11 @@ class _Poster:
     def _store(self, new: NewGrid, post: Post) -> service.StoredGrid:
         """Store `new` for the post's author, with its parent (the grid it was remixed from)
         looked up in the same session. A retry repeating an idempotency key gets the first
-        grid (`service.create_grid_once`)."""
+        grid (`service.create_grid_once`). A post writes one row with one statement, and what
+        it reads needs no transaction around it: the unique index decides between retries
+        racing each other, the foreign key whether the parent is still there. So on PostgreSQL
+        each statement commits by itself, as one-statement requests do (`db`), without a
+        BEGIN and COMMIT each, or switching the connection into and out of autocommit."""
         parent_key = None
         if new.parent is not None:
             parent_key = self._ids.decode(new.parent)
@@ -349,10 +356,19 @@ class _Poster:
                 parent = service.find_grid(session, parent_key, with_data=False)
                 if parent is None:
                     raise InvalidPayload("Invalid grid payload", [UNKNOWN_PARENT])
-            return service.create_grid_once(session, new, post.author, post.idempotency_key, parent)
+            try:
+                return service.create_grid_once(
+                    session, new, post.author, post.idempotency_key, parent
+                )
+            except sa.exc.IntegrityError:
+                session.rollback()
+                if parent_key is None or service.find_grid(session, parent_key, False):
+                    raise
+                # deleted since it was looked up: the foreign key refused the new row
+                raise InvalidPayload("Invalid grid payload", [UNKNOWN_PARENT]) from None
 
-        one_statement = parent_key is None and post.idempotency_key is None
-        return self._database.run_here(store, one_statement)
+        with db.session_context(self._sessions) as session:
+            return store(session)
 
     def close(self) -> None:
-        self._database.close()
+        self._engine.dispose()

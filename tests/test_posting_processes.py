@@ -138,3 +138,35 @@ def test_posting_processes_hold_their_share_of_the_servers_connections(
     (one each), however small; SQLite has one posting process and no such bound."""
     assert share_connections("postgresql+psycopg://u@h/blocks", connections) == shared
     assert share_connections("sqlite:////tmp/blocks.sqlite", connections) == (connections, 1)
+
+
+async def test_renames_and_deletes_are_not_refused_while_posts_are_stored(
+    jp_fetch: Any,
+) -> None:
+    """On SQLite the server and its posting process both write: a rename or delete that reads
+    the grid and then writes must wait for a post's commit, never fail on it (a 503)."""
+
+    async def grid(title: str) -> str:
+        response = await jp_fetch("blocks", "api", "grids", method="POST", body=body(title=title))
+        return str(json.loads(response.body)["id"])
+
+    async def keep_posting() -> int:
+        posted = 0
+        while not done.is_set():
+            await asyncio.gather(*(grid("filler") for _ in range(8)))
+            posted += 8
+        return posted
+
+    done = asyncio.Event()
+    posting = asyncio.ensure_future(keep_posting())
+    codes = []
+    for n in range(30):
+        grid_id = await grid(f"to change {n}")
+        for method, change in (("PATCH", json.dumps({"title": "renamed"})), ("DELETE", None)):
+            response = await jp_fetch(
+                "blocks", "api", "grids", grid_id, method=method, body=change, raise_error=False
+            )
+            codes.append(response.code)
+    done.set()
+    assert await posting > 0
+    assert set(codes) <= {200, 204}, codes
