@@ -170,3 +170,28 @@ async def test_renames_and_deletes_are_not_refused_while_posts_are_stored(
     done.set()
     assert await posting > 0
     assert set(codes) <= {200, 204}, codes
+
+
+async def test_a_post_whose_process_stops_answers_503_and_the_next_is_stored(
+    jp_fetch: Any,
+) -> None:
+    await jp_fetch("blocks", "api", "grids", method="POST", body=body(title="first"))
+    processes = posting_processes()
+    for process in processes:
+        os.kill(process.pid, signal.SIGSTOP)  # it takes the next post, and never answers
+    cut_short = asyncio.ensure_future(
+        jp_fetch("blocks", "post", method="POST", body=body(title="lost"), raise_error=False)
+    )
+    await asyncio.sleep(0.5)  # handed to a stopped process
+    for process in processes:
+        os.kill(process.pid, signal.SIGKILL)
+        process.join()
+    response = await cut_short
+    assert response.code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert json.loads(response.body) == {
+        "message": "Storing the grid was cut short: its process stopped. Try again shortly.",
+        "errors": [],
+    }
+    again = await jp_fetch("blocks", "post", method="POST", body=body(title="again"))
+    assert again.code == 200

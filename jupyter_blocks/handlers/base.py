@@ -58,6 +58,8 @@ ID = r"([A-Za-z0-9]{1,64})"
 # The longest author name the grids table holds, and the longest Idempotency-Key header.
 MAX_AUTHOR_CHARS = 255
 MAX_IDEMPOTENCY_KEY_CHARS = 200
+# A post whose posting process stopped (it may have stored the grid before it did).
+POSTING_STOPPED = "Storing the grid was cut short: its process stopped. Try again shortly."
 DATABASE_UNAVAILABLE = (
     "The grid database is not reachable at the moment; nothing was changed. Try again shortly."
 )
@@ -307,6 +309,8 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, ApiError):
             message, errors = error.message, [e.to_json() for e in error.errors]
+            if status_code == 503:
+                self.set_header("Retry-After", "5")
         elif isinstance(error, web.HTTPError) and status_code < 500:
             message, errors = error.log_message or self._reason, []
         elif error is not None and db.unavailable(error):
@@ -415,7 +419,7 @@ class GridUploadHandler(BlocksAPIHandler):
             refused = True
             raise ApiError(400, err.message, err.errors) from err
         except ProcessStopped as err:
-            raise ApiError(503, "The grid could not be stored: its process stopped") from err
+            raise ApiError(503, POSTING_STOPPED) from err
         finally:
             if not refused:  # it may have been stored
                 self.blocks.reads.wrote()
