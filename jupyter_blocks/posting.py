@@ -158,7 +158,7 @@ class Posting:
         index = min(range(len(self._processes)), key=lambda i: self._processes[i].waiting)
         if self._processes[index].stopped:
             log.warning("jupyter-blocks: a posting process stopped; starting a new one")
-            self._processes[index].close()
+            self._processes[index].close(wait=False)
             self._processes[index] = PostingProcess(self._settings)
         return self._processes[index]
 
@@ -212,8 +212,10 @@ class PostingProcess:
         transport, _ = await loop.create_connection(lambda: self._answers, sock=self._socket)
         return transport
 
-    def close(self) -> None:
-        """Stop the process: it finishes the post it has, sees the socket closed, and exits."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the process: it finishes the post it has, sees the socket closed, and exits.
+        Without `wait` (on the event loop), one that is still there is killed at once; the next
+        process started reaps it."""
         self._answers.stopped = True
         # at once (closing the transport would close the socket on the event loop's next turn)
         with suppress(OSError):  # the process is gone already
@@ -222,6 +224,10 @@ class PostingProcess:
             self._transport.result().close()
         else:
             self._socket.close()
+        if not wait:
+            if self._process.is_alive():
+                self._process.kill()
+            return
         self._process.join(STOP_SECONDS)
         if self._process.is_alive():
             self._process.kill()
