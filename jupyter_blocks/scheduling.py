@@ -8,7 +8,7 @@ from contextlib import suppress
 
 def never_preempt_the_event_loop() -> None:
     """Make the calling thread (or process) one that Linux does not let preempt a running thread
-    when it wakes up (SCHED_BATCH). Handing work to a database thread or a validating process
+    when it wakes up (SCHED_BATCH). Handing work to a database thread or a posting process
     wakes it; preempting the event loop's thread there would stall the loop while it holds the
     GIL, which a thread then waits for anyway. Measured with benchmarks/run.py: the server's CPU
     time per PostgreSQL `blocks/get` fell by about a tenth; the loop's p99 lateness while a

@@ -59,8 +59,7 @@ class InvalidPayload(Exception):
 @dataclass(frozen=True)
 class NewGrid:
     """A validated grid, ready to store: its `grid_data` as compact JSON (stored once, served as
-    it is) and drawn once (packed pixels for pages, an SVG thumbnail). Plain strings and bytes,
-    cheap to hand back from a worker process."""
+    it is) and drawn once (packed pixels for pages, an SVG thumbnail)."""
 
     ipb_class: str
     width: int
