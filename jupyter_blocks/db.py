@@ -1,14 +1,15 @@
 """The database: engine, request-scoped sessions run in a bounded thread pool, schema upgrades.
 
-Every request does its database work in one call to `Database.run`: a worker thread opens a
-session, runs the work, commits on success, rolls back on any error and always closes. The
+Every request does its database work in one call to `Database.run` (a post: in a posting
+process, `posting.py`, in a session the same way): a worker thread opens a session, runs the
+work, commits on success, rolls back on any error and always closes. The
 event loop only awaits the result, so neither database I/O nor the (de)serialising of large
 grids ever stalls it. The pool has as many threads as the engine has connections, so a worker
 never waits for a connection while holding a thread. Work is handed to the threads in batches
 (`Workers`), each piece still in a session of its own.
 
-Work that is one statement (reading a grid, a listing page, storing a grid without a parent or
-an idempotency key) runs, on PostgreSQL, in a session whose connection commits each statement
+Work that is one statement or only reads (a grid, a listing page, a random grid) runs, on
+PostgreSQL, in a session whose connection commits each statement
 by itself: one statement is atomic anyway, so that is the same as commit on success and roll
 back on error, and it spares PostgreSQL a BEGIN and a COMMIT, two of the three round trips of
 such a request.
