@@ -9,10 +9,9 @@ never waits for a connection while holding a thread. Work is handed to the threa
 (`Workers`), each piece still in a session of its own.
 
 Work that is one statement or only reads (a grid, a listing page, a random grid) runs, on
-PostgreSQL, in a session whose connection commits each statement
-by itself: one statement is atomic anyway, so that is the same as commit on success and roll
-back on error, and it spares PostgreSQL a BEGIN and a COMMIT, two of the three round trips of
-such a request.
+PostgreSQL, in a session whose connection commits each statement by itself: one statement is
+atomic anyway, so that is the same as commit on success and roll back on error, and it spares
+PostgreSQL a BEGIN and a COMMIT, two of the three round trips of such a request.
 """
 
 from __future__ import annotations
