@@ -30,6 +30,7 @@ import struct
 from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -39,6 +40,9 @@ from . import db, service
 from .ids import GridIds
 from .scheduling import never_preempt_the_event_loop
 from .validation import FieldError, InvalidPayload, Limits, NewGrid, PayloadValidator
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext, SpawnContext
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +62,14 @@ UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 _POST_SIZES = struct.Struct("!QQ")
 _ANSWER_SIZE = struct.Struct("!Q")
 # Posting processes are forked from a server process that has imported what they need once
-# (a spawned process would import it all again, for half a second of CPU).
-_PROCESSES = multiprocessing.get_context("forkserver")
-_PROCESSES.set_forkserver_preload([__name__])
+# (a spawned process would import it all again, for half a second of CPU). Windows has no
+# forkserver: there they are spawned.
+if "forkserver" in multiprocessing.get_all_start_methods():
+    _FORKSERVER = multiprocessing.get_context("forkserver")
+    _FORKSERVER.set_forkserver_preload([__name__])
+    _PROCESSES: ForkServerContext | SpawnContext = _FORKSERVER
+else:
+    _PROCESSES = multiprocessing.get_context("spawn")
 
 
 @dataclass(frozen=True)
@@ -191,14 +200,18 @@ class PostingProcess:
         return self._answers.stopped
 
     async def ask(self, post: Post) -> Answer:
-        if self._transport is None:  # the first post connects; posts meanwhile wait for it
-            loop = asyncio.get_running_loop()
-            self._transport = asyncio.ensure_future(self._connect(loop))
-        transport = await asyncio.shield(self._transport)
         if self._answers.stopped:
             raise ProcessStopped()
-        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        # waiting from now on (so that posts sent meanwhile go to other processes), in the
+        # order in which the posts are written
+        answer: asyncio.Future[Answer] = loop.create_future()
         self._answers.waiting.append(answer)
+        if self._transport is None:  # the first post connects; posts meanwhile wait for it
+            self._transport = asyncio.ensure_future(self._connect(loop))
+        transport = await asyncio.shield(self._transport)
+        if answer.done():  # the process stopped meanwhile
+            return await answer
         about = pickle.dumps((post.author, post.idempotency_key, post.whole))
         head = _POST_SIZES.pack(len(about), len(post.body)) + about
         if len(post.body) > HEAVY_BODY_BYTES:

@@ -104,7 +104,8 @@ async def test_posting_processes_stop_with_the_server(posting: Posting) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
 async def test_a_posting_process_does_not_preempt_the_event_loop(posting: Posting) -> None:
-    await posting.post(Post(body(), "ada", None, whole=False))
+    # posts sent together go to every process (each takes the next post while others wait)
+    await asyncio.gather(*(posting.post(Post(body(), "ada", None, whole=False)) for _ in range(6)))
     assert {os.sched_getscheduler(process.pid) for process in posting_processes()} == {
         os.SCHED_BATCH
     }
