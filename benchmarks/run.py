@@ -1,12 +1,12 @@
 """Benchmarks of jupyter-blocks against a real Jupyter server: every row of issue 10's table.
 
 Starts `jupyter server` with jupyter-blocks on 127.0.0.1, on SQLite and on a throwaway PostgreSQL
-(when its server binaries are installed), drives it with a bounded number of concurrent requests,
-and writes benchmarks/RESULTS.md. Every figure is a ratio to something measured in the same run
-(jupyter_server's own `GET api/status`, `json.loads` of the same body, the same request on a small
-table...), so figures compare between machines. `--check` exits non-zero when a ratio misses its
-goal; `--scale` measures the scale rows at 1,000,000 grids (filled with SQL in bulk) instead of
-100,000.
+(when its server binaries are installed), drives it with a bounded number of concurrent requests
+(the throughput rows with wrk, `apt-get install wrk`), and writes benchmarks/RESULTS.md. Every
+figure is a ratio to something measured in the same run (jupyter_server's own `GET api/status`,
+`json.loads` of the same body, the same request on a small table...), so figures compare between
+machines. `--check` exits non-zero when a ratio misses its goal; `--scale` measures the scale
+rows at 1,000,000 grids (filled with SQL in bulk) instead of 100,000.
 
     python benchmarks/run.py [--check] [--scale] [--requests 1600] [--no-postgresql]
                              [--only post,get,...]
@@ -22,7 +22,10 @@ import contextlib
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
@@ -42,8 +46,32 @@ from tests.postgres import _binaries, running_postgres  # noqa: E402
 from tests.utils import ARTIFACTS, start_server, stop_server  # noqa: E402
 
 SMALL_TABLE = 1_000
-# Alternating rounds of a throughput row (`Bench.throughput`).
+# Alternating rounds of a throughput row (`Bench.throughput`), each one second (wrk's shortest
+# run) of the row's requests and one of `api/status`, over as many connections.
 THROUGHPUT_ROUNDS = 8
+THROUGHPUT_CONNECTIONS = 16
+# The throughput rows are driven by wrk (Debian's package `wrk`): written in C, it takes a few
+# microseconds of CPU per request. Tornado's client took half a millisecond, as much as the
+# server's own work on `api/status`, on the same two CPUs: it measured itself as much as the
+# server. Its script sends the requests given in a file, one path a line, in turn.
+WRK_SCRIPT = """
+local requests, sent = {}, 0
+function init(args)
+  local method, body = args[1], nil
+  if args[2] ~= "" then
+    local file = io.open(args[2], "rb")
+    body = file:read("*a")
+    file:close()
+  end
+  for path in io.lines(args[3]) do
+    requests[#requests + 1] = wrk.format(method, path, nil, body)
+  end
+end
+function request()
+  sent = sent % #requests + 1
+  return requests[sent]
+end
+"""
 # The groups of rows `--only` picks from, in the order they are measured.
 SCENARIOS = (
     "post",
@@ -194,6 +222,49 @@ class Load:
         return Result(len(latencies), time.perf_counter() - started, latencies)
 
 
+def wrk_rate(
+    server: Any, workdir: Path, paths: list[str], method: str = "GET", body: bytes | None = None
+) -> float:
+    """Requests per second that wrk gets out of `server` in one second over
+    THROUGHPUT_CONNECTIONS connections, sending `method` to `paths` in turn (with `body`). Any
+    answer other than 2xx or 3xx, or any socket error, fails the run."""
+    root = urlsplit(server.url).path
+    script, body_file, path_file = workdir / "wrk.lua", workdir / "wrk-body", workdir / "wrk-paths"
+    script.write_text(WRK_SCRIPT)
+    body_file.write_bytes(body or b"")
+    path_file.write_text("".join(f"{root}{path}\n" for path in paths))
+    run = subprocess.run(
+        [
+            _wrk(),
+            "--threads=1",
+            f"--connections={THROUGHPUT_CONNECTIONS}",
+            "--duration=1s",
+            f"--header=Authorization: token {server.token}",
+            f"--script={script}",
+            server.url,
+            "--",
+            method,
+            str(body_file) if body is not None else "",
+            str(path_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    failed = re.findall(r"(Non-2xx or 3xx responses|Socket errors): (.*)", run.stdout)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", run.stdout)
+    if failed or rate is None:
+        raise RuntimeError(f"wrk {method} {paths[0]}: {failed or run.stdout}")
+    return float(rate.group(1))
+
+
+def _wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        sys.exit("benchmarks/run.py drives its throughput rows with wrk: apt-get install wrk")
+    return found
+
+
 @dataclass
 class Row:
     what: str
@@ -242,9 +313,11 @@ class Bench:
         db_url: str,
         requests: int,
         large_table: int,
+        workdir: Path,
         only: frozenset[str] = frozenset(SCENARIOS),
     ) -> None:
         self.server, self.uncached_server, self.db_url = server, uncached_server, db_url
+        self.workdir = workdir
         self.requests, self.large_table, self.only = requests, large_table, only
         self.engine = create_engine(db_url, pool_size=1)
         self.rows: list[Row] = []
@@ -316,30 +389,29 @@ class Bench:
             f"{name}_ms": value for name, value in p50.items()
         }
 
-    async def throughput(
+    def throughput(
         self,
         what: str,
         goal: float | None,
-        make: Callable[[Load], Any],
+        paths: list[str],
+        method: str = "GET",
+        body: bytes | None = None,
         server: Any = None,
     ) -> None:
-        """Requests per second of `make` over 16 connections / of `api/status`, measured in
-        alternating rounds so that both see the same machine: the ratio is the median of the
+        """Requests per second of `method` to `paths` in turn / of `api/status`, measured by wrk
+        in alternating rounds so that both see the same machine: the ratio is the median of the
         rounds' ratios (other work on the machine comes and goes in bursts shorter than a run)."""
         server = server or self.server
-        load = Load(server.url, server.token, 16)
-        per_round = max(self.requests // THROUGHPUT_ROUNDS, 16)
-        ratios, seconds, baseline_seconds = [], 0.0, 0.0
+        ratios, rates, baseline_rates = [], [], []
         for _ in range(THROUGHPUT_ROUNDS):
-            baseline = (await load.run(per_round, self.status(load))).seconds
-            measured = (await load.run(per_round, make(load))).seconds
-            ratios.append(baseline / measured)
-            seconds, baseline_seconds = seconds + measured, baseline_seconds + baseline
-        total = per_round * THROUGHPUT_ROUNDS
+            baseline_rates.append(wrk_rate(server, self.workdir, ["api/status"]))
+            rates.append(wrk_rate(server, self.workdir, paths, method, body))
+            ratios.append(rates[-1] / baseline_rates[-1])
         self.rows.append(
             Row(
-                f"{what}, throughput / `GET api/status` throughput (16 connections)",
-                f"{total / seconds:.0f} / {total / baseline_seconds:.0f} req/s",
+                f"{what}, throughput / `GET api/status` throughput "
+                f"({THROUGHPUT_CONNECTIONS} connections)",
+                f"{statistics.mean(rates):.0f} / {statistics.mean(baseline_rates):.0f} req/s",
                 statistics.median(ratios),
                 goal,
                 at_least=True,
@@ -476,25 +548,21 @@ class Bench:
 
         small_ids = [await post(load, small) for _ in range(50)]
 
-        def cycle(path: str) -> Callable[[Load], Callable[[int], Awaitable[Any]]]:
-            return lambda load: lambda i: load.fetch(path.format(small_ids[i % len(small_ids)]))
+        def cycle(path: str) -> list[str]:
+            return [path.format(grid_id) for grid_id in small_ids]
 
         if "post" in self.only:
-            await self.throughput(
-                "`POST blocks/post` 10x10",
-                0.6,
-                lambda load: lambda _: load.fetch("blocks/post", "POST", small),
-            )
+            self.throughput("`POST blocks/post` 10x10", 0.6, ["blocks/post"], "POST", small)
         if "get" in self.only:
-            await self.throughput("`GET blocks/get/<id>` 10x10", 0.8, cycle("blocks/get/{}"))
+            self.throughput("`GET blocks/get/<id>` 10x10", 0.8, cycle("blocks/get/{}"))
         if "listing" in self.only:
-            await self.throughput(
+            self.throughput(
                 "`GET blocks/api/grids?limit=24`", 0.5, cycle("blocks/api/grids?limit=24&x={}")
             )
         if "page" in self.only:
-            await self.throughput("`GET blocks/<id>` page 10x10", 0.5, cycle("blocks/{}"))
+            self.throughput("`GET blocks/<id>` page 10x10", 0.5, cycle("blocks/{}"))
         if "thumbnail" in self.only:
-            await self.throughput(
+            self.throughput(
                 "`GET blocks/api/grids/<id>/thumbnail.svg`",
                 0.5,
                 cycle("blocks/api/grids/{}/thumbnail.svg"),
@@ -506,11 +574,11 @@ class Bench:
             ("`GET blocks/api/grids/<id>/thumbnail.svg`", "blocks/api/grids/{}/thumbnail.svg"),
         )
         for what, path in reads if "uncached" in self.only else ():
-            await self.throughput(
+            self.throughput(
                 f"{what} on a server that reads every time (`cache_seconds=0`)",
                 None,
                 cycle(path),
-                self.uncached_server,
+                server=self.uncached_server,
             )
 
         one = self.load(1)
@@ -602,7 +670,9 @@ class Bench:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=1600, help="per throughput scenario")
+    parser.add_argument(
+        "--requests", type=int, default=1600, help="of each kind in the table-size rows, x4"
+    )
     parser.add_argument("--scale", action="store_true", help="scale rows at 1,000,000 grids")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--no-postgresql", action="store_true")
@@ -643,7 +713,9 @@ def main() -> None:
                     if {"scale", "uncached"} & args.only
                     else contextlib.nullcontext(server)
                 )
-                bench = Bench(server, uncached, db_url, args.requests, large_table, args.only)
+                bench = Bench(
+                    server, uncached, db_url, args.requests, large_table, workdir, args.only
+                )
                 rows = asyncio.run(bench.measure())
             missed += sum(not row.met for row in rows)
             sections += [
@@ -662,10 +734,11 @@ def main() -> None:
         "",
         (
             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
-            f"{platform.python_version()}; the load generator shares the machine with the "
-            f"server. {args.requests} requests per throughput scenario, in {THROUGHPUT_ROUNDS} "
-            "rounds alternating with as many of `api/status`: a throughput ratio is the median of "
-            "the rounds' ratios, the rates shown are over all rounds. Goals from issue 10 (and "
+            f"{platform.python_version()}; the load generators share the machine with the "
+            f"server. Throughputs are wrk's, over {THROUGHPUT_CONNECTIONS} connections, in "
+            f"{THROUGHPUT_ROUNDS} rounds of one second alternating with as many of `api/status`: "
+            "a throughput ratio is the median of the rounds' ratios, the rates shown are their "
+            "means. Goals from issue 10 (and "
             "one row from issue 13); every ratio is to a figure measured in the same run. The "
             "panel's open time is measured by the browser tests, not here: see PANEL.md."
         ),
