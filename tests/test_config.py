@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
 from jupyter_blocks import db
@@ -116,3 +119,42 @@ def test_public_url_defaults_to_jupyterhubs(monkeypatch: pytest.MonkeyPatch) -> 
     assert BlocksApp(config=Config()).public_origin == "https://alice.hub.example.org:8443"
     monkeypatch.delenv("JUPYTERHUB_PUBLIC_URL")
     assert BlocksApp(config=Config()).public_origin is None
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def access_lines(blocks_app: Any) -> Iterator[list[logging.LogRecord]]:
+    """The records of requests' access-log lines (`log_request`) that reach our logger's
+    handlers."""
+    records = _Records()
+    blocks_app.log.addHandler(records)
+    yield records.records
+    blocks_app.log.removeHandler(records)
+
+
+@pytest.mark.parametrize(
+    "blocks_config,debug",
+    [({"log_level": "INFO"}, False), ({"log_level": "DEBUG"}, True)],
+)
+async def test_access_lines_are_made_only_at_the_levels_logged(
+    jp_fetch: Any, blocks_app: Any, access_lines: list[logging.LogRecord], debug: bool
+) -> None:
+    assert blocks_app.log.isEnabledFor(logging.DEBUG) is debug
+    await jp_fetch("blocks", "post", method="POST", body=json.dumps(make_payload()))
+    with pytest.raises(HTTPClientError):
+        await jp_fetch("blocks", "post", method="POST", body="{}")
+    lines = [
+        (record.levelno, record.getMessage().split()[0])
+        for record in access_lines
+        if "POST" in record.getMessage() and "/blocks/post" in record.getMessage()
+    ]
+    refused, stored = (logging.WARNING, "400"), (logging.DEBUG, "200")
+    assert lines == ([stored, refused] if debug else [refused])
