@@ -16,6 +16,7 @@ import pytest
 
 from jupyter_blocks import db
 from jupyter_blocks.posting import (
+    FILL_BEFORE_THE_NEXT,
     Post,
     Posting,
     PostingSettings,
@@ -104,11 +105,33 @@ async def test_posting_processes_stop_with_the_server(posting: Posting) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
 async def test_a_posting_process_does_not_preempt_the_event_loop(posting: Posting) -> None:
-    # posts sent together go to every process (each takes the next post while others wait)
-    await asyncio.gather(*(posting.post(Post(body(), "ada", None, whole=False)) for _ in range(6)))
+    # posts sent together, enough for every process to take some
+    count = FILL_BEFORE_THE_NEXT * len(posting_processes())
+    posts = (posting.post(Post(body(), "ada", None, whole=False)) for _ in range(count))
+    await asyncio.gather(*posts)
     assert {os.sched_getscheduler(process.pid) for process in posting_processes()} == {
         os.SCHED_BATCH
     }
+
+
+async def test_small_posts_fill_one_process_before_the_next_and_big_ones_go_to_the_least_busy(
+    posting: Posting,
+) -> None:
+    if len(posting_processes()) < 3:
+        pytest.skip("SQLite is written by one posting process")
+    small = [
+        asyncio.ensure_future(posting.post(Post(body(title=f"{n}"), "ada", None, whole=False)))
+        for n in range(FILL_BEFORE_THE_NEXT + 2)
+    ]
+    await asyncio.sleep(0)  # each has been handed to a process, none answered yet
+    assert [process.waiting for process in posting._processes] == [FILL_BEFORE_THE_NEXT, 2, 0]
+    big = Post(body(width=200, height=200), "ada", None, whole=False)
+    sent_big = asyncio.ensure_future(posting.post(big))
+    await asyncio.sleep(0)
+    assert [process.waiting for process in posting._processes] == [FILL_BEFORE_THE_NEXT, 2, 1]
+    stored = await asyncio.gather(*small, sent_big)
+    assert [grid.title for grid in stored[:-1]] == [f"{n}" for n in range(len(small))]
+    assert (stored[-1].width, stored[-1].height) == (200, 200)
 
 
 @pytest.mark.parametrize("route", [("blocks", "post"), ("blocks", "api", "grids")])
