@@ -53,11 +53,12 @@ THROUGHPUT_ROUNDS = 8
 THROUGHPUT_CONNECTIONS = 16
 # Alternating rounds of a row of `api/status` latency under posts (`Bench.status_under`).
 LATENCY_ROUNDS = 5
-# The throughput rows are driven by wrk (Debian's package `wrk`): written in C, it takes a few
-# microseconds of CPU per request. Tornado's client took half a millisecond, as much as the
-# server's own work on `api/status`, on the same two CPUs: it measured itself as much as the
-# server. Its script sends the requests given in a file, one path a line, in turn, each
-# connection pausing a given number of milliseconds after each answer.
+# The throughput rows, and the clients of the rows of latency under posts, are driven by wrk
+# (Debian's package `wrk`): written in C, it takes a few microseconds of CPU per request.
+# Tornado's client took half a millisecond, as much as the server's own work on `api/status`, on
+# the same two CPUs: it measured itself as much as the server. Its script sends the requests
+# given in a file, one path a line, in turn, each connection pausing a given number of
+# milliseconds after each answer.
 WRK_SCRIPT = """
 local requests, sent = {}, 0
 function init(args)
