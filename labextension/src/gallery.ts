@@ -44,8 +44,8 @@ export class GalleryPanel extends SidePanel {
     super({ content: new Panel(), translator });
     this.model = options.model;
     this._openGrid = options.openGrid;
-    this._bundle = translator.load('jupyter_blocks');
-    const trans = this._bundle;
+    this.trans = translator.load('jupyter_blocks');
+    const trans = this.trans;
 
     this.id = 'jupyter-blocks-gallery';
     this.title.icon = blocksIcon;
@@ -124,7 +124,7 @@ export class GalleryPanel extends SidePanel {
 
   /** "All grids" or "My grids". */
   private _createFilterSelect(): Widget {
-    const trans = this._bundle;
+    const trans = this.trans;
     const select = this._filterSelect;
     select.className = 'jp-BlocksGallery-filter';
     select.setAttribute('aria-label', trans.__('Show grids'));
@@ -145,7 +145,7 @@ export class GalleryPanel extends SidePanel {
 
   /** The search box, with author names as suggestions. */
   private _createSearchBar(): Widget {
-    const trans = this._bundle;
+    const trans = this.trans;
     const bar = new Widget();
     bar.addClass('jp-BlocksGallery-searchBar');
 
@@ -202,8 +202,8 @@ export class GalleryPanel extends SidePanel {
     if (model.hasMore) {
       this._moreButton.disabled = model.loadingMore;
       this._moreButton.textContent = model.loadingMore
-        ? this._bundle.__('Loading…')
-        : this._bundle.__('Load more');
+        ? this.trans.__('Loading…')
+        : this.trans.__('Load more');
       children.push(this._moreButton);
     }
     if (
@@ -241,7 +241,7 @@ export class GalleryPanel extends SidePanel {
   }
 
   private _card(item: IGridSummary): HTMLElement {
-    const trans = this._bundle;
+    const trans = this.trans;
     const title = item.title || trans.__('Untitled');
     const card = document.createElement('li');
     card.className = 'jp-BlocksGallery-card';
@@ -348,12 +348,12 @@ export class GalleryPanel extends SidePanel {
   private _loadingBox(): HTMLElement {
     const box = document.createElement('div');
     box.className = 'jp-BlocksGallery-loading';
-    box.textContent = this._bundle.__('Loading grids…');
+    box.textContent = this.trans.__('Loading grids…');
     return box;
   }
 
   private _errorBox(error: unknown): HTMLElement {
-    const trans = this._bundle;
+    const trans = this.trans;
     const actions = [
       { label: trans.__('Retry'), onClick: () => void this.model.refresh() }
     ];
@@ -372,7 +372,7 @@ export class GalleryPanel extends SidePanel {
   }
 
   private _emptyState(): HTMLElement {
-    const trans = this._bundle;
+    const trans = this.trans;
     const box = document.createElement('div');
     box.className = 'jp-BlocksGallery-empty';
     const icon = blocksIcon.element({
@@ -398,7 +398,11 @@ export class GalleryPanel extends SidePanel {
   }
 
   private readonly _openGrid: (summary: IGridSummary) => void;
-  private readonly _bundle: TranslationBundle;
+  /**
+   * This extension's strings, named `trans` for the translation-string
+   * extractor (SidePanel's own `_trans` holds JupyterLab's).
+   */
+  private readonly trans: TranslationBundle;
   private readonly _body = new Widget();
   private readonly _cardList = document.createElement('ul');
   private readonly _filterSelect = document.createElement('select');

@@ -113,7 +113,9 @@ export class GridTabs {
   private _addButtons(tab: GridTab, grid: GridRecord): void {
     const trans = this._options.trans;
     const model = tab.content.model;
-    const buttons: [string, ToolbarButton][] = [
+    // Each one goes to the toolbar, or is disposed, below.
+    const buttons: [string, ToolbarButton][] = [];
+    buttons.push(
       [
         'copy-url',
         new ToolbarButton({
@@ -133,7 +135,7 @@ export class GridTabs {
           onClick: () => copy(gridSnippet(grid), trans.__('Snippet copied'))
         })
       ]
-    ];
+    );
     const notebooks = this._options.notebooks;
     if (notebooks) {
       buttons.push([

@@ -15,11 +15,15 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { launchIcon } from '@jupyterlab/ui-components';
 
+/* eslint-disable jupyter/prefer-lazy-imports -- activate() needs them at once:
+   it makes the gallery panel, with its model and client, for the sidebar, and
+   the grid tabs, whose tracker goes to the layout restorer. */
 import { BlocksClient, defaultTransport, type IGridSummary } from './api';
 import { GalleryPanel } from './gallery';
 import { GridTabs } from './gridtabs';
 import { blocksIcon } from './icon';
 import { GalleryModel } from './model';
+/* eslint-enable jupyter/prefer-lazy-imports */
 
 const PLUGIN_ID = 'jupyter-blocks:plugin';
 
@@ -30,6 +34,9 @@ namespace CommandIDs {
 }
 
 const PALETTE_CATEGORY = 'Blocks';
+
+/** The `describedBy` arguments of a command that takes none. */
+const NO_ARGS = { type: 'object', properties: {} } as const;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -93,6 +100,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: trans.__('Blocks gallery'),
       caption: trans.__('Show the gallery of shared ipythonblocks grids'),
       icon: blocksIcon,
+      describedBy: { args: NO_ARGS },
       execute: () => shell.activateById(gallery.id)
     });
     commands.addCommand(CommandIDs.openWebGallery, {
@@ -101,6 +109,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         'Open the HTML gallery of shared grids in a new browser tab'
       ),
       icon: launchIcon,
+      describedBy: { args: NO_ARGS },
       execute: () =>
         void window.open(client.galleryPageURL(), '_blank', 'noopener')
     });
@@ -109,6 +118,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
         label: args => trans.__('Open grid %1', String(args.id ?? '')).trim(),
         caption: trans.__('Open a shared grid in a tab'),
         icon: blocksIcon,
+        describedBy: {
+          args: {
+            type: 'object',
+            properties: {
+              id: {
+                type: 'string',
+                description: trans.__('The id of the shared grid')
+              }
+            },
+            required: ['id']
+          }
+        },
         execute: args => tabs.open(String(args.id))
       });
     }

@@ -71,6 +71,7 @@ describe('GridModel', () => {
       height: 1,
       blocks: new Uint8Array([1, 2, 3, 20])
     });
+    model.dispose();
   });
 
   it('is an error when the blocks do not match the size of the grid', async () => {
@@ -81,6 +82,7 @@ describe('GridModel', () => {
     expect(model.status).toBe('error');
     expect(String(model.error)).toContain('do not match its size, 1 × 1');
     expect(model.drawing).toBeNull();
+    model.dispose();
   });
 
   it.each([
@@ -92,6 +94,7 @@ describe('GridModel', () => {
     const model = new GridModel('Xk9aQe', client);
     await model.load();
     expect(model.status).toBe(expected);
+    model.dispose();
   });
 
   it('is not gone when the server extension is missing', async () => {
@@ -104,6 +107,7 @@ describe('GridModel', () => {
     const model = new GridModel('Xk9aQe', client);
     await model.load();
     expect(model.status).toBe('error');
+    model.dispose();
   });
 
   it('renames and deletes', async () => {
@@ -114,5 +118,6 @@ describe('GridModel', () => {
     expect(model.drawing?.blocks).toEqual(new Uint8Array([1, 2, 3, 20]));
     await model.remove();
     expect(model.status).toBe('deleted');
+    model.dispose();
   });
 });
