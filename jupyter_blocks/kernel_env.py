@@ -1,20 +1,13 @@
-"""Tell kernels started by this Jupyter server where its jupyter-blocks endpoints are, and make
-them use it with no step at all.
+"""The environment kernels inherit from a Jupyter server running jupyter-blocks: the variables
+that say where its `blocks/` endpoints are, and how a process on the same machine reaches them.
 
 The server extension calls `export_kernel_environment(serverapp)` at start-up. It puts the
 server's own local URL (with `base_url` and `blocks/`) and its token into the server process's
 environment; kernels started afterwards inherit that environment, so
-`jupyter_blocks.client.connect()` in a kernel finds this server with nothing typed by hand.
-
-In those kernels (any Python process with JUPYTER_BLOCKS_URL set, in fact), the
-`jupyter_blocks.pth` file installed into site-packages calls `install_ipythonblocks_hook()` at
-interpreter start: when the program imports ipythonblocks, it is pointed at the server right
-after (`jupyter_blocks.client.patch.attach`), with no network contact until a grid is posted
-or loaded. A `.pth` file rather than IPython configuration: IPython reads no `*.d` directories
-of configuration (traitlets loads one `ipython_kernel_config` file per directory, which a user's
-or another package's file would replace), and the hook also covers scripts run in Jupyter's
-terminals. It costs one environment lookup in processes without the variable and one small
-import in those with it; processes that never import ipythonblocks load nothing more.
+`jupyter_blocks.client.connect()` in a kernel finds this server with nothing typed by hand, and
+`jupyter_blocks.kernel_hook` points ipythonblocks at it as soon as a kernel imports it. This
+module is what both sides share, so it imports nothing of theirs: the server writes the
+variables, the kernel side reads them.
 
 Exporting the token leaks nothing new: kernels run as the same OS user as the server, who can
 already read the token from the server's runtime file (`jpserver-<pid>.json`, see
@@ -24,21 +17,21 @@ already read the token from the server's runtime file (`jpserver-<pid>.json`, se
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import os
-import sys
-import types
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from importlib.abc import Loader
-
     # importing the server application takes seconds; kernels import this module
     from jupyter_server.serverapp import ServerApp
 
+# Set by the server extension for the kernels it starts: its `blocks/` URL and a token.
 ENV_URL = "JUPYTER_BLOCKS_URL"
 ENV_TOKEN = "JUPYTER_BLOCKS_TOKEN"
+# Set by JupyterHub for a single-user server, and so for its kernels: the server's URL and
+# prefix, and its Hub token (scoped to its user).
+ENV_HUB_SERVICE_URL = "JUPYTERHUB_SERVICE_URL"
+ENV_HUB_SERVICE_PREFIX = "JUPYTERHUB_SERVICE_PREFIX"
+ENV_HUB_API_TOKEN = "JUPYTERHUB_API_TOKEN"
 
 
 def kernel_facing_url(
@@ -81,7 +74,7 @@ def export_kernel_environment(serverapp: ServerApp, url: str | None = None) -> N
     """
     if url is not None:
         os.environ[ENV_URL] = url
-        os.environ[ENV_TOKEN] = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        os.environ[ENV_TOKEN] = os.environ.get(ENV_HUB_API_TOKEN, "")
         return
     _export(serverapp)
     serverapp.io_loop.add_callback(_export, serverapp)
@@ -103,54 +96,3 @@ def _export(serverapp: ServerApp) -> None:
         # No token on this server; drop one inherited from a server that started this one.
         os.environ.pop(ENV_TOKEN, None)
     serverapp.log.debug("jupyter-blocks: kernels will reach this server at %s", url)
-
-
-# ----------------------------------------------------------- kernel side: the import hook
-
-
-def install_ipythonblocks_hook() -> None:
-    """Point ipythonblocks at this process's jupyter-blocks server (JUPYTER_BLOCKS_URL) as soon
-    as it is imported: now if it already is, else through a one-time import hook."""
-    url = os.environ[ENV_URL]
-    if "ipythonblocks" in sys.modules:
-        _attach_to_server(url)
-    elif not any(isinstance(finder, _IpythonblocksFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _IpythonblocksFinder(url))
-
-
-def _attach_to_server(url: str) -> None:
-    from .client import patch
-
-    patch.attach(url)
-
-
-# A meta path finder by protocol (nothing to inherit); the loader wraps ipythonblocks' own.
-class _IpythonblocksFinder:
-    """Finds `ipythonblocks` as the other finders do, with a loader that attaches after."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def find_spec(
-        self, name: str, path: Any = None, target: types.ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if name != "ipythonblocks":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = cast("Loader", _AttachAfterLoading(spec.loader, self.url))
-        return spec
-
-
-class _AttachAfterLoading(importlib.abc.Loader):
-    def __init__(self, loader: Any, url: str) -> None:
-        self.loader, self.url = loader, url
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        module: types.ModuleType | None = self.loader.create_module(spec)
-        return module
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        self.loader.exec_module(module)
-        _attach_to_server(self.url)

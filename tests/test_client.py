@@ -507,7 +507,7 @@ async def test_a_kernel_shares_with_no_load_ext(served: Served) -> None:
         loaded_at_start = await kernel.run_json(
             "import json, sys\n"
             "print(json.dumps([name in sys.modules for name in "
-            "('jupyter_blocks.kernel_env', 'jupyter_blocks.client', 'ipythonblocks')]))"
+            "('jupyter_blocks.kernel_hook', 'jupyter_blocks.client', 'ipythonblocks')]))"
         )
         await kernel.run(HOST_SPY)
         blocks = await kernel.run_json(COLOURFUL_GRID)
@@ -571,7 +571,7 @@ async def test_a_kernel_without_the_server_variable_keeps_stock_ipythonblocks(
     async with kernel_of(served, env=environment) as kernel:
         state = await kernel.run_json(
             "import json, sys\nfrom ipythonblocks import ipythonblocks as ipb\n"
-            "print(json.dumps([ipb._POST_URL, 'jupyter_blocks.kernel_env' in sys.modules]))"
+            "print(json.dumps([ipb._POST_URL, 'jupyter_blocks.kernel_hook' in sys.modules]))"
         )
     assert state == ["http://www.ipythonblocks.org/post", False]
 

@@ -2,7 +2,7 @@
 
 In a kernel started by a Jupyter server running jupyter-blocks, nothing needs to be typed:
 ipythonblocks is pointed at that server as soon as it is imported (see
-`jupyter_blocks.kernel_env.install_ipythonblocks_hook`)::
+`jupyter_blocks.kernel_hook`)::
 
     from ipythonblocks import BlockGrid
     url = grid.post_to_web()          # stored on this Jupyter server, page at `url`
@@ -11,17 +11,25 @@ ipythonblocks is pointed at that server as soon as it is imported (see
 `%load_ext jupyter_blocks` (or `connect()`) connects at once and says where grids go.
 
 The modules: `discovery` finds the server, `transport` talks HTTP to it on one
-`requests.Session`, `connection` keeps the one connection, `patch` points ipythonblocks at it,
-`functions` holds the helpers beyond ipythonblocks (`post` with a title, `load` by page URL,
-`gallery`).
+`requests.Session`, `connection` keeps the one connection and points ipythonblocks at it,
+`patch` gives ipythonblocks its URLs and methods that use that connection, `functions` holds
+the helpers beyond ipythonblocks (`post` with a title, `load` by page URL, `gallery`). Data
+flows one way: `connection` hands `patch` the way to its transport, and `patch` knows no
+connection.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+# First, before any module of ours: where the import hook is installed (kernel_hook), this
+# import attaches ipythonblocks to the server, which imports our modules; none of them may be
+# half-imported then (as one would be, were it the first to import ipythonblocks).
+import ipythonblocks  # noqa: F401
+
+from ..kernel_env import ENV_HUB_API_TOKEN, ENV_HUB_SERVICE_PREFIX, ENV_HUB_SERVICE_URL
 from .connection import Connection, connect, disconnect
-from .discovery import ENV_HUB_API_TOKEN, ENV_HUB_SERVICE_PREFIX, ENV_HUB_SERVICE_URL, discover
+from .discovery import discover
 from .errors import BlocksConnectionError, BlocksError, BlocksRequestError
 from .functions import gallery, load, parse_grid_reference, post
 

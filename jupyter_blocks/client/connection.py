@@ -1,10 +1,12 @@
-"""The connection of this kernel to its jupyter-blocks server, made once and kept."""
+"""The connection of this kernel to its jupyter-blocks server, made once and kept, and
+ipythonblocks pointed at it."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 
+from . import patch
 from .discovery import discover
 from .errors import BlocksConnectionError, BlocksRequestError
 from .transport import Transport
@@ -36,8 +38,6 @@ def connect(url: str | None = None, token: str | None = None) -> Connection:
     and check that jupyter-blocks answers there. Returns the connection; raises
     `BlocksConnectionError` with what to do when there is no usable server (ipythonblocks then
     stays pointed at this server: it never falls back to the public site)."""
-    from .patch import attach  # the patch calls back into this module
-
     global _connection
     if url is None:
         url, found_token, found_by = discover()
@@ -52,7 +52,7 @@ def connect(url: str | None = None, token: str | None = None) -> Connection:
             "requests with `requests`, which cannot use one. Serve on a TCP port as well "
             "(--ip/--port) or call jupyter_blocks.client.connect(url=..., token=...)."
         )
-    attach(url)
+    attach_ipythonblocks(url)
     transport = Transport(url, token)
     author = _check_server(transport, found_by)
     _connection = Connection(transport, author, found_by)
@@ -62,16 +62,24 @@ def connect(url: str | None = None, token: str | None = None) -> Connection:
 
 def disconnect() -> None:
     """Undo `connect()`: ipythonblocks talks to ipythonblocks.org again."""
-    from .patch import detach
-
     global _connection
-    detach()
+    patch.detach()
     _connection = None
 
 
 def current() -> Connection:
     """The connection, made now if there is none yet."""
     return _connection or connect()
+
+
+def attach_ipythonblocks(url: str) -> None:
+    """ipythonblocks talks to the server at `url` (its `blocks/` URL) only, through this
+    kernel's connection, made on its first request: nothing is sent now."""
+    patch.attach(url, _current_transport)
+
+
+def _current_transport() -> Transport:
+    return current().transport
 
 
 def _check_server(transport: Transport, found_by: str) -> str:

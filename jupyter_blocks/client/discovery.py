@@ -6,12 +6,15 @@ import os
 import urllib.parse
 from typing import Any
 
-from ..kernel_env import ENV_TOKEN, ENV_URL, kernel_facing_url
+from ..kernel_env import (
+    ENV_HUB_API_TOKEN,
+    ENV_HUB_SERVICE_PREFIX,
+    ENV_HUB_SERVICE_URL,
+    ENV_TOKEN,
+    ENV_URL,
+    kernel_facing_url,
+)
 from .errors import BlocksConnectionError
-
-ENV_HUB_SERVICE_URL = "JUPYTERHUB_SERVICE_URL"
-ENV_HUB_SERVICE_PREFIX = "JUPYTERHUB_SERVICE_PREFIX"
-ENV_HUB_API_TOKEN = "JUPYTERHUB_API_TOKEN"
 
 
 def discover() -> tuple[str, str | None, str]:

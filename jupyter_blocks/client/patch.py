@@ -1,11 +1,12 @@
 """Point ipythonblocks at this kernel's jupyter-blocks server.
 
-`attach(url)` sets the module constants (`_POST_URL`, `_GET_URL_PUBLIC`, `_GET_URL_SECRET`) to
-the server's `blocks/` endpoints, so nothing in ipythonblocks names the public site any more,
-and replaces `BlockGrid.post_to_web` and `BlockGrid.from_web` / `ImageGrid.from_web` (which
-call the module-level `requests.post` / `requests.get` without headers) with ones that go
-through this kernel's connection (`connection.current()`, made on first use). The replacements
-also do more than the stock ones:
+`attach(url, transport)` sets the module constants (`_POST_URL`, `_GET_URL_PUBLIC`,
+`_GET_URL_SECRET`) to the server's `blocks/` endpoints, so nothing in ipythonblocks names the
+public site any more, and replaces `BlockGrid.post_to_web` and `BlockGrid.from_web` /
+`ImageGrid.from_web` (which call the module-level `requests.post` / `requests.get` without
+headers) with ones that send their requests through the transport `attach` is given: that of
+this kernel's connection, made on first use (`connection.attach_ipythonblocks`). The
+replacements also do more than the stock ones:
 
 - code cells are sent as typed (`%load_ext ...`), not as IPython rewrote them;
 - a grid gets a title: `post_to_web(title=...)`, else the notebook's name and the cell number;
@@ -18,14 +19,16 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any, TypeVar
 
+import requests
 from ipythonblocks import BlockGrid, ImageGrid
 from ipythonblocks import ipythonblocks as ipb
 
-from . import connection
 from .errors import BlocksError, BlocksRequestError
+from .transport import Transport
 
 CellSpec = int | str | slice
 """Code cells as ipythonblocks takes them: 3, "3,5,8:10" or slice(1, 4) (numbers of `In`)."""
@@ -44,10 +47,16 @@ _STOCK_METHODS = [
     (cls, name, cls.__dict__[name])
     for cls, name in ((BlockGrid, "post_to_web"), (BlockGrid, "from_web"), (ImageGrid, "from_web"))
 ]
+# What the replaced methods send their requests through, while attached.
+_transport: Callable[[], Transport] | None = None
 
 
-def attach(url: str) -> None:
-    """ipythonblocks talks to the jupyter-blocks server at `url` (its `blocks/` URL) only."""
+def attach(url: str, transport: Callable[[], Transport]) -> None:
+    """ipythonblocks talks to the jupyter-blocks server at `url` (its `blocks/` URL) only, and
+    sends its requests through `transport()`, called at each request (so that the connection
+    can be made on first use)."""
+    global _transport
+    _transport = transport
     braces_escaped = url.replace("{", "{{").replace("}", "}}")
     ipb._POST_URL = url + "post"
     ipb._GET_URL_PUBLIC = braces_escaped + "get/{0}"
@@ -58,6 +67,8 @@ def attach(url: str) -> None:
 
 
 def detach() -> None:
+    global _transport
+    _transport = None
     ipb._POST_URL, ipb._GET_URL_PUBLIC, ipb._GET_URL_SECRET = _STOCK_URLS
     for cls, name, method in _STOCK_METHODS:
         setattr(cls, name, method)
@@ -79,8 +90,7 @@ def _post_to_web(
     title: shown in the gallery; default: the notebook's name and this cell's number.
     """
     payload = grid_payload(self, code_cells, secret, title)
-    response = connection.current().transport.request("POST", "post", json=payload)
-    return str(response.json()["url"])
+    return str(_request("POST", "post", json=payload).json()["url"])
 
 
 def _block_grid_from_web(cls: type[GridT], grid_id: str, secret: bool = False) -> GridT:
@@ -107,7 +117,7 @@ def _fetch_grid_data(grid_id: str, secret: bool) -> dict[str, Any]:
     quoted = urllib.parse.quote(str(grid_id), safe="")
     path = f"get/secret/{quoted}" if secret else f"get/{quoted}"
     try:
-        data: dict[str, Any] = connection.current().transport.request("GET", path).json()
+        data: dict[str, Any] = _request("GET", path).json()
     except BlocksRequestError as error:
         if error.status == 404 and not secret:
             raise BlocksRequestError(
@@ -119,6 +129,11 @@ def _fetch_grid_data(grid_id: str, secret: bool) -> dict[str, Any]:
             ) from error
         raise
     return data
+
+
+def _request(method: str, path: str, **kwargs: Any) -> requests.Response:
+    assert _transport is not None, "the methods that call this are there only while attached"
+    return _transport().request(method, path, **kwargs)
 
 
 # ---------------------------------------------------------------------------- payloads
