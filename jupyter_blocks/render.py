@@ -14,12 +14,12 @@ import struct
 import threading
 import time
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
+from cachetools import LRUCache
 from isal import isal_zlib
 from markupsafe import Markup, escape
 from PIL import Image, ImageDraw
@@ -280,38 +280,31 @@ class PageCode:
         return self.total_chars - self.shown_chars
 
 
+def _chars_held(code: PageCode) -> int:
+    """What a `CodeCache` entry counts for: its characters, and a floor for the memory an entry
+    takes even with no code."""
+    return CODE_CACHE_ENTRY_CHARS + sum(len(cell) for cell in code.cells)
+
+
 class CodeCache:
     """Highlighted page code per grid of one database, least recently used dropped first,
     bounded by the total length of the HTML held. Grids never change, so an entry never goes
     stale; row ids are never reused, so a deleted grid's entry is never shown for another."""
 
     def __init__(self, max_chars: int = CODE_CACHE_CHARS) -> None:
-        self.max_chars = max_chars
-        self._entries: OrderedDict[int, tuple[PageCode, int]] = OrderedDict()
-        self._chars = 0
+        self._entries: LRUCache[int, PageCode] = LRUCache(max_chars, getsizeof=_chars_held)
+        # pages are drawn on several threads; a cachetools cache is not thread-safe
         self._lock = threading.Lock()
 
     def get(self, row_id: int) -> PageCode | None:
         with self._lock:
-            entry = self._entries.get(row_id)
-            if entry is None:
-                return None
-            self._entries.move_to_end(row_id)
-            return entry[0]
+            return self._entries.get(row_id)
 
     def put(self, row_id: int, code: PageCode) -> None:
-        # an entry costs memory even with no code: counted as this many characters at least
-        size = CODE_CACHE_ENTRY_CHARS + sum(len(cell) for cell in code.cells)
-        if size > self.max_chars:
+        if _chars_held(code) > self._entries.maxsize:
             return
         with self._lock:
-            if row_id in self._entries:
-                return
-            self._entries[row_id] = (code, size)
-            self._chars += size
-            while self._chars > self.max_chars:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self._chars -= dropped
+            self._entries.setdefault(row_id, code)
 
     def highlighted(self, row_id: int, code: PageCode) -> PageCode:
         """The `code` of grid `row_id` with its cells as HTML: highlighted within one time

@@ -83,6 +83,15 @@ def test_grids_without_code_count_in_the_cache_too() -> None:
     assert sum(cache.get(row_id) is not None for row_id in range(1_000)) == 100
 
 
+def test_code_bigger_than_the_whole_cache_is_shown_but_not_kept() -> None:
+    cache = render.CodeCache(max_chars=2 * render.CODE_CACHE_ENTRY_CHARS)
+    kept = cache.highlighted(1, page_code(["a = 1"]))
+    big = cache.highlighted(2, page_code(["b = 2" * render.CODE_CACHE_ENTRY_CHARS]))
+    assert "b" in big.cells[0]
+    assert cache.get(2) is None
+    assert cache.get(1) is kept  # nothing was dropped to make room for it
+
+
 @pytest.fixture
 def blocks_config() -> dict[str, Any]:
     # room for the largest code a grid may carry: 200 cells of 100,000 characters
