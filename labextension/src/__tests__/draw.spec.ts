@@ -45,7 +45,41 @@ describe('layoutGrid', () => {
   });
 });
 
+/**
+ * A 2D context that records what is drawn: jsdom has no canvas (its
+ * `getContext` logs "Not implemented" and returns null).
+ */
+class FakeContext {
+  scales: [number, number][] = [];
+  fills: [string, number, number, number, number][] = [];
+  fillStyle = '';
+  scale(x: number, y: number): void {
+    this.scales.push([x, y]);
+  }
+  fillRect(x: number, y: number, width: number, height: number): void {
+    this.fills.push([this.fillStyle, x, y, width, height]);
+  }
+}
+
 describe('drawGrid', () => {
+  let contexts: FakeContext[];
+  let getContext: jest.SpyInstance;
+
+  beforeEach(() => {
+    contexts = [];
+    getContext = jest
+      .spyOn(HTMLCanvasElement.prototype, 'getContext')
+      .mockImplementation(() => {
+        const context = new FakeContext();
+        contexts.push(context);
+        return context as unknown as CanvasRenderingContext2D;
+      });
+  });
+
+  afterEach(() => {
+    getContext.mockRestore();
+  });
+
   it('is one canvas of the natural size, however many blocks', () => {
     const canvas = drawGrid(data);
     expect(canvas.tagName).toBe('CANVAS');
@@ -53,6 +87,21 @@ describe('drawGrid', () => {
     expect([canvas.width, canvas.height]).toEqual([64, 35]);
     expect([canvas.dataset.width, canvas.dataset.height]).toEqual(['3', '2']);
     expect(canvas.children).toHaveLength(0);
+  });
+
+  it('fills each block in its colour at its place in the layout', () => {
+    drawGrid(data);
+    expect(getContext).toHaveBeenCalledWith('2d');
+    expect(contexts).toHaveLength(1);
+    expect(contexts[0].scales).toEqual([[1, 1]]);
+    expect(contexts[0].fills).toEqual([
+      ['rgb(255, 0, 0)', 1, 1, 20, 20],
+      ['rgb(0, 255, 0)', 22, 1, 20, 20],
+      ['rgb(0, 0, 255)', 43, 1, 20, 20],
+      ['rgb(9, 9, 9)', 1, 22, 20, 12],
+      ['rgb(8, 8, 8)', 22, 22, 20, 12],
+      ['rgb(7, 7, 7)', 43, 22, 20, 12]
+    ]);
   });
 
   it('draws a grid past the largest canvas scaled down, keeping its shape', () => {
@@ -68,6 +117,7 @@ describe('drawGrid', () => {
     expect(big.style.width).toBe('10501px');
     expect(big.width).toBe(2048);
     expect(big.height).toBe(Math.round((5251 * 2048) / 10501));
+    expect(contexts[0].scales).toEqual([[2048 / 10501, 2048 / 10501]]);
   });
 
   it('marks grid lines on or off', () => {
