@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import getpass
-import logging
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,51 +22,13 @@ from .handlers.base import NAMESPACE
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
-from .posting import Posting, PostingSettings, share_connections
 from .read_cache import ReadCache
 from .render import CodeCache
 from .service import SALT_SETTING
-from .validation import Limits
+from .validation import Limits, PayloadValidator
 
 HERE = Path(__file__).parent
 ENV_PREFIX = "JUPYTER_BLOCKS_"
-# glibc's mallopt parameter, and the size from which blocks are mapped (and unmapped when freed)
-# on their own.
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD_BYTES = 1024 * 1024
-
-
-def freeze_what_start_up_made() -> None:
-    """Move the objects the server made while starting (modules, configuration, the routes:
-    hundreds of thousands, living as long as the server) out of the cycle collector's reach. A
-    full collection would walk them all on the event loop's time whenever requests have
-    allocated enough, and posts do: measured with benchmarks/run.py, `api/status` while 4
-    clients post 30x30 grids took up to 129-134 ms, frozen at most 9-14 ms. (What is garbage
-    already is collected first, once.)"""
-    gc.collect()
-    gc.freeze()
-
-
-def return_big_blocks_to_the_os() -> None:
-    """Have glibc give memory blocks of a megabyte or more back to the system when they are
-    freed. Reads of big grids allocate and free megabytes per request in the database threads;
-    glibc would otherwise raise its threshold on the first such block and keep the later ones in
-    per-thread arenas, so the server's memory would grow with every thread that ever served a
-    big grid (measured with benchmarks/run.py's RSS row: growth halved). No effect elsewhere."""
-    if sys.platform != "linux":
-        return
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-
-
-def drop_messages_no_handler_takes(log: logging.Logger) -> None:
-    """Drop messages below every handler's level before they become records. traitlets leaves
-    an application's logger at DEBUG and filters in its handlers, so each request's access-log
-    line (debug, for a success) was made into a record, its caller looked up, and then thrown
-    away: 35 microseconds of the event loop's time per 10x10 post (measured with
-    benchmarks/run.py; a fifteenth of the request). Changing `log_level` later sets it again."""
-    if log.handlers and not log.propagate:
-        log.setLevel(max(log.level, min(handler.level for handler in log.handlers)))
 
 
 class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
@@ -144,9 +102,9 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     ).tag(config=True)
     db_pool_size = Int(
         10,
-        help="""Most database connections this server holds (PostgreSQL), however many users
-        it serves, its posting processes' included (at least 2: one for posts); requests wait
-        for a free one.""",
+        help="""Most database connections this server holds, however many users it serves
+        (PostgreSQL: a third of them for writes, the rest for reads; SQLite: this many for reads
+        and one for writes); requests wait for a free one.""",
     ).tag(config=True)
     auto_migrate = Bool(
         True, help="Upgrade the database schema at start-up (under a lock shared by all servers)."
@@ -189,12 +147,6 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     max_title_chars = Int(200, help="Longest title in characters.").tag(config=True)
 
     database: db.Database
-    # Parsing, checking, drawing and encoding big grids: few threads, so that they cannot
-    # crowd the event loop's thread out of the GIL.
-    cpu_threads: ThreadPoolExecutor
-    # Posts are checked and stored by posting processes, whose work never holds this
-    # process's GIL (and with it the event loop).
-    posting: Posting
     ids: GridIds
     hub_users: HubUsers
     # Highlighted code of recently viewed grids of this database.
@@ -229,10 +181,20 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         """The absolute path of the service's blocks/ URLs, as browsers reach it (same origin)."""
         return url_path_join(urlsplit(self.service_url).path or "/", NAMESPACE) + "/"
 
+    @cached_property
+    def validator(self) -> PayloadValidator:
+        """Checks posted payloads against this server's limits."""
+        return PayloadValidator(self.limits)
+
+    @cached_property
+    def cpu_threads(self) -> ThreadPoolExecutor:
+        """Parsing, checking, drawing and encoding big grids: few threads, so that they cannot
+        crowd the event loop's thread out of the GIL. Made when a big grid first needs them."""
+        return ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
+
     def initialize_settings(self) -> None:
         assert self.serverapp is not None, "loaded by a Jupyter server"
         self._apply_environment()
-        drop_messages_no_handler_takes(self.log)
         if self.uses_service:
             # No database here: the Hub service holds it; the panel learns where it is.
             page_config = self.serverapp.web_app.settings.setdefault("page_config_data", {})
@@ -242,29 +204,20 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
             )
             self.log.info("jupyter-blocks: grids are kept by the service at %s", self.service_url)
             return
-        return_big_blocks_to_the_os()
-        # once the server has started: the other extensions have loaded by then
-        self.serverapp.io_loop.add_callback(freeze_what_start_up_made)
-        self.cpu_threads = ThreadPoolExecutor(2, thread_name_prefix="jupyter-blocks-cpu")
         self.open_database()
-        self.posting = Posting(
-            PostingSettings(self.db_url, self.limits, self.ids.salt, self.ids.min_length),
-            share_connections(self.db_url, self.db_pool_size)[1],
-        )
         self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
         export_kernel_environment(self.serverapp)
 
     def open_database(self) -> None:
         """Connect, upgrade (or check) the schema, and read the salt all servers share."""
-        pool_size, _ = share_connections(self.db_url, self.db_pool_size)
-        self.database = db.Database(self.db_url, pool_size)
+        self.database = db.Database(self.db_url, self.db_pool_size)
         engine = self.database.engine
         if self.auto_migrate:
             db.upgrade(engine, log=self.log)
-        current, head = db.current_revision(engine), db.head_revision()
-        if current != head:
+        current = db.current_revision(engine)
+        if current != db.HEAD_REVISION:
             self.database.close()
-            raise db.SchemaMismatch(engine.url, current, head)
+            raise db.SchemaMismatch(engine.url, current, db.HEAD_REVISION)
         salt = self.hashids_salt or db.stored_setting(engine, SALT_SETTING) or ""
         self.ids = GridIds(salt, self.hashids_min_length)
         self.code_cache = CodeCache()
@@ -277,8 +230,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     async def stop_extension(self) -> None:
         if self.uses_service:
             return
-        self.posting.close()
-        self.cpu_threads.shutdown(wait=True)
+        if "cpu_threads" in self.__dict__:  # made on first use
+            self.cpu_threads.shutdown(wait=True)
         self.database.close()
 
     async def is_moderator(self, user: Any) -> bool:

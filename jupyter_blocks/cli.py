@@ -65,7 +65,7 @@ def _shown(url: str) -> str:
 
 
 def _run(url: str, work: Callable[[Session], T]) -> T:
-    database = db.Database(url, pool_size=1)
+    database = db.Database(url, connections=2)
     try:
         with db.session_context(database.sessions) as session:
             return work(session)
@@ -74,7 +74,7 @@ def _run(url: str, work: Callable[[Session], T]) -> T:
 
 
 def _upgrade(url: str) -> str | None:
-    database = db.Database(url, pool_size=1)
+    database = db.Database(url, connections=2)
     try:
         backup = db.upgrade(database.engine)
         if backup:
@@ -277,7 +277,7 @@ def _import(url: str, source: IO[str]) -> Loaded:
 
 
 def _copy(url: str, target: str) -> Loaded:
-    database = db.Database(url, pool_size=1)
+    database = db.Database(url, connections=2)
     try:
         with db.session_context(database.sessions) as session:
             header, total = _export_header(session), service.count_grids(session)

@@ -1,49 +1,42 @@
-"""The database: engine, request-scoped sessions run in a bounded thread pool, schema upgrades.
-
-Every request does its database work in one call to `Database.run` (a post: in a posting
-process, `posting.py`, in a session the same way): a worker thread opens a session, runs the
-work, commits on success, rolls back on any error and always closes. The
-event loop only awaits the result, so neither database I/O nor the (de)serialising of large
-grids ever stalls it. The pool has as many threads as the engine has connections, so a worker
-never waits for a connection while holding a thread. Work is handed to the threads in batches
-(`Workers`), each piece still in a session of its own.
+"""The database: engines, request-scoped sessions run in bounded thread pools, schema upgrades.
 
 Work that is one statement or only reads (a grid, a listing page, a random grid) runs, on
 PostgreSQL, in a session whose connection commits each statement by itself: one statement is
 atomic anyway, so that is the same as commit on success and roll back on error, and it spares
-PostgreSQL a BEGIN and a COMMIT, two of the three round trips of such a request.
+PostgreSQL a BEGIN and a COMMIT, two of the three round trips of such a request. Reads run on
+connections that refuse to write (`PRAGMA query_only` on SQLite, `default_transaction_read_only`
+on PostgreSQL, which holds for statements that commit by themselves too), so a write slipped
+into a read path fails loudly instead of writing outside the one writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import sqlite3
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from filelock import FileLock
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import InstanceSetting
-from .scheduling import never_preempt_the_event_loop
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 T = TypeVar("T")
 
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
+# The newest schema revision (the head of migrations/versions; a test pins the two together):
+# a server whose database is at it starts without importing Alembic.
+HEAD_REVISION = "f1a7c3e9b5d2"
 
 # Any constant works, as long as every jupyter-blocks server uses the same one.
 _PG_MIGRATION_LOCK = 0x6A62_6C6B  # "jblk"
@@ -79,21 +72,12 @@ class SchemaMismatch(RuntimeError):
         self.current, self.head = current, head
 
 
-class DatabaseUnavailable(Exception):
-    """The database could not serve another process's work (a posting process's): the cause."""
-
-
 def unavailable(error: BaseException) -> bool:
     """Whether `error` says the database cannot serve right now (down, restarting, unreachable,
     out of connections, locked) rather than that a request or our code is wrong."""
     if isinstance(
         error,
-        (
-            DatabaseUnavailable,
-            sa.exc.OperationalError,
-            sa.exc.InterfaceError,
-            sa.exc.TimeoutError,
-        ),
+        (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError),
     ):
         return True
     return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
@@ -103,25 +87,29 @@ def _is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(read_only: bool) -> Callable[[Any, Any], None]:
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    return set_pragmas
 
 
 def create_engine(
     url: str | URL,
     pool_size: int = 5,
     idle_timeout: float = IDLE_SESSION_TIMEOUT_SECONDS,
-    autocommit: bool = False,
+    read_only: bool = False,
 ) -> Engine:
     """An engine for SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3, whose
-    server closes connections idle for `idle_timeout` seconds). `autocommit`: on PostgreSQL,
-    every statement commits by itself, on connections that stay so (an engine's
-    `execution_options` switch a pooled connection there and back at each use)."""
+    server closes connections idle for `idle_timeout` seconds). `read_only`: its connections
+    refuse to write, for as long as they live."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _DRIVERS:
@@ -134,11 +122,13 @@ def create_engine(
     if _is_sqlite(parsed):
         # A SQLite file cannot drop the connection: pinging it is a wasted query per request.
         engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=0, pool_timeout=60)
-        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_pragmas(read_only))
         return engine
+    options = f"-c idle_session_timeout={round(idle_timeout * 1000)}"
+    if read_only:
+        options += " -c default_transaction_read_only=on"
     engine = sa.create_engine(
         parsed,
-        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=60,
@@ -147,7 +137,7 @@ def create_engine(
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             # pg_stat_activity names our connections (how many does the pool hold?)
             "application_name": "jupyter-blocks",
-            "options": f"-c idle_session_timeout={round(idle_timeout * 1000)}",
+            "options": options,
             # psycopg 3 prepares a statement on the server from its second use on a
             # connection: the few queries every request makes are planned once per connection.
             "prepare_threshold": 1,
@@ -191,131 +181,83 @@ def session_context(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
-
-
-class Workers:
-    """A bounded pool of threads that the event loop hands work to in batches: the work handed
-    over during one turn of the loop wakes one thread, which takes pieces one by one until none
-    is left, and which wakes an idle thread whenever it starts on a piece while more wait (a
-    piece held up by the database, for seconds in an outage, holds up no other). A thread pool
-    executor wakes a thread for every piece of work on the event loop's time, and on a busy
-    server those wake-ups cost more than the small database work of most requests (measured
-    with benchmarks/run.py: 10x10 posts on SQLite, whose writes queue for one thread, went from
-    540 to 778 per second)."""
-
-    def __init__(self, threads: int, name: str) -> None:
-        self._work: deque[tuple[asyncio.AbstractEventLoop, Callable[[], Any], asyncio.Future[Any]]]
-        self._work = deque()
-        self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        self._handing_over = False
-        # how many threads wait to be woken (a guide: at worst a piece waits for the next turn)
-        self._idle = 0
-        self._idle_lock = threading.Lock()
-        self._threads = [
-            threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True)
-            for n in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    async def run(self, work: Callable[[], T]) -> T:
-        """`work()`, in one of the threads."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._work.append((loop, work, future))
-        if not self._handing_over:
-            self._handing_over = True
-            loop.call_soon(self._hand_over)
-        return await future
-
-    def _hand_over(self) -> None:
-        self._handing_over = False
-        self._wake.put(True)
-
-    def _serve(self) -> None:
-        never_preempt_the_event_loop()
-        while True:
-            with self._idle_lock:
-                self._idle += 1
-            woken = self._wake.get()
-            with self._idle_lock:
-                self._idle -= 1
-            if not woken:
-                return
-            while True:
-                try:
-                    loop, work, future = self._work.popleft()
-                except IndexError:
-                    break
-                if self._work and self._idle > 0:
-                    self._wake.put(True)
-                try:
-                    outcome: tuple[Any, BaseException | None] = (work(), None)
-                except BaseException as error:  # the request's to handle, as with an executor
-                    outcome = (None, error)
-                with suppress(RuntimeError):  # the loop is closed: no one waits any more
-                    loop.call_soon_threadsafe(_settle, future, *outcome)
-
-    def shutdown(self) -> None:
-        """Finish the work handed over, then stop the threads."""
-        for _ in self._threads:
-            self._wake.put(False)
-        for thread in self._threads:
-            thread.join()
-
-
 class Database:
-    """An engine, its session factories, and the bounded pool of threads that use them."""
+    """The grid database as the server uses it: an engine for work that writes and one whose
+    connections refuse to write, and for each a thread pool as big as its connection pool.
 
-    def __init__(self, url: str | URL, pool_size: int) -> None:
+    A request does its database work in one call to `read` or `write`: a thread of the pool
+    opens a session, runs the work, commits on success, rolls back on any error and always
+    closes; the event loop awaits the executor's future, which is that request's and no other's.
+    Neither pool is made before the first request that needs it, and neither is the event loop's
+    default executor (jupyter_server's own file operations use that one, and must not wait for
+    a database that is down). Each pool has as many threads as its engine has connections, so a
+    thread never waits for a connection while work that could run waits for a thread; writes
+    have a pool of their own so that posts waiting for SQLite's one writer hold up no read.
+    """
+
+    def __init__(self, url: str | URL, connections: int) -> None:
         sqlite = _is_sqlite(make_url(url))
-        # On SQLite, the writing thread (below) has a connection of its own.
-        self.engine = create_engine(url, pool_size + 1 if sqlite else pool_size)
+        # SQLite lets one connection write at a time: writes queue for one thread instead of
+        # sleeping on the file's lock. PostgreSQL: a third of the connections (at least one).
+        writers = 1 if sqlite else max(1, connections // 3)
+        readers = max(1, connections if sqlite else connections - writers)
+        self.engine = create_engine(url, writers)
+        self.read_engine = create_engine(url, readers, read_only=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # The same pool; on PostgreSQL each statement commits by itself (see the module's
-        # docstring). SQLite's BEGIN and COMMIT cost no round trip: there it is the same.
-        self.one_statement_sessions = self.sessions
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # On PostgreSQL, reads of one statement run without BEGIN and COMMIT (see the module's
+        # docstring); SQLite's cost no round trip, so there it is the same.
+        self.one_statement_read_sessions = self.read_sessions
         if not sqlite:
-            self.one_statement_sessions = sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            self.one_statement_read_sessions = sessionmaker(
+                self.read_engine.execution_options(isolation_level="AUTOCOMMIT"),
                 expire_on_commit=False,
             )
-        self._threads = Workers(pool_size, "jupyter-blocks-db")
-        # SQLite lets one connection write at a time, and one that waits for the file's write
-        # lock sleeps for milliseconds at a time: writes queue for one thread instead.
-        self._writing_threads = self._threads
-        if sqlite:
-            self._writing_threads = Workers(1, "jupyter-blocks-db-write")
+        self._sizes = {"read": readers, "write": writers}
+        self._executors: dict[str, ThreadPoolExecutor] = {}
 
-    async def run(
-        self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
+    def _executor(self, kind: str) -> ThreadPoolExecutor:
+        executor = self._executors.get(kind)
+        if executor is None:
+            executor = ThreadPoolExecutor(
+                self._sizes[kind], thread_name_prefix=f"jupyter-blocks-db-{kind}"
+            )
+            self._executors[kind] = executor
+        return executor
+
+    async def read(self, work: Callable[[Session], T], one_statement: bool = False) -> T:
+        """`work(session)` in a read-only session, in a thread of the read pool. `one_statement`:
+        the work makes one statement, which needs no transaction around it."""
+        sessions = self.one_statement_read_sessions if one_statement else self.read_sessions
+        return await self._run("read", sessions, work)
+
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a session that may write, in a thread of the write pool."""
+        return await self._run("write", self.sessions, work)
+
+    async def _run(
+        self, kind: str, sessions: sessionmaker[Session], work: Callable[[Session], T]
     ) -> T:
-        """Run `work(session)` in a worker thread, in a request-scoped session. `one_statement`:
-        the work makes one statement (or only reads), which needs no transaction around it;
-        `writes`: it stores or changes grids."""
-        sessions = self.one_statement_sessions if one_statement else self.sessions
-        threads = self._writing_threads if writes else self._threads
-        return await threads.run(lambda: self._in_session(sessions, work))
-
-    def _in_session(self, sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
-        with session_context(sessions) as session:
-            return work(session)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor(kind), _in_session, sessions, work)
 
     def close(self) -> None:
-        if self._writing_threads is not self._threads:
-            self._writing_threads.shutdown()
-        self._threads.shutdown()
+        """Finish the work handed over, then stop the threads and close the connections."""
+        for executor in self._executors.values():
+            executor.shutdown(wait=True)
+        self._executors.clear()
         self.engine.dispose()
+        self.read_engine.dispose()
+
+
+def _in_session(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    with session_context(sessions) as session:
+        return work(session)
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", MIGRATIONS)
     config.attributes["connection"] = connection
@@ -327,6 +269,8 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
     """A connection holding a lock that only one upgrading server at a time can hold."""
     url = engine.url
     if _is_sqlite(url):
+        from filelock import FileLock
+
         database = url.database
         if database and database != ":memory:":
             lock_path = Path(f"{database}.migration-lock")
@@ -365,10 +309,16 @@ def upgrade(
     engine: Engine, revision: str = "head", log: logging.Logger | None = None
 ) -> Path | None:
     """Bring the database to `revision`, under a lock so concurrent servers upgrade it once.
-    A SQLite file that holds an older schema is backed up first: returns the backup's path."""
+    A SQLite file that holds an older schema is backed up first: returns the backup's path.
+    A database already at the newest revision is left as it is without loading Alembic."""
+    if revision == "head" and current_revision(engine) == HEAD_REVISION:
+        return None
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     backup = None
     with _migration_lock(engine) as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = _revision_of(connection)
         script = ScriptDirectory.from_config(alembic_config())
         if current == script.as_revision_number(revision):
             return None
@@ -391,10 +341,22 @@ def stored_setting(engine: Engine, key: str) -> str | None:
 
 
 def head_revision() -> str | None:
+    """The head of the migration scripts, as Alembic reads them (`HEAD_REVISION` names it)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at (None for an empty database)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return _revision_of(connection)
+
+
+def _revision_of(connection: Connection) -> str | None:
+    """What Alembic's version table holds (one row on our linear history), read with plain SQL
+    so that a server starting on an up-to-date database does not import Alembic."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    revision: str | None = connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    return revision

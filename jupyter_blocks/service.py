@@ -1,5 +1,5 @@
-"""All database access for grids. Knows SQL, not HTTP: handlers hand these to `Database.run`,
-which calls them in a worker thread with the request's session."""
+"""All database access for grids. Knows SQL, not HTTP: handlers hand these to `Database.read`
+or `Database.write`, which call them in a worker thread with the request's session."""
 
 from __future__ import annotations
 
@@ -139,10 +139,10 @@ _FIRST_PUBLIC_FROM = (
 )
 
 
-@dataclass(frozen=True)  # (with slots, pickling it from a posting process takes twice as long)
+@dataclass(frozen=True, slots=True)
 class StoredGrid:
     """A grid as a post stored it: what its record shows, as plain values (a post builds no
-    ORM object, reads no row back, and hands this from its posting process to the server)."""
+    ORM object and reads no row back)."""
 
     id: int
     secret: bool
@@ -249,6 +249,35 @@ def create_grid_once(
         if found is None:
             raise
         return StoredGrid.of(found)
+
+
+class UnknownParent(LookupError):
+    """A post names a grid to remix from that is not there (never was, or was deleted)."""
+
+
+def store_post(
+    session: Session,
+    new: NewGrid,
+    author: str,
+    idempotency_key: str | None,
+    parent_key: GridKey | None,
+) -> StoredGrid:
+    """Store a posted grid for `author`, with its parent (the grid it was remixed from, found by
+    `parent_key`) looked up in the same transaction; a retry repeating an idempotency key gets
+    the first grid (`create_grid_once`). UnknownParent when the parent is not there, also when
+    it was deleted between the lookup and the insert (the foreign key refuses the row)."""
+    parent = None
+    if parent_key is not None:
+        parent = find_grid(session, parent_key, with_data=False)
+        if parent is None:
+            raise UnknownParent()
+    try:
+        return create_grid_once(session, new, author, idempotency_key, parent)
+    except sa.exc.IntegrityError:
+        session.rollback()
+        if parent_key is None or find_grid(session, parent_key, with_data=False):
+            raise
+        raise UnknownParent() from None
 
 
 def find_grid(
@@ -405,19 +434,24 @@ def page_code(session: Session, row_id: int, budget_chars: int) -> PageCode:
 
 
 def _packed(session: Session, grid: Any, pixels: bytes | None) -> bytes:
-    """`pixels`, or for a `grid` (id, width, height) stored before there were any, its blocks
-    packed from its JSON now (and stored: they never change). Stored data is not trusted: blocks
-    that are not validated numbers (a row written straight into the database) are drawn black."""
+    """`pixels`, or for a `grid` (id, width, height) that has none (a row written straight into
+    the database; migrations and imports pack them), its blocks packed from its JSON, each time:
+    reads never write."""
     if pixels is not None:
         return pixels
     stored = session.scalar(sa.select(Grid.grid_json).where(Grid.id == grid.id))
+    return packed_pixels(stored, grid.width, grid.height)
+
+
+def packed_pixels(grid_json: str | bytes | None, width: int, height: int) -> bytes:
+    """The blocks of stored grid JSON, packed (render.pack_pixels). Stored data is not trusted:
+    blocks that are not validated numbers, or that do not match the size, are drawn black."""
     try:
-        pixels = pack_pixels(msgspec.json.decode(stored or "null")["blocks"])
-        if len(zlib.decompress(pixels)) != grid.width * grid.height * 4:
+        pixels = pack_pixels(msgspec.json.decode(grid_json or "null")["blocks"])
+        if len(zlib.decompress(pixels)) != width * height * 4:
             raise ValueError("the blocks do not match the grid's size")
     except (TypeError, ValueError, KeyError, msgspec.DecodeError):
-        pixels = zlib.compress(bytes(grid.width * grid.height * 4))
-    session.execute(sa.update(Grid).where(Grid.id == grid.id).values(pixels=pixels))
+        pixels = zlib.compress(bytes(width * height * 4))
     return pixels
 
 
@@ -661,12 +695,12 @@ def never_reuse_row_ids(session: Session, last_given: int) -> None:
 
 
 def stored_row(exported: dict[str, Any]) -> dict[str, Any]:
-    """An exported row as it is stored: the grid data as JSON (its pixels are packed from it
-    when first needed)."""
+    """An exported row as it is stored: the grid data as JSON, and its blocks packed."""
     row = {**exported, "created_at": datetime.fromisoformat(exported["created_at"])}
     grid_data = row.pop("grid_data")
     row["grid_json"] = msgspec.json.encode(grid_data).decode()
     row["lines_on"] = grid_data.get("lines_on") is not False
+    row["pixels"] = packed_pixels(row["grid_json"], row["width"], row["height"])
     return row
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
-from collections.abc import Iterator
+import os
+import sys
+import threading
+from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
 from jupyter_blocks import db
@@ -121,40 +125,37 @@ def test_public_url_defaults_to_jupyterhubs(monkeypatch: pytest.MonkeyPatch) -> 
     assert BlocksApp(config=Config()).public_origin is None
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def access_lines(blocks_app: Any) -> Iterator[list[logging.LogRecord]]:
-    """The records of requests' access-log lines (`log_request`) that reach our logger's
-    handlers."""
-    records = _Records()
-    blocks_app.log.addHandler(records)
-    yield records.records
-    blocks_app.log.removeHandler(records)
+def _child_processes() -> list[str]:
+    """The processes this one started that are still there (by name)."""
+    children = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            with suppress(FileNotFoundError):
+                children.append(Path(f"/proc/{pid}/comm").read_text().strip())
+    return children
 
 
-@pytest.mark.parametrize(
-    "blocks_config,debug",
-    [({"log_level": "INFO"}, False), ({"log_level": "DEBUG"}, True)],
-)
-async def test_access_lines_are_made_only_at_the_levels_logged(
-    jp_fetch: Any, blocks_app: Any, access_lines: list[logging.LogRecord], debug: bool
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+async def test_the_extension_changes_nothing_process_wide_and_starts_no_process(
+    jp_fetch: Any, blocks_app: Any, jp_serverapp: Any
 ) -> None:
-    assert blocks_app.log.isEnabledFor(logging.DEBUG) is debug
-    await jp_fetch("blocks", "post", method="POST", body=json.dumps(make_payload()))
-    with pytest.raises(HTTPClientError):
-        await jp_fetch("blocks", "post", method="POST", body="{}")
-    lines = [
-        (record.levelno, record.getMessage().split()[0])
-        for record in access_lines
-        if "POST" in record.getMessage() and "/blocks/post" in record.getMessage()
-    ]
-    refused, stored = (logging.WARNING, "400"), (logging.DEBUG, "200")
-    assert lines == ([stored, refused] if debug else [refused])
+    """A user's server belongs to them and to every other extension: serving posts, pages and
+    reads leaves the collector, the logger levels and the threads' scheduling as they were, and
+    starts no process."""
+    levels = {name: logging.getLogger(name).level for name in ("", "tornado.access")}
+    own_level = blocks_app.log.level
+    for n in range(5):
+        posted = await jp_fetch(
+            "blocks", "api", "grids", method="POST", body=json.dumps(make_payload(title=f"{n}"))
+        )
+        grid_id = json.loads(posted.body)["id"]
+        await jp_fetch("blocks", grid_id)
+        await jp_fetch("blocks", "get", grid_id)
+        await jp_fetch("blocks", "api", "grids")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert {name: logging.getLogger(name).level for name in levels} == levels
+    assert blocks_app.log.level == own_level
+    assert _child_processes() == []
+    if hasattr(os, "sched_getscheduler"):
+        policies = {os.sched_getscheduler(thread.native_id) for thread in threading.enumerate()}
+        assert policies == {os.SCHED_OTHER}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,9 @@ from jupyter_blocks.validation import Limits, PayloadValidator
 from tests.postgres import fresh_database
 from tests.utils import make_payload
 
+# What SQLite (query_only) and PostgreSQL (read-only transaction) say to a write.
+REFUSED_WRITE = r"read-only|readonly"
+
 
 def new_grid() -> Any:
     return PayloadValidator(Limits()).validate(json.dumps(make_payload()).encode())
@@ -33,7 +35,7 @@ def count_rows(engine: Any) -> int:
 
 @pytest.fixture
 def database(db_url: str) -> Iterator[db.Database]:
-    database = db.Database(db_url, pool_size=5)
+    database = db.Database(db_url, connections=5)
     db.upgrade(database.engine)
     yield database
     database.close()
@@ -42,7 +44,7 @@ def database(db_url: str) -> Iterator[db.Database]:
 async def test_a_request_session_commits_on_success_and_rolls_back_on_error(
     database: db.Database,
 ) -> None:
-    await database.run(lambda session: create_grid(session, new_grid(), "ada"))
+    await database.write(lambda session: create_grid(session, new_grid(), "ada"))
     assert count_rows(database.engine) == 1
 
     def insert_then_fail(session: Any) -> None:
@@ -50,17 +52,38 @@ async def test_a_request_session_commits_on_success_and_rolls_back_on_error(
         raise RuntimeError("the request failed after the insert")
 
     with pytest.raises(RuntimeError):
-        await database.run(insert_then_fail)
+        await database.write(insert_then_fail)
     assert count_rows(database.engine) == 1  # ...and rolled back with it
     assert database.engine.pool.checkedout() == 0
 
 
-async def test_work_of_one_statement_needs_no_transaction_and_leaves_none_behind(
+@pytest.mark.parametrize("one_statement", [False, True])
+async def test_a_read_that_writes_fails_loudly_and_stores_nothing(
+    database: db.Database, one_statement: bool
+) -> None:
+    """Read paths run on connections that refuse to write, also on PostgreSQL where a one-
+    statement read commits by itself (no BEGIN READ ONLY to lean on)."""
+    await database.write(lambda session: create_grid(session, new_grid(), "ada"))
+    with pytest.raises(sa.exc.DBAPIError, match=REFUSED_WRITE):
+        await database.read(
+            lambda session: create_grid(session, new_grid(), "ada"), one_statement=one_statement
+        )
+    with pytest.raises(sa.exc.DBAPIError, match=REFUSED_WRITE):
+        await database.read(lambda session: session.execute(sa.delete(Grid)), one_statement)
+    assert count_rows(database.engine) == 1
+    # the connections that refused are as good as before, and still refuse
+    assert await database.read(lambda session: session.scalar(sa.select(sa.func.count(Grid.id))))
+    with pytest.raises(sa.exc.DBAPIError, match=REFUSED_WRITE):
+        await database.read(lambda session: session.execute(sa.delete(Grid)))
+    assert await database.write(lambda session: session.execute(sa.delete(Grid)).rowcount) == 1
+
+
+async def test_reads_of_one_statement_need_no_transaction_and_leave_none_behind(
     db_url: str,
 ) -> None:
-    """On PostgreSQL, reads and single inserts run without BEGIN and COMMIT (each statement
-    commits by itself); the same pooled connection is transactional again for the next work."""
-    database = db.Database(db_url, pool_size=1)  # one connection: every work below shares it
+    """On PostgreSQL, one-statement reads run without BEGIN and COMMIT (each statement commits
+    by itself); the same pooled connection is transactional again for the next read."""
+    database = db.Database(db_url, connections=2)  # one connection for reads, one for writes
     db.upgrade(database.engine)
     try:
 
@@ -69,9 +92,10 @@ async def test_work_of_one_statement_needs_no_transaction_and_leaves_none_behind
             return bool(session.connection().connection.dbapi_connection.info.transaction_status)
 
         if db_url.startswith("postgresql"):
-            assert await database.run(in_transaction, one_statement=True) is False
-            assert await database.run(in_transaction) is True
-        await database.run(lambda session: create_grid(session, new_grid(), "ada"), True)
+            assert await database.read(in_transaction, one_statement=True) is False
+            assert await database.read(in_transaction) is True
+            assert await database.read(in_transaction, one_statement=True) is False
+        await database.write(lambda session: create_grid(session, new_grid(), "ada"))
         assert count_rows(database.engine) == 1
 
         def insert_then_fail(session: Any) -> None:
@@ -79,10 +103,64 @@ async def test_work_of_one_statement_needs_no_transaction_and_leaves_none_behind
             raise RuntimeError("the request failed after the insert")
 
         with pytest.raises(RuntimeError):
-            await database.run(insert_then_fail)
+            await database.write(insert_then_fail)
         assert count_rows(database.engine) == 1  # rolled back on the connection just used
     finally:
         database.close()
+
+
+async def test_each_piece_of_work_gets_its_own_outcome_on_bounded_threads_made_on_first_use(
+    db_url: str,
+) -> None:
+    database = db.Database(db_url, connections=3)
+    db.upgrade(database.engine)
+    running, most_at_once, lock = 0, 0, threading.Lock()
+
+    def work(n: int) -> tuple[int, str]:
+        nonlocal running, most_at_once
+        with lock:
+            running += 1
+            most_at_once = max(most_at_once, running)
+        threading.Event().wait((n % 5) / 500)  # finishing out of the order handed over
+        with lock:
+            running -= 1
+        if n == 7:
+            raise ValueError("piece 7 failed")
+        return n, threading.current_thread().name
+
+    threads_before = {thread.name for thread in threading.enumerate()}
+    assert not any(name.startswith("jupyter-blocks-db") for name in threads_before)
+    try:
+        outcomes = await asyncio.gather(
+            *(database.read(lambda _session, n=n: work(n)) for n in range(40)),
+            return_exceptions=True,
+        )
+    finally:
+        database.close()
+    assert [o[0] if isinstance(o, tuple) else str(o) for o in outcomes] == [
+        *range(7),
+        "piece 7 failed",
+        *range(8, 40),
+    ]
+    assert {o[1].rsplit("_", 1)[0] for o in outcomes if isinstance(o, tuple)} == {
+        "jupyter-blocks-db-read"
+    }
+    readers = 3 if db_url.startswith("sqlite") else 2
+    assert 1 < most_at_once <= readers  # as many at once as connections, never more
+
+
+async def test_a_read_held_up_by_the_database_holds_up_no_other(database: db.Database) -> None:
+    """As in an outage, where connecting waits for seconds: reads handed over with it run on
+    other threads meanwhile."""
+    release = threading.Event()
+    held_up = asyncio.ensure_future(database.read(lambda _session: release.wait(10)))
+    try:
+        quick = [asyncio.ensure_future(database.read(lambda _session, n=n: n)) for n in range(3)]
+        assert await asyncio.wait_for(asyncio.gather(*quick), timeout=5) == [0, 1, 2]
+        assert not held_up.done()
+    finally:
+        release.set()
+    assert await held_up is True
 
 
 @pytest.mark.postgresql
@@ -93,15 +171,15 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_before_use(
     request): one that PostgreSQL closed meanwhile is replaced, and the request succeeds."""
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.2)
     url = fresh_database(postgres_server)
-    database = db.Database(url, pool_size=1)
+    database = db.Database(url, connections=1)
     try:
-        backend = await database.run(
+        backend = await database.read(
             lambda session: session.scalar(sa.text("SELECT pg_backend_pid()"))
         )
         with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as watcher:
             watcher.execute("SELECT pg_terminate_backend(%s)", [backend])
         await asyncio.sleep(0.3)  # idle long enough to be pinged
-        again = await database.run(
+        again = await database.read(
             lambda session: session.scalar(sa.text("SELECT pg_backend_pid()"))
         )
         assert again != backend
@@ -129,7 +207,7 @@ async def test_database_work_runs_off_the_event_loop(database: db.Database, db_u
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        thread = await database.run(
+        thread = await database.read(
             lambda session: (session.execute(sa.text(slow)), threading.current_thread().name)[1]
         )
     finally:
@@ -226,74 +304,3 @@ def test_many_servers_upgrading_at_once_upgrade_once(db_url: str) -> None:
 def test_unsupported_databases_are_refused_clearly(url: str, words: str) -> None:
     with pytest.raises(db.UnsupportedDatabase, match=words):
         db.create_engine(url)
-
-
-async def test_workers_run_each_piece_of_work_on_their_threads_and_hand_back_its_outcome() -> None:
-    workers = db.Workers(3, "test-workers")
-    running, most_at_once, lock = 0, 0, threading.Lock()
-
-    def work(n: int) -> tuple[int, str]:
-        nonlocal running, most_at_once
-        with lock:
-            running += 1
-            most_at_once = max(most_at_once, running)
-        threading.Event().wait(0.01)
-        with lock:
-            running -= 1
-        if n == 7:
-            raise ValueError("piece 7 failed")
-        return n, threading.current_thread().name
-
-    try:
-        outcomes = await asyncio.gather(
-            *(workers.run(lambda n=n: work(n)) for n in range(20)), return_exceptions=True
-        )
-    finally:
-        workers.shutdown()
-    assert [o[0] if isinstance(o, tuple) else str(o) for o in outcomes] == [
-        *range(7),
-        "piece 7 failed",
-        *range(8, 20),
-    ]
-    assert {o[1] for o in outcomes if isinstance(o, tuple)} <= {
-        f"test-workers-{n}" for n in range(3)
-    }
-    assert 1 < most_at_once <= 3  # a batch is split over the threads, never over more
-
-
-async def test_workers_lose_no_work_handed_over_while_they_are_busy() -> None:
-    """Pieces handed over in many turns of the loop, while the threads drain earlier ones."""
-    workers = db.Workers(2, "test-workers")
-
-    def work(n: int) -> int:
-        time.sleep(0.0005)
-        return n
-
-    async def one(n: int) -> int:
-        await asyncio.sleep((n % 7) / 1000)
-        return await workers.run(lambda: work(n))
-
-    try:
-        assert await asyncio.gather(*(one(n) for n in range(300))) == list(range(300))
-        cancelled = asyncio.ensure_future(workers.run(lambda: threading.Event().wait(0.05)))
-        await asyncio.sleep(0.01)
-        cancelled.cancel()  # its request went away: its result is dropped
-        assert await workers.run(lambda: "still serving") == "still serving"
-    finally:
-        workers.shutdown()
-
-
-async def test_a_piece_of_work_held_up_by_the_database_holds_up_no_other() -> None:
-    """As in an outage, where connecting waits for seconds: the pieces handed over with it run
-    on other threads meanwhile."""
-    workers = db.Workers(3, "test-workers")
-    release = threading.Event()
-    try:
-        held_up = asyncio.ensure_future(workers.run(lambda: release.wait(10)))
-        quick = [asyncio.ensure_future(workers.run(lambda n=n: n)) for n in range(3)]
-        assert await asyncio.wait_for(asyncio.gather(*quick), timeout=2) == [0, 1, 2]
-        assert not held_up.done()
-        release.set()
-        assert await held_up is True
-    finally:
-        workers.shutdown()

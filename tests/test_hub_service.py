@@ -84,7 +84,7 @@ def _gallery_database(server_url: str) -> str:
 
 def _existing_gallery(db_url: str) -> dict[str, Any]:
     """A gallery that was in the shared database before the service took it over."""
-    database = db.Database(db_url, pool_size=1)
+    database = db.Database(db_url, connections=2)
     try:
         db.upgrade(database.engine)
         new = PayloadValidator(Limits()).validate(json.dumps(grid_payload(3)).encode())

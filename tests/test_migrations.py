@@ -5,6 +5,8 @@ first, and a database behind the code is refused with the command that fixes it.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -35,6 +37,30 @@ def test_the_first_revision_is_the_root_of_the_history() -> None:
     script = ScriptDirectory.from_config(db.alembic_config())
     assert list(script.get_bases()) == [FIRST_REVISION]
     assert len(script.get_heads()) == 1, "the migrations have branched: chain them"
+
+
+def test_the_head_the_server_checks_without_alembic_is_the_scripts_head() -> None:
+    assert db.head_revision() == db.HEAD_REVISION
+
+
+def test_a_server_starting_on_an_up_to_date_database_does_not_load_alembic(
+    tmp_path: Path,
+) -> None:
+    """Alembic takes memory in every user's server for nothing once the schema is at head."""
+    url = f"sqlite:///{tmp_path / 'blocks.sqlite'}"
+    upgraded = db.create_engine(url)
+    db.upgrade(upgraded)
+    upgraded.dispose()
+    starts = (
+        "import sys; from jupyter_blocks import db; "
+        f"engine = db.create_engine({url!r}); db.upgrade(engine); "
+        "assert db.current_revision(engine) == db.HEAD_REVISION; "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", starts], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == "[]"
 
 
 # SQLite's indexes on lower(...) cannot be reflected; autogenerate leaves them out.

@@ -15,6 +15,7 @@ from alembic import command
 
 from jupyter_blocks import db, service
 from jupyter_blocks.ids import GridKey
+from jupyter_blocks.models import Grid
 from jupyter_blocks.validation import Limits, PayloadValidator
 from tests.utils import make_payload
 
@@ -44,7 +45,7 @@ async def test_get_returns_exactly_the_posted_grid_data(
 
 @pytest.fixture
 def database(db_url: str) -> Iterator[db.Database]:
-    database = db.Database(db_url, pool_size=2)
+    database = db.Database(db_url, connections=2)
     yield database
     database.close()
 
@@ -87,11 +88,15 @@ def test_the_migration_keeps_every_grid_its_id_and_its_data(database: db.Databas
             ],
         )
     db.upgrade(engine)
-    with database.sessions() as session:
+    with engine.connect() as connection:
+        unpacked = connection.scalar(
+            sa.select(sa.func.count()).select_from(Grid).where(Grid.pixels.is_(None))
+        )
+    assert unpacked == 0  # the upgrade packed them: reads never write
+    with database.read_sessions() as session:
         for row_id, grid_data in grids.items():
             key = GridKey(row_id, 99 if row_id == 12 else None)
             assert json.loads(service.grid_json(session, key) or "null") == grid_data
-            # packed from the JSON the first time they are needed
             packed = service.pixels(session, key)
             assert packed and zlib.decompress(packed) == bytes(
                 value for row in grid_data["blocks"] for block in row for value in block

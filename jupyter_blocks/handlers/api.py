@@ -98,7 +98,7 @@ class GridsHandler(GridUploadHandler, ListingHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        grid = await self.post_grid(whole=True)
+        grid = await self.post_grid()
         records = self.records
         self.set_header("Location", records.path("api", "grids", records.grid_id(grid)))
         await self.write_json(records.record(grid), status=201, grid=grid)
@@ -154,7 +154,7 @@ class GridHandler(BlocksAPIHandler):
             return None if grid is None else (grid, service.remixes(session, grid.id))
 
         def read() -> Awaitable[tuple[Grid, service.Remixes] | None]:
-            return self.db(grid_and_remixes, one_statement=True)  # only reads
+            return self.db_read(grid_and_remixes, one_statement=True)
 
         found = await self.blocks.reads.view(("record", key, blocks), read, _record_size)
         if found is None:
@@ -180,7 +180,7 @@ class GridHandler(BlocksAPIHandler):
             return grid, service.remixes(session, grid.id)
 
         try:
-            grid, remixes = await self.db(rename_if_owned, writes=True)
+            grid, remixes = await self.db_write(rename_if_owned)
         finally:
             self.blocks.reads.wrote()
         await self.write_record(grid, remixes, blocks)
@@ -199,7 +199,7 @@ class GridHandler(BlocksAPIHandler):
             service.delete_grid(session, grid, deleted_by=author)
 
         try:
-            await self.db(delete_if_owned, writes=True)
+            await self.db_write(delete_if_owned)
         finally:
             self.blocks.reads.wrote(deleted=key)
         self.set_status(204)
@@ -213,7 +213,7 @@ class AuthorsHandler(ListingHandler):
     @authorized
     async def get(self) -> None:
         prefix, limit = self.text_argument("q") or "", self.limit(10)
-        names = await self.db(lambda session: service.authors(session, prefix, limit))
+        names = await self.db_read(lambda session: service.authors(session, prefix, limit))
         await self.write_json({"items": names})
 
 

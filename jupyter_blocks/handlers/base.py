@@ -23,7 +23,6 @@ from tornado.http1connection import HTTP1Connection
 from .. import db, service
 from ..ids import GridKey
 from ..models import Grid
-from ..posting import Post, ProcessStopped
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload
 from .records import GridRecords
@@ -58,8 +57,14 @@ ID = r"([A-Za-z0-9]{1,64})"
 # The longest author name the grids table holds, and the longest Idempotency-Key header.
 MAX_AUTHOR_CHARS = 255
 MAX_IDEMPOTENCY_KEY_CHARS = 200
-# A post whose posting process stopped (it may have stored the grid before it did).
-POSTING_STOPPED = "Storing the grid was cut short: its process stopped. Try again shortly."
+# A post not stored within this many seconds is answered 503: it may still be stored, and a
+# retry with the same Idempotency-Key settles which.
+POST_DEADLINE_SECONDS = 30.0
+POST_OUTCOME_UNKNOWN = (
+    "Storing the grid took too long; it may or may not have been stored. Try again with the "
+    "same Idempotency-Key header to be sure of getting one grid."
+)
+UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
 DATABASE_UNAVAILABLE = (
     "The grid database is not reachable at the moment; nothing was changed. Try again shortly."
 )
@@ -194,14 +199,16 @@ class BlocksMixin(ExtensionHandlerMixin):
         self._stop_cut_off()
         super().on_connection_close()  # type: ignore[misc]
 
-    async def db(
-        self, work: Callable[[Session], T], one_statement: bool = False, writes: bool = False
-    ) -> T:
-        """Run `work(session)` off the event loop, in this request's database session (commit on
-        success, roll back on error, always closed). Call it once per request. `one_statement`:
-        the work makes one statement, or only reads; `writes`: it stores or changes grids
-        (`db.Database.run`)."""
-        return await self.blocks.database.run(work, one_statement, writes)
+    async def db_read(self, work: Callable[[Session], T], one_statement: bool = False) -> T:
+        """Run `work(session)` off the event loop, in this request's read-only database session
+        (`db.Database.read`). A request calls `db_read` or `db_write` once. `one_statement`:
+        the work makes one statement."""
+        return await self.blocks.database.read(work, one_statement)
+
+    async def db_write(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` off the event loop, in this request's database session, which
+        commits on success, rolls back on error and is always closed (`db.Database.write`)."""
+        return await self.blocks.database.write(work)
 
     async def off_loop(self, big: bool, work: Callable[[], T]) -> T:
         """Run CPU-heavy `work` in a worker thread when `big`, else right here."""
@@ -252,7 +259,7 @@ class BlocksMixin(ExtensionHandlerMixin):
         key = self.grid_key(grid_id)
 
         def read() -> Awaitable[T | None]:
-            return self.db(lambda session: lookup(session, key), one_statement=True)
+            return self.db_read(lambda session: lookup(session, key), one_statement=True)
 
         found = await (read() if kept_as is None else self.blocks.reads.grid(kept_as, key, read))
         if found is None:
@@ -265,7 +272,7 @@ class BlocksMixin(ExtensionHandlerMixin):
         """A page of public grids (`service.list_public`), maybe as recently read."""
 
         def read() -> Awaitable[tuple[Sequence[Row[Any]], bool]]:
-            return self.db(
+            return self.db_read(
                 lambda session: service.list_public(session, limit, before_id, author, search),
                 one_statement=True,
             )
@@ -407,19 +414,40 @@ class GridUploadHandler(BlocksAPIHandler):
             )
         return key
 
-    async def post_grid(self, whole: bool) -> service.StoredGrid:
-        """Check the request body and store it as a new grid of this request's author, in a
-        posting process (`posting`), or a 400 listing what is wrong. `whole`: the answer shows
-        the grid's whole record, not just its id."""
-        post = Post(self.received_body(), self.author_of_new_grid(), self.idempotency_key(), whole)
-        refused = False
+    async def post_grid(self) -> service.StoredGrid:
+        """Check the request body and store it as a new grid of this request's author, or a 400
+        listing what is wrong. The answer is the future of this very request's work, so it is
+        this post's grid and no other's."""
+        body = self.received_body()
+        author, idempotency_key = self.author_of_new_grid(), self.idempotency_key()
+        validate = self.blocks.validator.validate
         try:
-            return await self.blocks.posting.post(post)
+            new = await self.off_loop(len(body) > BIG_BODY_BYTES, lambda: validate(body))
         except InvalidPayload as err:
-            refused = True
             raise ApiError(400, err.message, err.errors) from err
-        except ProcessStopped as err:
-            raise ApiError(503, POSTING_STOPPED) from err
-        finally:
-            if not refused:  # it may have been stored
-                self.blocks.reads.wrote()
+        parent_key = None
+        if new.parent is not None:
+            parent_key = self.blocks.ids.decode(new.parent)
+            if parent_key is None:
+                raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
+
+        def store(session: Session) -> service.StoredGrid:
+            return service.store_post(session, new, author, idempotency_key, parent_key)
+
+        stored = asyncio.ensure_future(self.db_write(store))
+        reads = self.blocks.reads
+        # once stored (or not), before this request goes on: reads made after it see the grid
+        stored.add_done_callback(lambda _: reads.wrote())
+        try:
+            return await asyncio.wait_for(asyncio.shield(stored), POST_DEADLINE_SECONDS)
+        except service.UnknownParent as err:
+            raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT]) from err
+        except asyncio.TimeoutError as err:
+            stored.add_done_callback(self._log_late_failure)
+            raise ApiError(503, POST_OUTCOME_UNKNOWN) from err
+
+    def _log_late_failure(self, work: asyncio.Future[Any]) -> None:
+        """The outcome of a post answered 503 before it was stored (the request is gone)."""
+        error = None if work.cancelled() else work.exception()
+        if error is not None and not db.unavailable(error):
+            self.log.error("jupyter-blocks: a post answered 503 failed later", exc_info=error)

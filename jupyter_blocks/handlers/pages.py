@@ -98,7 +98,7 @@ class GridPageHandler(BlocksPageHandler):
             return grid, code, service.remixes(session, grid.id)
 
         # Only reads; without the code, which is cut in a savepoint, no transaction is needed.
-        found = await self.db(grid_and_remixes, one_statement=cached_code is not None)
+        found = await self.db_read(grid_and_remixes, one_statement=cached_code is not None)
         if found is None:
             return None
         grid, code, remixes = found

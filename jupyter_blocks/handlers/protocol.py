@@ -16,7 +16,7 @@ class PostHandler(GridUploadHandler):
     @authorized
     async def post(self) -> None:
         # The stock client sends neither a title nor a parent; jupyter_blocks' client sends both.
-        grid = await self.post_grid(whole=False)
+        grid = await self.post_grid()
         await self.write_json({"url": self.records.page_url(grid)})
 
 
@@ -36,7 +36,7 @@ class RandomHandler(BlocksAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        row_id = await self.db(service.random_public_id, one_statement=True)
+        row_id = await self.db_read(service.random_public_id, one_statement=True)
         if row_id is None:
             raise ApiError(404, "No public grids have been posted yet")
         self.redirect(self.blocks_path(self.blocks.ids.public(row_id)), status=303)
