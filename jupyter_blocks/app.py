@@ -17,8 +17,8 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Int, Unicode, default
 
 from . import db
+from .constants import NAMESPACE
 from .handlers import routes, service_redirects
-from .handlers.base import NAMESPACE
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment

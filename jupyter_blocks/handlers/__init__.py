@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..constants import NAMESPACE
 from .api import (
     ApiNotFoundHandler,
     AuthorsHandler,
@@ -13,7 +14,7 @@ from .api import (
     MeHandler,
     ThumbnailHandler,
 )
-from .base import ID, NAMESPACE
+from .base import ID
 from .pages import GalleryPageHandler, GridPageHandler, NotFoundPageHandler
 from .pixels import PixelsHandler
 from .protocol import GetGridDataHandler, PostHandler, RandomHandler

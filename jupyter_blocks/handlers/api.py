@@ -11,19 +11,18 @@ from sqlalchemy.orm import Session
 from tornado import web
 
 from .. import service
+from ..constants import BIG_GRID_CELLS, MAX_QUERY_CHARS
 from ..ids import GridKey
 from ..models import Grid
 from ..read_cache import ENTRY_OVERHEAD_BYTES
 from ..render import grid_png
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload, parse_json
-from .base import BIG_GRID_CELLS, IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
+from .base import IMAGE_CSP, ApiError, BlocksAPIHandler, GridUploadHandler
 
 T = TypeVar("T")
 
 MAX_LIMIT = 100
-# Longest search text and author prefix, in characters.
-MAX_QUERY_CHARS = 200
 # Thumbnails and images of a grid never change: bump these when the drawing does.
 THUMBNAIL_VERSION = 1
 IMAGE_VERSION = 1

@@ -21,6 +21,7 @@ from tornado import web
 from tornado.http1connection import HTTP1Connection
 
 from .. import db, service
+from ..constants import BIG_BODY_BYTES, BIG_GRID_CELLS, NAMESPACE, SMALL_BODY_BYTES
 from ..ids import GridKey
 from ..models import Grid
 from ..text import text_problem
@@ -32,16 +33,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Work on a grid of more blocks than this (or a body of more bytes) goes to a worker thread;
-# below it, the hop to a thread costs more than the work.
-BIG_GRID_CELLS = 2_500
-BIG_BODY_BYTES = 64 * 1024
 # A response body bigger than this is hashed for its ETag in a worker thread and sent in slices
 # of this size: tornado would hash and copy it on the event loop (tens of ms for tens of MB).
 BIG_RESPONSE_BYTES = 1024 * 1024
-# The largest body of a request that carries no grid (a rename: a title of at most 200
-# characters, however escaped; pages and reads take none).
-SMALL_BODY_BYTES = 64 * 1024
 # A chunked body (no declared length) over the limit is still read to its end, and thrown away,
 # so that a client that sends it all before reading the answer gets the 413 (a cut connection
 # would lose it); one still arriving this many seconds after it went over the limit is cut off.
@@ -50,8 +44,6 @@ DRAIN_SECONDS = 30.0
 # more is buffered: the handler gives other requests a turn after this many chunks.
 CHUNKS_BETWEEN_TURNS = 64
 
-# The part of every URL after the server's base_url.
-NAMESPACE = "blocks"
 # Ids are hashids: letters and digits.
 ID = r"([A-Za-z0-9]{1,64})"
 # The longest author name the grids table holds, and the longest Idempotency-Key header.

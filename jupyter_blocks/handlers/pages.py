@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tornado import httputil, web
 
 from .. import db, service
+from ..constants import MAX_QUERY_CHARS
 from ..ids import GridKey
 from ..render import CODE_STYLE, PAGE_CODE_CHARS, PageCode, grid_drawing
 from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
@@ -130,7 +131,7 @@ class GalleryPageHandler(BlocksPageHandler):
     @authorized
     async def get(self) -> None:
         author = self.get_query_argument("author", None) or None
-        q = self.get_query_argument("q", "")[:200] or None
+        q = self.get_query_argument("q", "")[:MAX_QUERY_CHARS] or None
         cursor = self.get_query_argument("cursor", None)
         key = self.blocks.ids.decode(cursor) if cursor else None
         before_id = key.row_id if key and not key.secret else None

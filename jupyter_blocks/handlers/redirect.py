@@ -10,7 +10,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from .base import NAMESPACE
+from ..constants import NAMESPACE
 
 if TYPE_CHECKING:
     from ..app import BlocksApp
