@@ -4,6 +4,7 @@ answers a redirect to the same URL on the service, where the Hub says who is ask
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
@@ -31,7 +32,12 @@ class ServiceRedirectHandler(ExtensionHandlerMixin, JupyterHandler):
     @authorized
     def redirect_to_service(self, rest: str | None = None) -> None:
         app = cast("BlocksApp", self.extensionapp)
-        target = app.service_blocks_path + (rest or "").lstrip("/")
+        # Tornado hands the path over decoded: `..%2f` is `../` by now, which a browser would
+        # resolve out of the service's blocks/ (to the Hub's API, say, keeping method and body).
+        segments = (rest or "").lstrip("/").split("/")
+        if any(segment in (".", "..") or "\\" in segment for segment in segments):
+            raise web.HTTPError(404)
+        target = app.service_blocks_path + quote("/".join(segments), safe="/")
         if self.request.query:
             target += "?" + self.request.query
         self.redirect(target, status=307)
