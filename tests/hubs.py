@@ -7,12 +7,13 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -115,6 +116,8 @@ class Hub:
     admin: requests.Session
     tokens: dict[str, str]
     home: Path
+    # the Hub's own process (not its proxy, services or users' servers)
+    pid: int = field(default=0, kw_only=True)
 
     def as_user(self, name: str) -> requests.Session:
         session = requests.Session()
@@ -195,7 +198,7 @@ def running_hub(
             )
             assert issued.status_code == 201, issued.text
             tokens[name] = issued.json()["token"]
-        yield Hub(url, admin, tokens, home)
+        yield Hub(url, admin, tokens, home, pid=process.pid)
     finally:
         for name in users:
             with contextlib.suppress(requests.RequestException):
@@ -203,3 +206,15 @@ def running_hub(
         process.terminate()
         process.wait(timeout=60)
         log.close()
+
+
+@contextmanager
+def frozen(hub: Hub) -> Iterator[None]:
+    """The Hub stopped (SIGSTOP), then resumed: meanwhile it accepts connections and answers
+    none, while its proxy, services and users' servers run on, as when a Hub hangs."""
+    assert hub.pid, "a Hub started by running_hub"
+    os.kill(hub.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(hub.pid, signal.SIGCONT)

@@ -134,7 +134,9 @@ c.JupyterHub.load_roles.append({"name": "user", "scopes": ["self", "shares!user"
             f"{running.url}hub/api/groups/blocks-moderators", json={"users": ["mod"]}, timeout=30
         )
         assert made.status_code == 201, made.text
-        hub = Hub(running.url, running.admin, running.tokens, home, db_url, old_grid)
+        hub = Hub(
+            running.url, running.admin, running.tokens, home, db_url, old_grid, pid=running.pid
+        )
         wait_until(
             lambda: hub.as_user("alice").get(hub.gallery("api/me"), timeout=5).ok,
             "the gallery service did not answer",
@@ -493,3 +495,37 @@ def test_a_gallery_already_in_the_database_keeps_its_ids(hub: Hub) -> None:
     record = hub.grid(hub.old_grid["id"])
     assert record["author"] == "carol"
     assert record["grid_data"] == hub.old_grid["grid_data"]
+
+
+def test_a_moderator_the_hub_cannot_vouch_for_has_no_rights_until_it_can(hub: Hub) -> None:
+    """Fail closed: while the Hub does not answer, a user removed from the moderators group
+    deletes nothing, though the service's Hub client still holds their token's model from when
+    they were in it; once the Hub answers, what it says counts at once (the failure was not
+    kept)."""
+    admin, api = hub.admin, f"{hub.url}hub/api/"
+    assert admin.post(f"{api}users/exmod", timeout=30).status_code == 201
+    group = f"{api}groups/blocks-moderators/users"
+    assert admin.post(group, json={"users": ["exmod"]}, timeout=30).ok
+    issued = admin.post(f"{api}users/exmod/tokens", json={"note": "test"}, timeout=30)
+    exmod = requests.Session()
+    exmod.headers["Authorization"] = f"token {issued.json()['token']}"
+    # The service's Hub client keeps the token's model (groups and all) for minutes; this
+    # route asks nobody whether the user is a moderator.
+    assert exmod.get(f"{hub.url}services/{SERVICE}/api/status", timeout=30).ok
+    grid_id = (
+        hub.as_user("alice")
+        .post(hub.gallery("api/grids"), json=grid_payload(2), timeout=30)
+        .json()["id"]
+    )
+    assert admin.delete(group, json={"users": ["exmod"]}, timeout=30).ok
+
+    with hubs.frozen(hub):
+        refused = exmod.delete(hub.gallery(f"api/grids/{grid_id}"), timeout=60)
+    assert refused.status_code == 403, refused.text
+
+    assert admin.post(group, json={"users": ["exmod"]}, timeout=30).ok
+    assert exmod.get(hub.gallery("api/me"), timeout=30).json() == {
+        "author": "exmod",
+        "moderator": True,
+    }
+    assert exmod.delete(hub.gallery(f"api/grids/{grid_id}"), timeout=30).status_code == 204
