@@ -19,7 +19,8 @@ _MAX_NUMBER = 2**63 - 1
 # No id we hand out is anywhere near this long; longer strings are not decoded at all.
 _MAX_ID_LENGTH = 64
 # hashids is pure Python and a listing encodes dozens of ids per request; encoding and decoding
-# are pure functions of the salt, so the most recent ones are remembered (a few MB at most).
+# are pure functions of the salt, so the most recent ones are remembered (short strings, and
+# a bounded number of them).
 _CACHED_IDS = 65_536
 
 

@@ -25,7 +25,7 @@ from .ids import GridKey
 
 T = TypeVar("T")
 
-# All answers kept take at most this many bytes (as measured by `size`), and none bigger than
+# All answers kept take at most this many bytes (as counted by `size`), and none bigger than
 # MAX_ENTRY_BYTES is kept: a big grid's data costs more to send than to read.
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ENTRY_BYTES = 1024 * 1024

@@ -41,10 +41,10 @@ TABLE_MAX_CELLS = 2_500
 # A canvas bigger than this on either side takes too much memory: its blocks are drawn smaller.
 CANVAS_MAX_PX = 4_096
 # The blocks are stored as a zlib stream (RFC 1950) made by ISA-L at its level 1: as small as
-# zlib's level 1 on block data, and ten times as fast (3 ms less for 200x200 varied blocks).
+# zlib's level 1 on block data in a fraction of its time, and every post compresses its blocks.
 PIXELS_COMPRESSION = 1
-# Level 1 takes ten microseconds to set up, most of its time on a small grid: grids of up to this
-# many blocks are compressed at ISA-L's level 0 (a microsecond, and a few hundred bytes more).
+# Setting level 1 up is most of its work on a small grid: grids of up to this many blocks are
+# compressed at ISA-L's level 0, which starts at once, for a slightly bigger stream.
 PIXELS_QUICK_MAX_BLOCKS = 1_024
 # Posted blocks are packed by Pillow from grids of this many blocks (see validated_block_bytes).
 PILLOW_MIN_BLOCKS = 256
@@ -60,8 +60,8 @@ def validated_block_bytes(
     width: int, height: int, blocks: Sequence[Sequence[tuple[int, int, int, int]]]
 ) -> bytes:
     """`block_bytes` of blocks validated to be `height` rows of `width` tuples of integers from
-    0 to 255, read by Pillow in C (red, green, blue, size as RGBA): a third faster, except for
-    the smallest grids, where making an image takes longer than reading their few blocks."""
+    0 to 255, read by Pillow in C (red, green, blue, size as RGBA) rather than in Python, except
+    for the smallest grids, where making an image takes longer than reading their few blocks."""
     if width * height < PILLOW_MIN_BLOCKS:
         return block_bytes(blocks)
     image = Image.new("RGBA", (width, height))
@@ -102,7 +102,8 @@ def grid_table(width: int, lines: str, blocks: bytes) -> Markup:
     row_bytes = width * 4
     for row_index in range(len(blocks) // row_bytes):
         row = blocks[row_index * row_bytes : (row_index + 1) * row_bytes]
-        # a list, not a generator, and blocks unpacked in C: half the time
+        # a list, not a generator (join makes one first anyway), and the blocks unpacked in C:
+        # this runs once per block of every page that shows a table
         cells = "".join(
             [
                 f'<td title="Index: [{row_index}, {col}]&#10;Color: ({r}, {g}, {b})" '
@@ -132,8 +133,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def rgb_png(width: int, height: int, rgb: bytes) -> bytes:
-    """A PNG of `rgb` (8-bit red, green, blue per pixel, rows top first), no filter. Pillow's
-    PNG writer takes five times as long for a thumbnail (its Python plumbing, not zlib)."""
+    """A PNG of `rgb` (8-bit red, green, blue per pixel, rows top first), no filter. Written
+    here because on images as small as a thumbnail Pillow's PNG writer spends its time in Python
+    plumbing, not in zlib."""
     row = 3 * width
     scanlines = b"".join(b"\0" + rgb[y * row : (y + 1) * row] for y in range(height))
     header = struct.pack("!IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
@@ -151,8 +153,8 @@ def _rows(blocks: bytes, row_bytes: int, indexes: list[int]) -> bytes:
 
 def thumbnail_svg(width: int, height: int, blocks: bytes) -> str:
     """A small SVG of the grid (`blocks`: as `block_bytes` packs them): a PNG of one pixel per
-    sampled block, scaled up without smoothing. A few hundred bytes to a few kB where a rect per
-    block took up to 150 kB (a third of a 200x200 post's row) and a millisecond to draw."""
+    sampled block, scaled up without smoothing: its size is bounded by the sample, not the grid,
+    where a rect per block grew with the grid, in bytes and in time to draw."""
     rows, cols = _sample(height, THUMBNAIL_MAX_BLOCKS), _sample(width, THUMBNAIL_MAX_BLOCKS)
     sampled_rows = blocks if len(rows) == height else _rows(blocks, 4 * width, rows)
     image = Image.frombytes("RGBA", (width, len(rows)), sampled_rows)
@@ -194,7 +196,7 @@ def grid_png(width: int, height: int, lines_on: bool, pixels: bytes) -> bytes:
     """The grid as ipythonblocks' `BlockGrid.save_image` draws it: blocks of the grid's block
     size and, with lines on, a 1 px line around and between them (grey here). Drawn from the
     packed pixels (bytes: numbers only, whatever the database holds) at one pixel per block,
-    then scaled up, so a quarter of a million blocks take milliseconds."""
+    then scaled up by Pillow, so no Python code runs per block, however big the grid."""
     blocks = zlib.decompress(pixels)
     lines = 1 if lines_on else 0
     size = _image_block_size(width, height, max(1, blocks[3]), lines)
@@ -222,8 +224,8 @@ def grid_png(width: int, height: int, lines_on: bool, pixels: bytes) -> bytes:
 # this much CPU time between them; cells past the budget are shown plain too.
 HIGHLIGHT_MAX_CELL_CHARS = 10_000
 HIGHLIGHT_BUDGET_SECONDS = 0.5
-# A page shows at most this many characters of a grid's code (up to 20 MB may be stored); the
-# rest is in the grid's JSON record.
+# A page shows at most this many characters of a grid's code (a grid may store far more: see
+# `max_code_cells` and `max_code_cell_chars`); the rest is in the grid's JSON record.
 PAGE_CODE_CHARS = 100_000
 # The highlighted code of recently viewed grids, at most this many characters of HTML in all.
 CODE_CACHE_CHARS = 64 * 1024 * 1024

@@ -1,7 +1,7 @@
 """Store each grid's data once as compact JSON (served as it is) and as packed pixels (drawn by
 pages), instead of a JSON column decoded and encoded again on every read.
 
-Plain SQL, so that it runs offline (`alembic upgrade --sql`) and in moments on a million grids:
+Plain SQL, so that it runs offline (`alembic upgrade --sql`) and quickly on a big gallery:
 the JSON is copied as text, and the pixels of grids stored before this revision are left NULL,
 to be packed from the JSON the first time a page or image needs them (service.py).
 
