@@ -16,22 +16,17 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from itertools import chain
 from typing import Any
 
 from cachetools import LRUCache
 from isal import isal_zlib
 from markupsafe import Markup, escape
-from PIL import Image, ImageDraw
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer
 
 THUMBNAIL_PX = 160
 # A thumbnail samples at most this many blocks along each side.
 THUMBNAIL_MAX_BLOCKS = 48
-
-_CODE_FORMATTER = HtmlFormatter(cssclass="highlight")
-_PYTHON = PythonLexer()
 
 
 # Grids of up to this many blocks are drawn as ipythonblocks draws them, a table cell per block
@@ -64,6 +59,8 @@ def validated_block_bytes(
     for the smallest grids, where making an image takes longer than reading their few blocks."""
     if width * height < PILLOW_MIN_BLOCKS:
         return block_bytes(blocks)
+    from PIL import Image  # (loaded when a grid is first drawn)
+
     image = Image.new("RGBA", (width, height))
     image.putdata(list(chain.from_iterable(blocks)))
     return image.tobytes()
@@ -157,6 +154,8 @@ def thumbnail_svg(width: int, height: int, blocks: bytes) -> str:
     where a rect per block grew with the grid, in bytes and in time to draw."""
     rows, cols = _sample(height, THUMBNAIL_MAX_BLOCKS), _sample(width, THUMBNAIL_MAX_BLOCKS)
     sampled_rows = blocks if len(rows) == height else _rows(blocks, 4 * width, rows)
+    from PIL import Image  # (loaded when a grid is first drawn)
+
     image = Image.frombytes("RGBA", (width, len(rows)), sampled_rows)
     if len(cols) < width:
         # the sampled columns, picked as rows of the transposed image
@@ -201,6 +200,8 @@ def grid_png(width: int, height: int, lines_on: bool, pixels: bytes) -> bytes:
     lines = 1 if lines_on else 0
     size = _image_block_size(width, height, max(1, blocks[3]), lines)
     # red, green, blue and size per block: read as RGBA, then the size channel dropped
+    from PIL import Image, ImageDraw  # (loaded when a grid is first drawn)
+
     small = Image.frombytes("RGBA", (width, height), blocks).convert("RGB")
     step = size + lines
     scaled = small.resize((width * step, height * step), Image.Resampling.NEAREST)
@@ -239,7 +240,7 @@ class _OverBudget(Exception):
 def _tokens_until(source: str, deadline: float) -> Iterator[tuple[Any, str]]:
     """The lexer's tokens, stopping with `_OverBudget` once `deadline` has passed. Pygments lexes
     lazily, so the check runs between tokens, and no single token takes long."""
-    for token in _PYTHON.get_tokens(source):
+    for token in _highlighter()[0].get_tokens(source):
         if time.monotonic() > deadline:
             raise _OverBudget
         yield token
@@ -263,7 +264,7 @@ def highlighted_code(source: str, deadline: float | None = None) -> Markup:
     except _OverBudget:
         return plain_code(source)
     html = io.StringIO()
-    _CODE_FORMATTER.format(tokens, html)
+    _highlighter()[1].format(tokens, html)
     return Markup(html.getvalue())
 
 
@@ -322,4 +323,17 @@ class CodeCache:
 
 
 # The CSS for `highlighted_code`: static text from pygments, without its comments.
-CODE_STYLE = re.sub(r"\s*/\*.*?\*/", "", _CODE_FORMATTER.get_style_defs(".highlight"))
+@cache
+def _highlighter() -> tuple[Any, Any]:
+    """Pygments' Python lexer and HTML formatter, loaded when a page first needs them (Pygments
+    takes memory in every user's server, most of which never shows a page)."""
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return PythonLexer(), HtmlFormatter(cssclass="highlight")
+
+
+@cache
+def code_style() -> str:
+    """The style sheet of highlighted code, without its comments."""
+    return re.sub(r"\s*/\*.*?\*/", "", _highlighter()[1].get_style_defs(".highlight"))

@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import os
+import subprocess
 import sys
 import threading
 from contextlib import suppress
@@ -159,3 +160,18 @@ async def test_the_extension_changes_nothing_process_wide_and_starts_no_process(
     if hasattr(os, "sched_getscheduler"):
         policies = {os.sched_getscheduler(thread.native_id) for thread in threading.enumerate()}
         assert policies == {os.SCHED_OTHER}
+
+
+def test_loading_the_extension_loads_no_library_that_only_some_requests_need() -> None:
+    """Pillow (drawing), Pygments (highlighting), Alembic and Mako (migrations) take memory in
+    every user's server: they are loaded by the first request that needs them, not at start-up."""
+    loads = (
+        "import sys, jupyter_blocks.app, jupyter_blocks.handlers; "
+        "print(sorted({name.split('.')[0] for name in sys.modules}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", loads], capture_output=True, text=True, check=True
+    ).stdout
+    assert not {"PIL", "pygments", "alembic", "mako", "jupyterhub"} & set(
+        json.loads(loaded.replace("'", '"'))
+    )

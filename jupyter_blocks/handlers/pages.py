@@ -16,7 +16,7 @@ from tornado import httputil, web
 from .. import db, service
 from ..constants import MAX_QUERY_CHARS
 from ..ids import GridKey
-from ..render import CODE_STYLE, PAGE_CODE_CHARS, PageCode, grid_drawing
+from ..render import PAGE_CODE_CHARS, PageCode, code_style, grid_drawing
 from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
 from .records import as_utc
 
@@ -45,7 +45,7 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
             "lab_url": self.lab_url,
             "css_url": self.static_url("blocks.css"),
             "js_url": self.static_url("blocks.js"),
-            "code_css": CODE_STYLE,
+            "code_css": code_style(),
         }
 
     def page(self, template: str, **namespace: Any) -> str:
