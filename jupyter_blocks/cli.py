@@ -10,8 +10,11 @@
     jupyter blocks hub-config --db-url URL [--port N] [--name NAME] [--public-url URL]
                                          print the jupyterhub_config.py fragment for it
 
-The database is the one the server would use: `--db-url`, else JUPYTER_BLOCKS_DB_URL, else
-`c.BlocksApp.db_url` from the Jupyter server config files, else the default SQLite file.
+The database is the one the server would use: `--db-url URL` (before or after the command),
+else `c.BlocksApp.db_url` from the Jupyter server config files, else JUPYTER_BLOCKS_DB_URL,
+else the default SQLite file in the Jupyter data directory. Every command says on stderr which
+database it uses and where that came from (password hidden); `stats` and `audit` also say when
+it holds no grids and no deletions, which is what a wrong database looks like.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -57,20 +61,79 @@ def configured_app() -> BlocksApp:
 
 
 def configured_db_url(explicit: str | None) -> str:
-    return explicit or str(configured_app().db_url)
+    return configured_database(explicit)[0]
+
+
+def configured_database(explicit: str | None) -> tuple[str, str]:
+    """The database URL a command uses, and where it came from (said to the user)."""
+    if explicit:
+        return explicit, "from --db-url"
+    app = configured_app()
+    if "db_url" in app.config.get("BlocksApp", {}):
+        origin = "from c.BlocksApp.db_url in the Jupyter server config"
+    elif os.environ.get("JUPYTER_BLOCKS_DB_URL"):
+        origin = "from JUPYTER_BLOCKS_DB_URL"
+    else:
+        origin = "the default: no --db-url, JUPYTER_BLOCKS_DB_URL or c.BlocksApp.db_url was given"
+    return str(app.db_url), origin
 
 
 def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _run(url: str, work: Callable[[Session], T]) -> T:
+def _say(command: str, text: str) -> None:
+    """A line for the person at the terminal, on stderr (stdout is the command's output)."""
+    print(f"jupyter blocks {command}: {text}", file=sys.stderr, flush=True)
+
+
+WRONG_DATABASE_HINT = (
+    "Name the gallery's database with --db-url URL (or JUPYTER_BLOCKS_DB_URL); "
+    "on a JupyterHub it is the service's JUPYTER_BLOCKS_DB_URL"
+)
+
+
+class NotAGallery(Exception):
+    """A command that only reads was pointed at something that holds no gallery."""
+
+
+def _existing(url: str) -> None:
+    """Refuse a SQLite file that does not exist, rather than create an empty one and read it."""
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if not _is_sqlite_file(parsed.get_backend_name(), path):
+        return
+    if not Path(path).exists():
+        raise NotAGallery(
+            f"there is no database at {path} (nothing was created). {WRONG_DATABASE_HINT}"
+        )
+
+
+def _is_sqlite_file(backend: str, path: str) -> bool:
+    return backend == "sqlite" and path not in ("", ":memory:") and not path.startswith("file:")
+
+
+def _run(url: str, work: Callable[[Session], T], *, reading: bool = False) -> T:
+    """`work` in one session on the database at `url`; `reading`: refuse a database that holds
+    no jupyter-blocks schema instead of failing on a missing table."""
+    if reading:
+        _existing(url)
     database = db.Database(url, connections=2)
     try:
+        if reading:
+            _require_schema(database, url)
         with db.session_context(database.sessions) as session:
             return work(session)
     finally:
         database.close()
+
+
+def _require_schema(database: db.Database, url: str) -> None:
+    if db.current_revision(database.engine) is None:
+        raise NotAGallery(
+            f"{_shown(url)} holds no jupyter-blocks tables (nothing was changed). "
+            + WRONG_DATABASE_HINT
+        )
 
 
 def _upgrade(url: str) -> str | None:
@@ -252,7 +315,7 @@ def _export(url: str, out: IO[str]) -> int:
             progress.update(count, count / total)
         return count
 
-    count = _run(url, work)
+    count = _run(url, work, reading=True)
     progress.done(count)
     return count
 
@@ -277,8 +340,10 @@ def _import(url: str, source: IO[str]) -> Loaded:
 
 
 def _copy(url: str, target: str) -> Loaded:
+    _existing(url)
     database = db.Database(url, connections=2)
     try:
+        _require_schema(database, url)
         with db.session_context(database.sessions) as session:
             header, total = _export_header(session), service.count_grids(session)
             rows = (
@@ -304,11 +369,11 @@ def _print_audit(url: str, limit: int, as_json: bool) -> None:
     """The audit trail, each deleted grid shown by the id its users saw."""
     settings = configured_app()
 
-    def work(session: Session) -> list[dict[str, Any]]:
+    def work(session: Session) -> tuple[list[dict[str, Any]], int]:
         # the ids the servers show: their configured salt, else the one stored in the database
         salt = settings.hashids_salt or service.instance_setting(session, SALT_SETTING) or ""
         ids = GridIds(salt, settings.hashids_min_length)
-        return [
+        entries = [
             {
                 "deleted_at": entry.deleted_at.isoformat(),
                 "deleted_by": entry.deleted_by,
@@ -319,8 +384,10 @@ def _print_audit(url: str, limit: int, as_json: bool) -> None:
             }
             for entry in service.deletions(session, limit)
         ]
+        return entries, 0 if entries else service.count_grids(session)
 
-    for entry in _run(url, work):
+    entries, grids = _run(url, work, reading=True)
+    for entry in entries:
         if as_json:
             print(json.dumps(entry))
         else:
@@ -330,21 +397,58 @@ def _print_audit(url: str, limit: int, as_json: bool) -> None:
                 f"{entry['deleted_at'][:19]}  {who}{entry['deleted_by']} deleted "
                 f"{entry['grid']}{title} by {entry['author']}"
             )
+    if not entries and grids:
+        _say("audit", f"no grid was ever deleted in {_shown(url)} (it holds {grids:,} grids)")
+    elif not entries:
+        _say("audit", f"warning: {_shown(url)} {LOOKS_WRONG}")
+
+
+# What `stats` and `audit` say of a database that holds no gallery's traces at all.
+LOOKS_WRONG = (
+    "holds no grids and no deletions: is it the gallery's database? " + WRONG_DATABASE_HINT
+)
+
+
+def _print_stats(url: str) -> None:
+    def work(session: Session) -> tuple[dict[str, Any], int]:
+        stats = service.statistics(session)
+        empty = not (stats["public"] or stats["secret"])
+        return stats, len(service.deletions(session, 1)) if empty else 0
+
+    stats, deletions = _run(url, work, reading=True)
+    print(json.dumps(stats, indent=2))
+    if not (stats["public"] or stats["secret"] or deletions):
+        _say("stats", f"warning: {_shown(url)} {LOOKS_WRONG}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="jupyter blocks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="jupyter blocks",
+        description=__doc__.split("\n")[0],
+        epilog=__doc__.split("\n\n")[-1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--db-url", help="SQLAlchemy URL of the database (see below)")
+    # `--db-url` after the command too (`jupyter blocks audit --db-url URL`); SUPPRESS keeps a
+    # command without it from overwriting one given before the command.
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--db-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of the database"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("upgrade-db", help="bring the schema to the newest revision")
-    commands.add_parser("stats", help="how many grids, by whom")
-    export = commands.add_parser("export", help="every grid as JSON lines")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[database])
+
+    command("upgrade-db", "bring the schema to the newest revision")
+    command("stats", "how many grids, by whom")
+    export = command("export", "every grid as JSON lines")
     export.add_argument("file", nargs="?", type=argparse.FileType("w"), default=sys.stdout)
-    load = commands.add_parser("import", help="load an export into an empty database")
+    load = command("import", "load an export into an empty database")
     load.add_argument("file", type=argparse.FileType("r"))
-    copy = commands.add_parser("copy", help="copy every grid into another, empty database")
+    copy = command("copy", "copy every grid into another, empty database")
     copy.add_argument("--to", required=True, help="SQLAlchemy URL of the target database")
-    audit = commands.add_parser("audit", help="who deleted which grids, newest first")
+    audit = command("audit", "who deleted which grids, newest first")
     audit.add_argument("--limit", type=int, default=100, help="newest entries to list")
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
     serve = commands.add_parser("serve", help="the gallery as a JupyterHub service")
@@ -401,13 +505,15 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         return
-    url = configured_db_url(args.db_url)
+    url, origin = configured_database(args.db_url)
+    verb = {"upgrade-db": "upgrading", "import": "writing into", "copy": "copying from"}
+    _say(args.command, f"{verb.get(args.command, 'reading')} {_shown(url)} ({origin})")
 
     try:
         if args.command == "upgrade-db":
             print(f"{_shown(url)}: schema at revision {_upgrade(url)}")
         elif args.command == "stats":
-            print(json.dumps(_run(url, service.statistics), indent=2))
+            _print_stats(url)
         elif args.command == "export":
             _export(url, args.file)
         elif args.command == "import":
@@ -421,6 +527,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"copied {loaded.stored} grids from {_shown(url)} to {_shown(args.to)}"
                 f"{_skipped(loaded)}"
             )
+    except NotAGallery as error:
+        raise SystemExit(f"jupyter blocks {args.command}: {error}") from error
     except (ValueError, db.UnsupportedDatabase) as error:
         raise SystemExit(f"jupyter blocks {args.command}: {error}") from error
     except sa.exc.SQLAlchemyError as error:

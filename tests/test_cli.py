@@ -312,3 +312,121 @@ def test_copy_of_an_old_sqlite_file_with_bad_rows_skips_them(tmp_path: Path, db_
             assert connection.execute(sa.insert(Grid).returning(Grid.id), row).scalar() == 6
     finally:
         target.dispose()
+
+
+def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """No Jupyter config files or data directory from the machine (tests that rely on no
+    JUPYTER_BLOCKS_DB_URL either remove it with `monkeypatch`)."""
+    (tmp_path / "config").mkdir(exist_ok=True)
+    env = {
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_CONFIG_PATH": "",
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+    }
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize(
+    "command", [["upgrade-db"], ["stats"], ["export"], ["audit", "--json"], ["audit"]]
+)
+def test_db_url_is_taken_after_the_command_as_before_it(tmp_path: Path, command: list[str]) -> None:
+    """As the README writes it: `jupyter blocks audit --db-url URL`."""
+    url = f"sqlite:///{tmp_path / 'after.sqlite'}"
+    assert blocks_cli("--db-url", url, "upgrade-db").returncode == 0
+    env = _clean_env(tmp_path)
+    after = blocks_cli(*command, "--db-url", url, env=env)
+    assert after.returncode == 0, after.stderr
+    before = blocks_cli("--db-url", url, *command, env=env)
+    assert before.returncode == 0, before.stderr
+    assert after.stdout == before.stdout
+    assert f"jupyter blocks {command[0]}: " in after.stderr and f"{url} (from --db-url)" in (
+        after.stderr
+    )
+    # one option given before and none after: the one before counts
+    assert "(from --db-url)" in before.stderr
+
+
+def test_every_command_says_which_database_it_uses_and_hides_its_password(
+    tmp_path: Path,
+) -> None:
+    secret = "pw-not-to-be-shown"
+    url = f"postgresql+psycopg://blocks:{secret}@127.0.0.1:1/gallery"
+    for command in (["stats"], ["audit"], ["export"], ["upgrade-db"], ["copy", "--to", url]):
+        result = blocks_cli(*command, "--db-url", url, env=_clean_env(tmp_path))
+        assert result.returncode != 0  # nothing listens on port 1
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"jupyter blocks {command[0]}: "), result.stderr
+        assert "postgresql+psycopg://blocks:***@127.0.0.1:1/gallery (from --db-url)" in first
+        assert secret not in result.stderr + result.stdout
+
+
+def test_the_database_line_says_where_the_url_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JUPYTER_BLOCKS_DB_URL", raising=False)
+    from_env = f"sqlite:///{tmp_path / 'env.sqlite'}"
+    assert blocks_cli("--db-url", from_env, "upgrade-db").returncode == 0
+    result = blocks_cli("audit", env=_clean_env(tmp_path, JUPYTER_BLOCKS_DB_URL=from_env))
+    assert f"reading {from_env} (from JUPYTER_BLOCKS_DB_URL)" in result.stderr
+
+    from_config = f"sqlite:///{tmp_path / 'config.sqlite'}"
+    env = _clean_env(tmp_path, JUPYTER_BLOCKS_DB_URL=from_env)
+    (tmp_path / "config" / "jupyter_server_config.py").write_text(
+        f"c.BlocksApp.db_url = {from_config!r}\n"
+    )
+    result = blocks_cli("stats", env=env)
+    assert f"reading {from_config} (from c.BlocksApp.db_url" in result.stderr
+
+    (tmp_path / "config" / "jupyter_server_config.py").unlink()
+    result = blocks_cli("audit", env=_clean_env(tmp_path))
+    default = tmp_path / "data" / "jupyter_blocks.sqlite"
+    assert f"reading sqlite:///{default} (the default" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["audit", "stats", "export"])
+def test_reading_a_sqlite_file_that_is_not_there_creates_nothing(
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The laptop's default database, asked for by mistake, is not made and read as empty."""
+    monkeypatch.delenv("JUPYTER_BLOCKS_DB_URL", raising=False)
+    result = blocks_cli(command, env=_clean_env(tmp_path))
+    default = tmp_path / "data" / "jupyter_blocks.sqlite"
+    assert result.returncode == 1
+    assert f"there is no database at {default}" in result.stderr
+    assert "--db-url" in result.stderr.splitlines()[-1]
+    assert not default.exists()
+
+
+def test_reading_a_database_without_the_gallery_tables_says_so(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    engine = sa.create_engine(f"sqlite:///{other}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE notes (id INTEGER)"))
+    engine.dispose()
+    result = blocks_cli("audit", "--db-url", f"sqlite:///{other}", env=_clean_env(tmp_path))
+    assert result.returncode == 1
+    assert "holds no jupyter-blocks tables" in result.stderr
+    assert "no such table" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["audit", "stats"])
+def test_audit_and_stats_warn_about_a_database_with_no_grids_and_no_deletions(
+    tmp_path: Path, db_url: str, command: str
+) -> None:
+    assert blocks_cli("--db-url", db_url, "upgrade-db").returncode == 0
+    empty = blocks_cli(command, "--db-url", db_url, env=_clean_env(tmp_path))
+    assert empty.returncode == 0, empty.stderr
+    warning = empty.stderr.splitlines()[-1]
+    assert warning.startswith(f"jupyter blocks {command}: warning: ")
+    assert "holds no grids and no deletions" in warning and "--db-url" in warning
+
+    export = tmp_path / "one.jsonl"
+    export.write_text(
+        json.dumps({"jupyter_blocks_export": 1}) + "\n" + json.dumps(exported_row(7)) + "\n"
+    )
+    assert blocks_cli("--db-url", db_url, "import", str(export)).returncode == 0
+    held = blocks_cli(command, "--db-url", db_url, env=_clean_env(tmp_path))
+    assert held.returncode == 0, held.stderr
+    assert "warning" not in held.stderr
+    if command == "audit":
+        assert "no grid was ever deleted" in held.stderr and "1 grids" in held.stderr
