@@ -1,18 +1,35 @@
 """Fixtures shared by the test suite: a real Jupyter server with jupyter-blocks enabled, on a
-fresh SQLite or PostgreSQL database per test."""
+fresh SQLite or PostgreSQL database per test.
+
+A server would spend most of its start-up upgrading the empty database to the newest schema, so
+each kind of database is migrated once per session (per xdist worker) and a test that runs a
+server gets a copy: `CREATE DATABASE ... TEMPLATE` on PostgreSQL, a copied file on SQLite."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.postgres import fresh_database, running_postgres
+from jupyter_blocks import db
+from tests.postgres import drop_database, fresh_database, running_postgres
 from tests.utils import AUTHOR, make_payload
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With `pytest -n N --dist loadgroup` (pytest-xdist), a test module runs on one worker, so
+    that its module-scoped servers and Hubs start once; the browser tests all run on one worker,
+    which starts their JupyterLab servers and Chromium once."""
+    for item in items:
+        path = Path(item.path).relative_to(Path(__file__).parent)
+        group = "browser" if path.parts[0] == "browser" else str(path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +38,48 @@ def postgres_server() -> Iterator[str]:
         yield url
 
 
+def _migrate(url: str) -> None:
+    engine = db.create_engine(url)
+    try:
+        db.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest schema (as a server makes it at start), made once."""
+    path = tmp_path_factory.mktemp("migrated") / "blocks.sqlite"
+    _migrate(f"sqlite:///{path}")
+    assert not path.with_name(path.name + "-wal").exists(), "closed, so the file is all of it"
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_server: str) -> str:
+    """The name of a PostgreSQL database at the newest schema, made once, to copy from."""
+    url = fresh_database(postgres_server)
+    _migrate(url)
+    return url.rsplit("/", 1)[1]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A fresh, empty database: every test using it runs once on SQLite, once on PostgreSQL."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh database: every test using it runs once on SQLite, once on PostgreSQL. It is empty,
+    unless the test runs a server on it (`jp_serverapp`): then it is already at the newest
+    schema, a copy of one migrated once, as the server would have left it at start."""
+    migrated = "jp_serverapp" in request.fixturenames
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'blocks.sqlite'}"
-    return fresh_database(request.getfixturevalue("postgres_server"))
+        path = tmp_path / "blocks.sqlite"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("migrated_postgres") if migrated else None
+    url = fresh_database(server, template)
+    yield url
+    drop_database(url)  # hundreds of databases would slow the server and fill the disk
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -99,10 +100,23 @@ def running_postgres() -> Iterator[str]:
         server.remove()
 
 
-def fresh_database(server_url: str) -> str:
-    """A new, empty database on the server at `server_url`; its URL."""
+def _admin(server_url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(server_url.replace("+psycopg", "") + "/postgres", autocommit=True)
+
+
+def fresh_database(server_url: str, template: str | None = None) -> str:
+    """A new database on the server at `server_url`, empty or a copy of `template` (a database
+    no one is connected to); its URL."""
     name = f"blocks_test_{next(_database_numbers)}"
-    with psycopg.connect(server_url.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    with _admin(server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy_of}')
     return f"{server_url}/{name}"
+
+
+def drop_database(url: str) -> None:
+    """Drop the database at `url`, ending its sessions (a server may still hold some)."""
+    server_url, name = url.rsplit("/", 1)
+    with _admin(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
