@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,23 +33,30 @@ def configurable_http_proxy() -> str:
     if found:
         return found
     binary = CHP_CACHE / "node_modules" / ".bin" / "configurable-http-proxy"
-    if not binary.exists():
-        CHP_CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-save",
-                "--silent",
-                "--prefix",
-                str(CHP_CACHE),
-                "configurable-http-proxy@4",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    CHP_CACHE.mkdir(parents=True, exist_ok=True)
+    # xdist workers starting Hubs at once: one installs, the others wait for it.
+    with (CHP_CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():
+            _install_configurable_http_proxy()
     return str(binary)
+
+
+def _install_configurable_http_proxy() -> None:
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--no-save",
+            "--silent",
+            "--prefix",
+            str(CHP_CACHE),
+            "configurable-http-proxy@4",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def run_in_kernel(hub_url: str, server_owner: str, token: str, code: str) -> str:
@@ -178,19 +187,28 @@ def running_hub(
     try:
         wait_until(lambda: admin.get(f"{url}hub/api/", timeout=5).ok, "the Hub did not answer")
         tokens = {}
-        for name in users:
-            assert admin.post(f"{url}hub/api/users/{name}", timeout=30).status_code in (201, 409)
-            started = admin.post(f"{url}hub/api/users/{name}/server", timeout=TIMEOUT)
+
+        def start(name: str) -> None:
+            api = requests.Session()  # one per thread
+            api.headers.update(admin.headers)
+            assert api.post(f"{url}hub/api/users/{name}", timeout=30).status_code in (201, 409)
+            # answers when the server is up, or with 202 after the Hub's slow_spawn_timeout
+            started = api.post(f"{url}hub/api/users/{name}/server", timeout=TIMEOUT)
             assert started.status_code in (201, 202), started.text
             wait_until(
-                lambda name=name: (
-                    admin.get(f"{url}hub/api/users/{name}", timeout=5)
+                lambda: (
+                    api.get(f"{url}hub/api/users/{name}", timeout=5)
                     .json()["servers"]
                     .get("", {})
                     .get("ready")
                 ),
                 f"{name}'s server did not start",
             )
+
+        # All users' servers start at once: each is seconds of imports, with two CPUs.
+        with ThreadPoolExecutor(len(users) or 1) as starting:
+            list(starting.map(start, users))
+        for name in users:
             issued = admin.post(
                 f"{url}hub/api/users/{name}/tokens",
                 json={"note": "jupyter-blocks test"},
@@ -200,9 +218,15 @@ def running_hub(
             tokens[name] = issued.json()["token"]
         yield Hub(url, admin, tokens, home, pid=process.pid)
     finally:
-        for name in users:
+
+        def stop(name: str) -> None:
             with contextlib.suppress(requests.RequestException):
-                admin.delete(f"{url}hub/api/users/{name}/server", timeout=30)
+                requests.delete(
+                    f"{url}hub/api/users/{name}/server", headers=admin.headers, timeout=30
+                )
+
+        with ThreadPoolExecutor(len(users) or 1) as stopping:
+            list(stopping.map(stop, users))
         process.terminate()
         process.wait(timeout=60)
         log.close()

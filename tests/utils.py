@@ -251,7 +251,8 @@ def start_server(name: str, command: str, home: Path, extra_args: list[str]) -> 
         json.dumps({"fetchNews": "false"})
     )
     ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / f"{name}.log"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # pytest -n: one log per worker
+    log = ARTIFACTS / (f"{name}-{worker}.log" if worker else f"{name}.log")
     with log.open("wb") as out:
         process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, f"http://127.0.0.1:{port}/", token, process, log)
