@@ -22,6 +22,7 @@ from .handlers import routes, service_redirects
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
+from .live import Feed
 from .read_cache import ReadCache
 from .render import CodeCache
 from .service import SALT_SETTING
@@ -153,6 +154,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     code_cache: CodeCache
     # Answers of recent reads (`cache_seconds`).
     reads: ReadCache
+    # Changes of public grids, pushed to `blocks/api/events` subscribers.
+    feed: Feed
 
     def _apply_environment(self) -> None:
         configured = self.config.get(self.__class__.__name__, {})
@@ -222,6 +225,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.ids = GridIds(salt, self.hashids_min_length)
         self.code_cache = CodeCache()
         self.reads = ReadCache(self.cache_seconds)
+        self.feed = Feed(self.ids, self.log, self.database, self.reads)
         self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
 
     def initialize_handlers(self) -> None:
@@ -230,6 +234,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     async def stop_extension(self) -> None:
         if self.uses_service:
             return
+        self.feed.close()
         if "cpu_threads" in self.__dict__:  # made on first use
             self.cpu_threads.shutdown(wait=True)
         self.database.close()

@@ -557,6 +557,40 @@ def list_public(
     return rows[:limit], len(rows) > limit
 
 
+# What the change feed reads of announced grids: a listing's columns, public grids only.
+_ANNOUNCED = (
+    sa.select(
+        *(GRIDS.c[name] for name in _SUMMARY_COLUMNS),
+        _PARENT.c.id.label("public_parent_id"),
+    )
+    .select_from(
+        GRIDS.outerjoin(
+            _PARENT, sa.and_(_PARENT.c.id == GRIDS.c.parent_id, _PARENT.c.secret.is_(False))
+        )
+    )
+    .where(GRIDS.c.secret.is_(False), GRIDS.c.id.in_(sa.bindparam("row_ids", expanding=True)))
+)
+# PostgreSQL's channel of changes (live.CHANNEL, which listens on it).
+CHANGES_CHANNEL = "jupyter_blocks"
+
+
+def announced_grids(session: Session, row_ids: Sequence[int]) -> dict[int, sa.Row[Any]]:
+    """The public grids among `row_ids` as a listing shows them (the columns of
+    `list_public`'s rows), by row id; those deleted since, or secret, are missing."""
+    rows = session.connection().execute(_ANNOUNCED, {"row_ids": list(set(row_ids))}).all()
+    return {row.id: row for row in rows}
+
+
+def announce(session: Session, kind: str, row_id: int) -> None:
+    """On PostgreSQL, have the change (`p`osted, `r`enamed, `d`eleted, of a public grid) sent to
+    every server listening on the database when this session's transaction commits (nothing if
+    it rolls back). Only the kind and row id travel: NOTIFY payloads are small. Nothing on
+    SQLite, where the writing process publishes its own changes."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(sa.select(sa.func.pg_notify(CHANGES_CHANNEL, f"{kind}:{row_id}")))
+
+
 def authors(session: Session, prefix: str, limit: int) -> list[str]:
     """Names of authors of public grids starting with `prefix` (case-insensitive), sorted."""
     query = (

@@ -130,6 +130,8 @@ CASES = [
     Case("GET", "/blocks/{secret}", 404),
     Case("GET", "/blocks/secret/{secret}", 200),
     Case("GET", "/blocks/session", 200),
+    Case("GET", "/blocks/wall", 200),
+    Case("GET", "/blocks/wall", 200, params={"q": "sunset", "author": "teacher"}),
     # the JSON API
     Case("GET", "/blocks/session", 200),
     Case("GET", "/blocks/api/me", 200),
@@ -168,6 +170,9 @@ CASES = [
     Case("GET", "/blocks/api/grids/{public}/image.png", 200),
     Case("GET", "/blocks/api/grids/{public}/image.png", 304, revalidate=True),
     Case("GET", "/blocks/api/authors", 200, params={"q": "tea"}),
+    # the websocket of changes, asked as plain HTTP (tests/test_live.py speaks to it)
+    Case("GET", "/blocks/api/events", 400),
+    Case("GET", "/blocks/api/events", 403, headers=NO_AUTH),
 ]
 
 

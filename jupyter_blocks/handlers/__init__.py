@@ -15,7 +15,8 @@ from .api import (
     ThumbnailHandler,
 )
 from .base import ID
-from .pages import GalleryPageHandler, GridPageHandler, NotFoundPageHandler
+from .live import EventsHandler
+from .pages import GalleryPageHandler, GridPageHandler, NotFoundPageHandler, WallPageHandler
 from .pixels import PixelsHandler
 from .protocol import GetGridDataHandler, PostHandler, RandomHandler
 from .redirect import ServiceRedirectHandler
@@ -27,6 +28,7 @@ def routes() -> list[tuple[Any, ...]]:
     at = f"{NAMESPACE}/"
     return [
         (rf"{at}api/me", MeHandler),
+        (rf"{at}api/events", EventsHandler),
         (rf"{at}session", SessionPageHandler),
         (rf"{at}api/grids", GridsHandler),
         (rf"{at}api/authors", AuthorsHandler),
@@ -36,6 +38,7 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"{at}api/grids/{ID}", GridHandler),
         (rf"{at}post", PostHandler),
         (rf"{at}random", RandomHandler),
+        (rf"{at}wall", WallPageHandler),
         (rf"{at}get/secret/{ID}", GetGridDataHandler, {"secret": True}),
         (rf"{at}get/{ID}", GetGridDataHandler, {"secret": False}),
         (rf"{at}secret/{ID}", GridPageHandler, {"secret": True}),

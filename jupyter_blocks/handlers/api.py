@@ -13,6 +13,7 @@ from tornado import web
 from .. import service
 from ..constants import BIG_GRID_CELLS, MAX_QUERY_CHARS
 from ..ids import GridKey
+from ..live import Deleted, Renamed
 from ..models import Grid
 from ..read_cache import ENTRY_OVERHEAD_BYTES
 from ..render import grid_png
@@ -176,12 +177,16 @@ class GridHandler(BlocksAPIHandler):
             if grid.author != author:
                 raise ApiError(403, f"Only {grid.author} can rename this grid")
             service.rename_grid(session, grid, title)
+            if not grid.secret:
+                service.announce(session, "r", grid.id)
             return grid, service.remixes(session, grid.id)
 
         try:
             grid, remixes = await self.db_write(rename_if_owned)
         finally:
             self.blocks.reads.wrote()
+        if not grid.secret:
+            self.blocks.feed.wrote(Renamed(grid.id, grid.title))
         await self.write_record(grid, remixes, blocks)
 
     @web.authenticated
@@ -196,11 +201,15 @@ class GridHandler(BlocksAPIHandler):
             if not may_delete(grid.author):
                 raise ApiError(403, f"Only {grid.author} or a moderator can delete this grid")
             service.delete_grid(session, grid, deleted_by=author)
+            if not grid.secret:
+                service.announce(session, "d", grid.id)
 
         try:
             await self.db_write(delete_if_owned)
         finally:
             self.blocks.reads.wrote(deleted=key)
+        if not key.secret:
+            self.blocks.feed.wrote(Deleted(key.row_id))
         self.set_status(204)
         self.finish()
 

@@ -23,6 +23,7 @@ from tornado.http1connection import HTTP1Connection
 from .. import db, service
 from ..constants import BIG_BODY_BYTES, BIG_GRID_CELLS, NAMESPACE, SMALL_BODY_BYTES
 from ..ids import GridKey
+from ..live import Posted
 from ..models import Grid
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload
@@ -361,6 +362,24 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
         self.finish()
 
 
+def posted(grid: service.StoredGrid) -> Posted:
+    """The change feed's news of a stored grid (secret ones are never sent)."""
+    return Posted(
+        (
+            grid.id,
+            grid.secret,
+            grid.secret_nonce,
+            grid.author,
+            grid.title,
+            grid.created_at,
+            grid.ipb_class,
+            grid.width,
+            grid.height,
+            grid.public_parent_id,
+        )
+    )
+
+
 def json_parts(value: Any) -> list[bytes | memoryview]:
     """`value` as JSON, in parts: when it is a dict, its big `msgspec.Raw` members (stored JSON,
     megabytes of it, shared by every request that reads the grid) follow as they are, instead
@@ -424,12 +443,22 @@ class GridUploadHandler(BlocksAPIHandler):
                 raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
 
         def store(session: Session) -> service.StoredGrid:
-            return service.store_post(session, new, author, idempotency_key, parent_key)
+            grid = service.store_post(session, new, author, idempotency_key, parent_key)
+            if not grid.secret:  # (a retry announces the first grid again: clients match ids)
+                service.announce(session, "p", grid.id)
+            return grid
 
         stored = asyncio.ensure_future(self.db_write(store))
-        reads = self.blocks.reads
-        # once stored (or not), before this request goes on: reads made after it see the grid
-        stored.add_done_callback(lambda _: reads.wrote())
+        reads, feed = self.blocks.reads, self.blocks.feed
+
+        def done(work: asyncio.Future[service.StoredGrid]) -> None:
+            # once stored (or not), before this request goes on: reads made after it see the
+            # grid, and subscribers hear of it (also of one stored after its post answered 503)
+            reads.wrote()
+            if not work.cancelled() and work.exception() is None:
+                feed.wrote(posted(work.result()))
+
+        stored.add_done_callback(done)
         try:
             return await asyncio.wait_for(asyncio.shield(stored), POST_DEADLINE_SECONDS)
         except service.UnknownParent as err:

@@ -45,6 +45,7 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
             "lab_url": self.lab_url,
             "css_url": self.static_url("blocks.css"),
             "js_url": self.static_url("blocks.js"),
+            "events_url": self.blocks_path("api", "events"),
             "code_css": code_style(),
         }
 
@@ -152,6 +153,35 @@ class GalleryPageHandler(BlocksPageHandler):
                 newest_url=httputil.url_concat(self.gallery_path, filters),
                 older_url=older,
                 first_page=cursor is None,
+            )
+        )
+
+
+# Grids the class wall shows at most (a projector shows a few dozen big thumbnails).
+WALL_SIZE = 48
+
+
+class WallPageHandler(BlocksPageHandler):
+    """`GET blocks/wall`: the class wall, the newest public grids as a live mosaic for a
+    projector (wall.js keeps it live); `?q=` and `?author=` filter it. The panel shows it in an
+    iframe of the same origin (`frame-ancestors 'self'`)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        author = self.get_query_argument("author", "")[:MAX_QUERY_CHARS] or None
+        q = self.get_query_argument("q", "")[:MAX_QUERY_CHARS] or None
+        grids, _ = await self.public_grids(WALL_SIZE, None, author, q)
+        self.finish(
+            self.page(
+                "blocks/wall.html",
+                tiles=self.records.summaries(grids),
+                author=author,
+                q=q,
+                wall_size=WALL_SIZE,
+                wall_css_url=self.static_url("wall.css"),
+                wall_js_url=self.static_url("wall.js"),
+                grids_url=self.blocks_path("api", "grids"),
             )
         )
 

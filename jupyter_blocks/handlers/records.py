@@ -87,6 +87,16 @@ class GridRecords:
             grid.public_parent_id,
         )
 
+    def summary_of_row(self, row: Sequence[Any]) -> dict[str, Any]:
+        """The summary of one listed grid, from its columns in the order of `_summary`."""
+        return self._summary(*row)
+
+    def as_seen(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """A summary made for another viewer, as this one sees it (whether they own it and may
+        delete it): the change feed renders a posted grid once for many subscribers."""
+        author = summary["author"]
+        return {**summary, "owned": author == self.viewer, "can_delete": self.may_delete(author)}
+
     def summaries(self, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
         """The summaries of listed grids: rows of `service.list_public`, whose columns come in
         the order of `_summary`'s arguments (unpacked as tuples: a listing makes dozens)."""

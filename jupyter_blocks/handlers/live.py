@@ -1,0 +1,138 @@
+"""`GET blocks/api/events`: the change feed (live.py) as a websocket, one per open page or panel.
+
+Server to client, JSON text frames only: `{"type": "hello"}` on connect (and again whenever the
+client should refetch what it shows), then `{"type": "changes", "events": [...]}` with events
+`{"kind": "posted", "grid": <summary>}`, `{"kind": "renamed", "id", "title"}` and
+`{"kind": "deleted", "id"}`. What the client sends is ignored. See docs/api.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from tornado import web, websocket
+
+from .. import db
+from ..constants import NAMESPACE
+from ..live import SOCKET_SEND_BUFFER_BYTES, Feed
+from .base import ApiError
+from .records import GridRecords
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ..app import BlocksApp
+
+# Close code for a subscriber that fell too far behind: "try again later" (it resyncs then).
+TOO_SLOW = 1013
+
+
+class EventsHandler(
+    ExtensionHandlerMixin, WebSocketMixin, websocket.WebSocketHandler, JupyterHandler
+):
+    """A subscriber of the change feed."""
+
+    auth_resource = NAMESPACE
+    records: GridRecords
+    _pending = 0
+    _subscribed = False
+
+    @property
+    def blocks(self) -> BlocksApp:
+        return self.extensionapp  # type: ignore[return-value]
+
+    @property
+    def feed(self) -> Feed:
+        return self.blocks.feed
+
+    @ws_authenticated
+    @authorized
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise ApiError(400, "This is a websocket: connect with Upgrade: websocket")
+        user = self.current_user
+        blocks = self.blocks
+        request = self.request
+        self.records = GridRecords(
+            ids=blocks.ids,
+            root=url_path_join(self.base_url, NAMESPACE),
+            origin=blocks.public_origin or f"{request.protocol}://{request.host}",
+            viewer=blocks.author_for(user),
+            moderator=await blocks.is_moderator(user),
+        )
+        await super().get(*args, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, ApiError):
+            message = error.message
+        elif isinstance(error, web.HTTPError) and status_code < 500:
+            message = error.log_message or self._reason
+        elif error is not None and db.unavailable(error):
+            self.set_status(503)
+            message = "The grid database is not reachable at the moment."
+        else:
+            message = "Internal server error"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "errors": []}))
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)
+        stream = self.ws_connection.stream if self.ws_connection else None
+        if stream is not None and stream.socket is not None:
+            # A client that stops reading fills this much of the kernel's memory, not megabytes.
+            with contextlib.suppress(OSError):
+                stream.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES
+                )
+        self._subscribed = True
+        self.feed.subscribe(self)
+
+    def on_message(self, message: str | bytes) -> None:
+        """Clients have nothing to say."""
+
+    def send(self, frame: bytes) -> None:
+        """Send `frame`, or close this socket when what it has not taken yet would pass the
+        feed's bound (the client resyncs when it reconnects)."""
+        if not self._subscribed:
+            return
+        if self._pending + len(frame) > self.feed.max_buffer_bytes:
+            self.log.info(
+                "jupyter-blocks: closing a change subscriber that fell %d bytes behind",
+                self._pending,
+            )
+            self._unsubscribe()
+            self.close(TOO_SLOW, "too far behind; reconnect")
+            return
+        try:
+            sent = self.write_message(frame)
+        except websocket.WebSocketClosedError:
+            self._unsubscribe()
+            return
+        self._pending += len(frame)
+        sent.add_done_callback(partial(self._sent, len(frame)))
+
+    def _sent(self, size: int, sent: asyncio.Future[None]) -> None:
+        self._pending -= size
+        if not sent.cancelled() and sent.exception() is not None:
+            self._unsubscribe()
+
+    def _unsubscribe(self) -> None:
+        if self._subscribed:
+            self._subscribed = False
+            self.feed.unsubscribe(self)
+
+    def on_close(self) -> None:
+        self._unsubscribe()
+        pinging: Any = self.ping_callback
+        if pinging is not None:
+            pinging.stop()
