@@ -105,6 +105,26 @@ export interface ISession extends IMe {
   xsrf_token: string;
 }
 
+/** Path of the event stream, relative to the blocks root. */
+export const EVENTS_PATH = 'api/events';
+
+/** A change the event stream announces (never of a secret grid). */
+export type GridChange =
+  | {
+      kind: 'posted';
+      /** As an item of `GET blocks/api/grids`. */
+      grid: IGridSummary;
+    }
+  | { kind: 'renamed'; id: string; title: string | null }
+  | { kind: 'deleted'; id: string };
+
+/**
+ * A frame of the event stream: `hello` when connected (after the first one:
+ * resync what is shown), then batches of changes, oldest first.
+ */
+export type EventFrame =
+  { type: 'hello' } | { type: 'changes'; events: GridChange[] };
+
 /** One precise error of an error answer. */
 export interface IErrorDetail {
   path: string;
@@ -163,6 +183,11 @@ export interface ITransport {
   /** Absolute URL of an absolute path the server handed out (thumbnails). */
   resolve(path: string): string;
   /**
+   * Open a websocket to `path` (relative to the blocks root), authenticated
+   * as the transport's requests are.
+   */
+  socket(path: string): WebSocket;
+  /**
    * Send a request to `path` (relative to the blocks root).
    *
    * @throws ServerConnection.NetworkError when the server cannot be reached.
@@ -184,6 +209,19 @@ export class LabTransport implements ITransport {
 
   resolve(path: string): string {
     return new URL(path, this.settings.baseUrl).href;
+  }
+
+  /** The websocket URL of `path`, with the token as JupyterLab's own sockets carry it. */
+  socketURL(path: string): string {
+    const { appendToken, token, wsUrl } = this.settings;
+    const url = URLExt.join(wsUrl, NAMESPACE, path);
+    return appendToken && token
+      ? `${url}?token=${encodeURIComponent(token)}`
+      : url;
+  }
+
+  socket(path: string): WebSocket {
+    return new this.settings.WebSocket(this.socketURL(path));
   }
 
   fetch(path: string, init: RequestInit): Promise<Response> {
@@ -240,6 +278,17 @@ export class ServiceTransport implements ITransport {
 
   resolve(path: string): string {
     return new URL(path, this.origin).href;
+  }
+
+  /** The websocket URL of `path`: the same origin's, with the Hub's cookie and no token. */
+  socketURL(path: string): string {
+    const url = new URL(this.url(path));
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.href;
+  }
+
+  socket(path: string): WebSocket {
+    return new WebSocket(this.socketURL(path));
   }
 
   async fetch(path: string, init: RequestInit): Promise<Response> {
@@ -430,6 +479,16 @@ export class BlocksClient {
   /** Absolute URL of the HTML gallery page. */
   galleryPageURL(): string {
     return this.transport.url('/');
+  }
+
+  /** Absolute URL of the class wall, the live mosaic of the newest grids. */
+  wallURL(): string {
+    return this.transport.url('wall');
+  }
+
+  /** Open the event stream of the gallery (see `GalleryEvents`). */
+  events(): WebSocket {
+    return this.transport.socket(EVENTS_PATH);
   }
 
   /**

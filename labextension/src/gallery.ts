@@ -11,6 +11,7 @@ import {
   type TranslationBundle
 } from '@jupyterlab/translation';
 import {
+  deleteIcon,
   refreshIcon,
   SidePanel,
   Toolbar,
@@ -31,6 +32,13 @@ export interface IGalleryOptions {
   model: GalleryModel;
   /** Called when the user opens a card. */
   openGrid: (summary: IGridSummary) => void;
+  /**
+   * Called when the user deletes a card's grid (offered on the cards whose
+   * `can_delete` is true); it confirms and deletes.
+   */
+  deleteGrid?: (summary: IGridSummary) => void;
+  /** Called by the toolbar's "Open class wall" button (no button without it). */
+  openWall?: () => void;
   translator?: ITranslator;
 }
 
@@ -44,6 +52,7 @@ export class GalleryPanel extends SidePanel {
     super({ content: new Panel(), translator });
     this.model = options.model;
     this._openGrid = options.openGrid;
+    this._deleteGrid = options.deleteGrid ?? null;
     this.trans = translator.load('jupyter_blocks');
     const trans = this.trans;
 
@@ -58,6 +67,18 @@ export class GalleryPanel extends SidePanel {
     this.header.addWidget(heading);
     this.toolbar.addItem('filter', this._createFilterSelect());
     this.toolbar.addItem('spacer', Toolbar.createSpacerItem());
+    const openWall = options.openWall;
+    if (openWall) {
+      this.toolbar.addItem(
+        'wall',
+        new ToolbarButton({
+          icon: blocksIcon,
+          tooltip: trans.__('Open class wall'),
+          className: 'jp-BlocksGallery-wall',
+          onClick: () => openWall()
+        })
+      );
+    }
     this.toolbar.addItem(
       'refresh',
       new ToolbarButton({
@@ -214,11 +235,21 @@ export class GalleryPanel extends SidePanel {
     }
   }
 
-  /** Cards for `items`, reusing the ones already drawn (their images and focus stay). */
+  /**
+   * Cards for `items`, reusing the ones already drawn (their images and
+   * focus stay): a card whose grid changed (a rename) gets new content, and
+   * every card its age anew.
+   */
   private _renderCards(items: readonly IGridSummary[]): void {
     const cards = new Map<string, HTMLElement>();
     for (const item of items) {
-      const card = this._cards.get(item.id) ?? this._card(item);
+      let card = this._cards.get(item.id);
+      if (!card) {
+        card = this._card(item.id);
+      }
+      if (!sameCard(this._shown.get(card), item)) {
+        this._fill(card, item);
+      }
       const time = card.querySelector('time');
       if (time) {
         time.textContent = age(item.created);
@@ -240,14 +271,32 @@ export class GalleryPanel extends SidePanel {
     this._select(selected ?? ordered[0], false);
   }
 
-  private _card(item: IGridSummary): HTMLElement {
-    const trans = this.trans;
-    const title = item.title || trans.__('Untitled');
+  /** An empty card for the grid `id`; `_fill` shows the grid. */
+  private _card(id: string): HTMLElement {
     const card = document.createElement('li');
     card.className = 'jp-BlocksGallery-card';
-    card.dataset.gridId = item.id;
+    card.dataset.gridId = id;
     card.tabIndex = -1;
     card.setAttribute('role', 'option');
+    card.addEventListener('click', () => {
+      const item = this._item(id);
+      if (item) {
+        this._select(card, true);
+        this._openGrid(item);
+      }
+    });
+    return card;
+  }
+
+  /** The listed grid `id`, as the model has it now. */
+  private _item(id: string): IGridSummary | undefined {
+    return this.model.items.find(grid => grid.id === id);
+  }
+
+  /** Show `item` in `card`: thumbnail, title (in full on hover), author, age, delete. */
+  private _fill(card: HTMLElement, item: IGridSummary): void {
+    const trans = this.trans;
+    const title = item.title || trans.__('Untitled');
     card.title = trans.__(
       '%1 by %2 (%3 × %4)',
       title,
@@ -256,11 +305,17 @@ export class GalleryPanel extends SidePanel {
       item.height
     );
 
-    const thumbnail = document.createElement('img');
+    // The same image element, so that a rename does not load it again.
+    const thumbnail =
+      card.querySelector<HTMLImageElement>('img') ??
+      document.createElement('img');
     thumbnail.className = 'jp-BlocksGallery-thumbnail';
     thumbnail.setAttribute('loading', 'lazy');
     thumbnail.alt = title;
-    thumbnail.src = this.model.client.thumbnailURL(item);
+    const src = this.model.client.thumbnailURL(item);
+    if (thumbnail.getAttribute('src') !== src) {
+      thumbnail.src = src;
+    }
 
     const heading = document.createElement('div');
     heading.className = 'jp-BlocksGallery-cardTitle';
@@ -279,12 +334,26 @@ export class GalleryPanel extends SidePanel {
     meta.className = 'jp-BlocksGallery-cardMeta';
     meta.append(author, ' · ', time);
 
-    card.append(thumbnail, heading, meta);
-    card.addEventListener('click', () => {
-      this._select(card, true);
-      this._openGrid(item);
-    });
-    return card;
+    const parts: HTMLElement[] = [thumbnail, heading, meta];
+    const deleteGrid = this._deleteGrid;
+    if (item.can_delete && deleteGrid) {
+      const button = document.createElement('button');
+      button.className = 'jp-BlocksGallery-cardDelete';
+      button.tabIndex = -1;
+      button.title = trans.__('Delete this grid');
+      button.setAttribute('aria-label', trans.__('Delete "%1"', title));
+      deleteIcon.element({ container: button });
+      button.addEventListener('click', event => {
+        event.stopPropagation();
+        const current = this._item(item.id);
+        if (current) {
+          deleteGrid(current);
+        }
+      });
+      parts.push(button);
+    }
+    card.replaceChildren(...parts);
+    this._shown.set(card, item);
   }
 
   /** Arrow keys move between cards (up and down by a row), Enter opens, as in the file browser. */
@@ -316,11 +385,15 @@ export class GalleryPanel extends SidePanel {
       this._focusCard(target);
     } else if (event.key === 'Enter' || event.key === ' ') {
       event.preventDefault();
-      const item = this.model.items.find(
-        grid => grid.id === current?.dataset.gridId
-      );
+      const item = this._item(current?.dataset.gridId ?? '');
       if (item) {
         this._openGrid(item);
+      }
+    } else if (event.key === 'Delete' && this._deleteGrid) {
+      const item = this._item(current?.dataset.gridId ?? '');
+      if (item?.can_delete) {
+        event.preventDefault();
+        this._deleteGrid(item);
       }
     }
   }
@@ -398,6 +471,9 @@ export class GalleryPanel extends SidePanel {
   }
 
   private readonly _openGrid: (summary: IGridSummary) => void;
+  private readonly _deleteGrid: ((summary: IGridSummary) => void) | null;
+  /** The grid each card shows. */
+  private readonly _shown = new WeakMap<HTMLElement, IGridSummary>();
   /**
    * This extension's strings, named `trans` for the translation-string
    * extractor (SidePanel's own `_trans` holds JupyterLab's).
@@ -428,6 +504,21 @@ function keepingFocus(move: () => void): void {
   ) {
     focused.focus();
   }
+}
+
+/** Whether a card drawn for `shown` shows `item` as it is. */
+function sameCard(
+  shown: IGridSummary | undefined,
+  item: IGridSummary
+): boolean {
+  return (
+    shown !== undefined &&
+    shown.title === item.title &&
+    shown.author === item.author &&
+    shown.can_delete === item.can_delete &&
+    shown.thumbnail_url === item.thumbnail_url &&
+    shown.created === item.created
+  );
 }
 
 /** How long ago a grid was created, short enough for a card ("5 min. ago"). */

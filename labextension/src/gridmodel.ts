@@ -8,10 +8,12 @@ import { type ISignal, Signal } from '@lumino/signaling';
 import {
   BlocksAPIError,
   type BlocksClient,
+  type GridChange,
   type IGrid,
   type IGridShape
 } from './api';
 import type { IPackedGrid } from './draw';
+import type { Clock, GalleryEvents } from './live';
 
 /** A record without its blocks, as the tab fetches it. */
 export type GridRecord = IGrid<IGridShape>;
@@ -21,20 +23,50 @@ export type GridRecord = IGrid<IGridShape>;
  * - `ready`: `grid` is the record, `drawing` the grid to draw;
  * - `gone`: the server says there is no such grid (deleted elsewhere, or a wrong id);
  * - `deleted`: deleted through this model;
+ * - `removed`: deleted elsewhere while shown (`grid` and `drawing` are kept,
+ *   so that a copy can still be made);
  * - `error`: the record could not be fetched (`error` says why).
  */
-export type GridStatus = 'loading' | 'ready' | 'gone' | 'deleted' | 'error';
+export type GridStatus =
+  'loading' | 'ready' | 'gone' | 'deleted' | 'removed' | 'error';
+
+export interface IGridModelOptions {
+  /** The gallery's event stream: renames and deletions show at once. */
+  events?: GalleryEvents | null;
+  /** Ticks to show the grid's age anew. */
+  clock?: Clock | null;
+}
+
+/** Whether `error` says that there is no such grid. */
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof BlocksAPIError &&
+    error.kind === 'http' &&
+    error.response.status === 404
+  );
+}
 
 /** The state of one grid tab. */
 export class GridModel implements IDisposable {
   constructor(
     readonly gridId: string,
-    readonly client: BlocksClient
-  ) {}
+    readonly client: BlocksClient,
+    options: IGridModelOptions = {}
+  ) {
+    this._events = options.events ?? null;
+    this._events?.changes.connect(this._onChanges, this);
+    this._events?.resync.connect(this._onResync, this);
+    options.clock?.ticked.connect(this._onTick, this);
+  }
 
   /** Emitted whenever the status or the record changes. */
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** Emitted when the grid's age should be shown anew. */
+  get ticked(): ISignal<this, void> {
+    return this._ticked;
   }
 
   get status(): GridStatus {
@@ -66,6 +98,7 @@ export class GridModel implements IDisposable {
    * JSON.
    */
   async load(): Promise<void> {
+    this._events?.start();
     this._set('loading', this._grid, null);
     try {
       const [grid, blocks] = await Promise.all([
@@ -81,11 +114,7 @@ export class GridModel implements IDisposable {
       this._blocks = blocks;
       this._set('ready', grid, null);
     } catch (error) {
-      const gone =
-        error instanceof BlocksAPIError &&
-        error.kind === 'http' &&
-        error.response.status === 404;
-      this._set(gone ? 'gone' : 'error', null, error);
+      this._set(isNotFound(error) ? 'gone' : 'error', null, error);
     }
   }
 
@@ -108,7 +137,51 @@ export class GridModel implements IDisposable {
   dispose(): void {
     if (!this._disposed) {
       this._disposed = true;
+      Signal.disconnectReceiver(this);
       Signal.clearData(this);
+    }
+  }
+
+  /** A rename shows at once; a deletion keeps what is shown, as `removed`. */
+  private _onChanges(_: GalleryEvents, changes: readonly GridChange[]): void {
+    const grid = this._grid;
+    if (this._status !== 'ready' || !grid) {
+      return;
+    }
+    for (const change of changes) {
+      if (change.kind === 'renamed' && change.id === this.gridId) {
+        this._set('ready', { ...grid, title: change.title }, null);
+      } else if (change.kind === 'deleted' && change.id === this.gridId) {
+        this._set('removed', this._grid, null);
+        return;
+      }
+    }
+  }
+
+  /** Changes may have been missed: fetch the record again (the blocks never change). */
+  private async _onResync(): Promise<void> {
+    if (this._status === 'error') {
+      return this.load();
+    }
+    if (this._status !== 'ready') {
+      return;
+    }
+    try {
+      const grid = await this.client.get(this.gridId);
+      if (this._status === 'ready') {
+        this._set('ready', grid, null);
+      }
+    } catch (error) {
+      if (isNotFound(error) && this._status === 'ready') {
+        this._set('removed', this._grid, null);
+      }
+      // Otherwise what is shown stays: the next resync tries again.
+    }
+  }
+
+  private _onTick(): void {
+    if (this._grid) {
+      this._ticked.emit();
     }
   }
 
@@ -126,7 +199,9 @@ export class GridModel implements IDisposable {
     this._changed.emit();
   }
 
+  private readonly _events: GalleryEvents | null;
   private readonly _changed = new Signal<this, void>(this);
+  private readonly _ticked = new Signal<this, void>(this);
   private _status: GridStatus = 'loading';
   private _grid: GridRecord | null = null;
   private _blocks: Uint8Array | null = null;

@@ -4,11 +4,9 @@
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import {
   Clipboard,
-  Dialog,
   InputDialog,
   MainAreaWidget,
   Notification,
-  showDialog,
   showErrorMessage,
   WidgetTracker
 } from '@jupyterlab/apputils';
@@ -27,12 +25,14 @@ import {
 } from '@jupyterlab/ui-components';
 
 import type { BlocksClient } from './api';
+import { confirmDelete } from './deletion';
 import { errorMessage } from './errors';
 import { GridModel, type GridRecord } from './gridmodel';
 import { GridView } from './gridview';
 import { blocksIcon } from './icon';
 import { insertCodeCell } from './insert';
-import { gridSnippet } from './snippet';
+import type { Clock, GalleryEvents } from './live';
+import { copySnippet, gridSnippet } from './snippet';
 
 export type GridTab = MainAreaWidget<GridView>;
 
@@ -45,7 +45,21 @@ export interface IGridTabsOptions {
   notebooks: INotebookTracker | null;
   /** Called after a grid was deleted (to update the gallery). */
   onDeleted: (id: string) => void;
+  /** The gallery's event stream: renames and deletions show in open tabs. */
+  events?: GalleryEvents | null;
+  /** Ticks to show ages anew. */
+  clock?: Clock | null;
 }
+
+/** Toolbar items that need the grid on the server, taken away once it is deleted. */
+const SERVER_ACTIONS = [
+  'copy-url',
+  'copy-snippet',
+  'open-page',
+  'download-png',
+  'rename',
+  'delete'
+];
 
 /** Opens grids in main-area tabs, one tab per grid id. */
 export class GridTabs {
@@ -63,12 +77,17 @@ export class GridTabs {
       this._options.shell.activateById(existing.id);
       return existing;
     }
-    const model = new GridModel(id, this._options.client);
+    const model = new GridModel(id, this._options.client, {
+      events: this._options.events,
+      clock: this._options.clock
+    });
+    const notebooks = this._options.notebooks;
     const content = new GridView({
       model,
       editorServices: this._options.editorServices,
       trans: this._options.trans,
-      openGrid: other => void this.open(other)
+      openGrid: other => void this.open(other),
+      keepCopy: notebooks ? () => this._keepCopy(notebooks, model) : undefined
     });
     const tab = new MainAreaWidget({ content });
     tab.id = `jupyter-blocks-grid-${id}`;
@@ -82,6 +101,11 @@ export class GridTabs {
     this._options.shell.activateById(tab.id);
     void model.load();
     return tab;
+  }
+
+  /** Close the tab of the grid `id`, if one is open. */
+  close(id: string): void {
+    this.tracker.find(tab => tab.content.gridId === id)?.dispose();
   }
 
   private _onChanged(tab: GridTab): void {
@@ -98,6 +122,18 @@ export class GridTabs {
     }
     if (status === 'deleted') {
       tab.dispose();
+      return;
+    }
+    if (status === 'removed' && grid) {
+      const title = grid.title || trans.__('Untitled');
+      tab.title.label = trans.__('%1 (deleted)', title);
+      tab.title.caption = trans.__(
+        '%1 by %2, deleted from the gallery',
+        title,
+        grid.author
+      );
+      tab.addClass('jp-mod-removed');
+      removeItems(tab, SERVER_ACTIONS);
       return;
     }
     if (status !== 'ready' || !grid) {
@@ -146,7 +182,10 @@ export class GridTabs {
           tooltip: trans.__(
             'Insert a code cell that loads this grid into the active notebook'
           ),
-          onClick: () => this._insert(notebooks, grid)
+          onClick: () =>
+            model.status === 'removed'
+              ? this._keepCopy(notebooks, model)
+              : this._insert(notebooks, grid)
         })
       ]);
     }
@@ -202,6 +241,34 @@ export class GridTabs {
   }
 
   private _insert(notebooks: INotebookTracker, grid: GridRecord): void {
+    this._insertCells(notebooks, [gridSnippet(grid)]);
+  }
+
+  /**
+   * Keep a copy of a grid deleted meanwhile: code that makes it again from
+   * the blocks the tab still has (small grids), then its code cells.
+   */
+  private _keepCopy(notebooks: INotebookTracker, model: GridModel): void {
+    const { grid, drawing } = model;
+    if (!grid || !drawing) {
+      return;
+    }
+    const rebuild = copySnippet(grid, drawing);
+    const cells = [...(rebuild ? [rebuild] : []), ...(grid.code_cells ?? [])];
+    if (cells.length === 0) {
+      Notification.warning(
+        this._options.trans.__(
+          'This grid is too big to copy as code, and it has no code cells.'
+        ),
+        { autoClose: 5000 }
+      );
+      return;
+    }
+    this._insertCells(notebooks, cells);
+  }
+
+  /** Insert code cells below the active cell of the current notebook. */
+  private _insertCells(notebooks: INotebookTracker, sources: string[]): void {
     const panel = notebooks.currentWidget;
     if (!panel) {
       Notification.warning(
@@ -212,7 +279,9 @@ export class GridTabs {
       );
       return;
     }
-    insertCodeCell(panel.content, gridSnippet(grid));
+    for (const source of sources) {
+      insertCodeCell(panel.content, source);
+    }
     this._options.shell.activateById(panel.id);
   }
 
@@ -261,20 +330,9 @@ export class GridTabs {
 
   private async _delete(model: GridModel): Promise<void> {
     const trans = this._options.trans;
-    const title = model.grid?.title || trans.__('Untitled');
-    const result = await showDialog({
-      title: trans.__('Delete grid'),
-      body: trans.__(
-        'Delete "%1" (%2)? This cannot be undone.',
-        title,
-        model.gridId
-      ),
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.warnButton({ label: trans.__('Delete') })
-      ]
-    });
-    if (!result.button.accept) {
+    if (
+      !(await confirmDelete(trans, model.grid?.title ?? null, model.gridId))
+    ) {
       return;
     }
     const id = model.gridId;
@@ -289,6 +347,17 @@ export class GridTabs {
     }
     this._options.onDeleted(id);
   }
+}
+
+/** Take the items named `names` off the tab's toolbar. */
+function removeItems(tab: GridTab, names: string[]): void {
+  const toolbar = tab.toolbar;
+  const widgets = [...toolbar.children()];
+  [...toolbar.names()].forEach((name, index) => {
+    if (names.includes(name)) {
+      widgets[index]?.dispose();
+    }
+  });
 }
 
 function copy(text: string, message: string): void {

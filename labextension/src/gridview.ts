@@ -21,6 +21,11 @@ export interface IGridViewOptions {
   trans: TranslationBundle;
   /** Called when the user follows a "remixed from" or "remix" link. */
   openGrid: (id: string) => void;
+  /**
+   * Called when the user asks to keep a copy of a grid deleted meanwhile
+   * (without it, the deletion notice offers none).
+   */
+  keepCopy?: () => void;
 }
 
 /** Shows one grid. */
@@ -31,8 +36,10 @@ export class GridView extends Panel {
     this._editorServices = options.editorServices;
     this._trans = options.trans;
     this._openGrid = options.openGrid;
+    this._keepCopy = options.keepCopy ?? null;
     this.addClass('jp-BlocksGridView');
     this.model.changed.connect(this._render, this);
+    this.model.ticked.connect(this._showAge, this);
     this._render();
   }
 
@@ -52,10 +59,13 @@ export class GridView extends Panel {
     super.dispose();
   }
 
-  /** Show the model's state; a renamed grid only gets a new header. */
+  /**
+   * Show the model's state; a renamed grid, or one deleted meanwhile, only
+   * gets a new header.
+   */
   private _render(): void {
     const { status, grid, drawing } = this.model;
-    if (status === 'ready' && grid && drawing) {
+    if ((status === 'ready' || status === 'removed') && grid && drawing) {
       if (this._drawn === grid.id && this._header) {
         const header = this._headerWidget(grid);
         this.insertWidget(this.widgets.indexOf(this._header), header);
@@ -98,10 +108,46 @@ export class GridView extends Panel {
     }
   }
 
+  /** The created field says how long ago, anew. */
+  private _showAge(): void {
+    const grid = this.model.grid;
+    const field = this._header?.node.querySelector<HTMLElement>(
+      'dd[data-field="created"]'
+    );
+    if (grid && field) {
+      field.textContent = created(grid.created);
+    }
+  }
+
+  /** What a grid deleted while shown says, with a way to keep a copy. */
+  private _removedNotice(): HTMLElement {
+    const trans = this._trans;
+    const notice = document.createElement('div');
+    notice.className = 'jp-BlocksGridView-removed';
+    notice.setAttribute('role', 'status');
+    const text = document.createElement('p');
+    text.textContent = trans.__(
+      'This grid was deleted from the gallery. What this tab shows is all that is left of it.'
+    );
+    notice.append(text);
+    const keepCopy = this._keepCopy;
+    if (keepCopy) {
+      const button = document.createElement('button');
+      button.className = 'jp-mod-styled jp-mod-accept';
+      button.textContent = trans.__('Keep a copy in a notebook');
+      button.addEventListener('click', () => keepCopy());
+      notice.append(button);
+    }
+    return notice;
+  }
+
   private _headerWidget(grid: GridRecord): Widget {
     const trans = this._trans;
     const header = new Widget();
     header.addClass('jp-BlocksGridView-header');
+    if (this.model.status === 'removed') {
+      header.node.append(this._removedNotice());
+    }
     const title = document.createElement('h1');
     title.className = 'jp-BlocksGridView-title';
     title.textContent = grid.title || trans.__('Untitled');
@@ -109,11 +155,7 @@ export class GridView extends Panel {
 
     const fields: [string, string, string | Node][] = [
       ['author', trans.__('Author'), grid.author],
-      [
-        'created',
-        trans.__('Created'),
-        `${Time.format(grid.created)} (${Time.formatHuman(grid.created)})`
-      ],
+      ['created', trans.__('Created'), created(grid.created)],
       ['class', trans.__('Class'), grid.ipb_class],
       ['size', trans.__('Size'), `${grid.width} × ${grid.height}`],
       [
@@ -220,9 +262,16 @@ export class GridView extends Panel {
   private readonly _editorServices: IEditorServices;
   private readonly _trans: TranslationBundle;
   private readonly _openGrid: (id: string) => void;
+  private readonly _keepCopy: (() => void) | null;
   private _models: CodeEditor.IModel[] = [];
   private _header: Widget | null = null;
   private _drawn: string | null = null;
+}
+
+/** When a grid was created, and how long ago (never "in 2 seconds" for a clock ahead of ours). */
+function created(time: string): string {
+  const date = new Date(Math.min(new Date(time).getTime(), Date.now()));
+  return `${Time.format(time)} (${Time.formatHuman(date)})`;
 }
 
 function messageWidget(text: string, className: string): Widget {

@@ -7,7 +7,12 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IFrame,
+  MainAreaWidget,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IMainMenu } from '@jupyterlab/mainmenu';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -19,9 +24,12 @@ import { launchIcon } from '@jupyterlab/ui-components';
    it makes the gallery panel, with its model and client, for the sidebar, and
    the grid tabs, whose tracker goes to the layout restorer. */
 import { BlocksClient, defaultTransport, type IGridSummary } from './api';
+import { confirmDelete } from './deletion';
+import { errorMessage } from './errors';
 import { GalleryPanel } from './gallery';
 import { GridTabs } from './gridtabs';
 import { blocksIcon } from './icon';
+import { Clock, GalleryEvents } from './live';
 import { GalleryModel } from './model';
 /* eslint-enable jupyter/prefer-lazy-imports */
 
@@ -31,6 +39,7 @@ namespace CommandIDs {
   export const openGallery = 'jupyter-blocks:open-gallery';
   export const openGrid = 'jupyter-blocks:open-grid';
   export const openWebGallery = 'jupyter-blocks:open-web-gallery';
+  export const openWall = 'jupyter-blocks:open-wall';
 }
 
 const PALETTE_CATEGORY = 'Blocks';
@@ -71,7 +80,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const client = new BlocksClient(
       defaultTransport(app.serviceManager.serverSettings)
     );
-    const model = new GalleryModel({ client });
+    // One event stream for the page, shared by the gallery and every grid tab.
+    const events = new GalleryEvents({ connect: () => client.events() });
+    const clock = new Clock();
+    const model = new GalleryModel({ client, events, clock });
 
     // Grid tabs need a main area with tabs (JupyterLab); Notebook 7 opens the
     // grid's own HTML page instead.
@@ -82,7 +94,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           editorServices,
           trans,
           notebooks,
-          onDeleted: id => model.removeItem(id)
+          onDeleted: id => model.removeItem(id),
+          events,
+          clock
         })
       : null;
     const openGrid = (summary: IGridSummary): void => {
@@ -93,7 +107,54 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    const gallery = new GalleryPanel({ model, openGrid, translator });
+    const deleteGrid = async (summary: IGridSummary): Promise<void> => {
+      if (!(await confirmDelete(trans, summary.title, summary.id))) {
+        return;
+      }
+      try {
+        await client.remove(summary.id);
+      } catch (error) {
+        await showErrorMessage(
+          trans.__('Could not delete the grid'),
+          errorMessage(error, trans)
+        );
+        return;
+      }
+      model.removeItem(summary.id);
+      tabs?.close(summary.id);
+    };
+
+    // The class wall, one tab of it at most.
+    let wall: MainAreaWidget<IFrame> | null = null;
+    const openWall = (): void => {
+      if (!wall || wall.isDisposed) {
+        const frame = new IFrame({
+          sandbox: ['allow-scripts', 'allow-same-origin']
+        });
+        // The wall's "Full screen" button needs it.
+        frame.node.querySelector('iframe')?.setAttribute('allowfullscreen', '');
+        frame.url = client.wallURL();
+        frame.addClass('jp-BlocksWall');
+        wall = new MainAreaWidget({ content: frame });
+        wall.id = 'jupyter-blocks-wall';
+        wall.title.label = trans.__('Class wall');
+        wall.title.caption = trans.__(
+          'The newest shared grids, live, for a projector'
+        );
+        wall.title.icon = blocksIcon;
+        wall.title.closable = true;
+        shell.add(wall, 'main');
+      }
+      shell.activateById(wall.id);
+    };
+
+    const gallery = new GalleryPanel({
+      model,
+      openGrid,
+      deleteGrid: summary => void deleteGrid(summary),
+      openWall: () => void commands.execute(CommandIDs.openWall),
+      translator
+    });
     shell.add(gallery, 'left', { rank: 700 });
 
     commands.addCommand(CommandIDs.openGallery, {
@@ -112,6 +173,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       describedBy: { args: NO_ARGS },
       execute: () =>
         void window.open(client.galleryPageURL(), '_blank', 'noopener')
+    });
+    commands.addCommand(CommandIDs.openWall, {
+      label: trans.__('Open class wall'),
+      caption: trans.__(
+        'Show the newest shared grids as a live mosaic, for a projector'
+      ),
+      icon: blocksIcon,
+      describedBy: { args: NO_ARGS },
+      execute: () =>
+        labShell
+          ? openWall()
+          : void window.open(client.wallURL(), '_blank', 'noopener')
     });
     if (tabs) {
       commands.addCommand(CommandIDs.openGrid, {
@@ -142,10 +215,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       command: CommandIDs.openWebGallery,
       category: PALETTE_CATEGORY
     });
+    palette?.addItem({
+      command: CommandIDs.openWall,
+      category: PALETTE_CATEGORY
+    });
     mainMenu?.viewMenu.addGroup(
       [
         { command: CommandIDs.openGallery },
-        { command: CommandIDs.openWebGallery }
+        { command: CommandIDs.openWebGallery },
+        { command: CommandIDs.openWall }
       ],
       100
     );

@@ -6,7 +6,14 @@ import type { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { type ISignal, Signal } from '@lumino/signaling';
 
-import type { BlocksClient, IGridSummary, IListQuery } from './api';
+import type {
+  BlocksClient,
+  GridChange,
+  IGridSummary,
+  IListQuery,
+  IMe
+} from './api';
+import type { Clock, GalleryEvents } from './live';
 
 /** Which grids the gallery lists. */
 export type GalleryFilter = 'all' | 'mine';
@@ -25,13 +32,24 @@ export interface IGalleryModelOptions {
   pageSize?: number;
   /** Milliseconds between checks for new grids (errors back off up to a minute). */
   pollInterval?: number;
+  /** The gallery's event stream; the model polls only while it is not connected. */
+  events?: GalleryEvents | null;
+  /** Ticks to show ages anew. */
+  clock?: Clock | null;
 }
 
+/** The most grids one listing request may ask for. */
+const MAX_LIMIT = 100;
+
 /**
- * Grids of the current query, newest first, and the polls that keep them
- * fresh: while `active` and `autoRefresh` (and the browser tab is visible),
- * it asks for the newest grid every `pollInterval` ms and reloads the first
- * page when it changed. A failed poll shows the error at once.
+ * Grids of the current query, newest first, kept true by the gallery's event
+ * stream: a grid posted that matches the query goes to the front, a renamed
+ * one gets its new title, a deleted one goes; when the stream says changes
+ * were missed, the grids shown are fetched again. While the stream is not
+ * connected, polls stand in for it: while `active` and `autoRefresh` (and the
+ * browser tab is visible), the model asks for the newest grid every
+ * `pollInterval` ms and reloads the first page when it changed. A failed
+ * poll shows the error at once.
  */
 export class GalleryModel implements IDisposable {
   constructor(options: IGalleryModelOptions) {
@@ -46,8 +64,16 @@ export class GalleryModel implements IDisposable {
         max: 60 * 1000
       },
       name: 'jupyter-blocks:gallery',
-      standby: () => (this._active && this._autoRefresh ? 'when-hidden' : true)
+      standby: () =>
+        this._active && this._autoRefresh && !this._events?.connected
+          ? 'when-hidden'
+          : true
     });
+    this._events = options.events ?? null;
+    this._events?.changes.connect(this._onChanges, this);
+    this._events?.resync.connect(this._onResync, this);
+    this._events?.connectedChanged.connect(this._wake, this);
+    options.clock?.ticked.connect(this._onTick, this);
   }
 
   readonly client: BlocksClient;
@@ -123,6 +149,9 @@ export class GalleryModel implements IDisposable {
       return;
     }
     this._active = value;
+    if (value) {
+      this._events?.start();
+    }
     if (value && this._status === 'idle') {
       void this.refresh();
     } else if (value) {
@@ -146,24 +175,37 @@ export class GalleryModel implements IDisposable {
     await Promise.all([this.refresh(), this._suggestAuthors()]);
   }
 
-  /** Load the first page of the current query (the cards shown stay until it arrives). */
-  async refresh(): Promise<void> {
+  /**
+   * Load the first page of the current query (the cards shown stay until it
+   * arrives), or as many grids as are shown with `keepShown` (up to 100).
+   */
+  async refresh(keepShown = false): Promise<void> {
     const generation = ++this._generation;
     if (this._status !== 'ready') {
       this._status = 'loading';
       this._changed.emit();
     }
+    const limit = keepShown
+      ? Math.min(MAX_LIMIT, Math.max(this._pageSize, this._items.length))
+      : this._pageSize;
+    this._refreshing++;
     try {
       const page = await this.client.list({
         ...(await this._query()),
-        limit: this._pageSize
+        limit
       });
       if (generation === this._generation) {
         this._show(page.items, page.next);
+        // Changes announced while the listing was on its way may be newer than it.
+        this._apply(this._replay);
       }
     } catch (error) {
       if (generation === this._generation) {
         this._fail(error);
+      }
+    } finally {
+      if (--this._refreshing === 0) {
+        this._replay = [];
       }
     }
     if (this._poll.state.phase === 'constructed') {
@@ -213,7 +255,87 @@ export class GalleryModel implements IDisposable {
       return;
     }
     this._poll.dispose();
+    Signal.disconnectReceiver(this);
     Signal.clearData(this);
+  }
+
+  /** Whether `grid` belongs in the current query's listing. */
+  matches(grid: IGridSummary): boolean {
+    if (grid.secret) {
+      return false;
+    }
+    if (this._filter === 'mine' && grid.author !== this._me?.author) {
+      return false;
+    }
+    const text = this._search.toLowerCase();
+    return (
+      !text ||
+      (grid.title ?? '').toLowerCase().includes(text) ||
+      grid.author.toLowerCase().includes(text)
+    );
+  }
+
+  /** Apply a batch of changes from the event stream; one `changed` for all. */
+  private _onChanges(_: GalleryEvents, changes: readonly GridChange[]): void {
+    if (this._refreshing) {
+      this._replay.push(...changes);
+    }
+    if (this._status === 'ready') {
+      this._apply(changes);
+    }
+  }
+
+  private _apply(changes: readonly GridChange[]): void {
+    let items = this._items;
+    for (const change of changes) {
+      if (change.kind === 'posted') {
+        const grid = this._asSeenByMe(change.grid);
+        if (
+          this._autoRefresh &&
+          this.matches(grid) &&
+          !items.some(item => item.id === grid.id)
+        ) {
+          items = [grid, ...items];
+        }
+      } else if (change.kind === 'renamed') {
+        items = items
+          .map(item =>
+            item.id === change.id ? { ...item, title: change.title } : item
+          )
+          .filter(item => item.id !== change.id || this.matches(item));
+      } else if (change.kind === 'deleted') {
+        items = items.filter(item => item.id !== change.id);
+      }
+    }
+    if (items !== this._items) {
+      this._items = items;
+      this._changed.emit();
+    }
+  }
+
+  /**
+   * `owned` and `can_delete` of a grid for the user of this page (a summary
+   * in an event may have been made for its author).
+   */
+  private _asSeenByMe(grid: IGridSummary): IGridSummary {
+    const me = this._me;
+    if (!me) {
+      return grid;
+    }
+    const owned = grid.author === me.author;
+    return { ...grid, owned, can_delete: owned || me.moderator };
+  }
+
+  private _onResync(): void {
+    if (this._status !== 'idle') {
+      void this.refresh(true);
+    }
+  }
+
+  private _onTick(): void {
+    if (this._status === 'ready' && this._items.length) {
+      this._changed.emit();
+    }
   }
 
   /**
@@ -259,10 +381,18 @@ export class GalleryModel implements IDisposable {
     }
   }
 
-  /** The filter part of the list query. */
+  /** The filter part of the list query (and who I am, to match events with it). */
   private async _query(): Promise<IListQuery> {
-    const author =
-      this._filter === 'mine' ? (await this.client.me()).author : null;
+    if (this._filter === 'mine' || this._events) {
+      try {
+        this._me = await this.client.me();
+      } catch (error) {
+        if (this._filter === 'mine') {
+          throw error;
+        }
+      }
+    }
+    const author = this._filter === 'mine' ? (this._me?.author ?? null) : null;
     return { author, q: this._search || null };
   }
 
@@ -296,6 +426,11 @@ export class GalleryModel implements IDisposable {
   }
 
   private readonly _poll: Poll;
+  private readonly _events: GalleryEvents | null;
+  private _me: IMe | null = null;
+  /** Requests of the first page under way, and the changes announced meanwhile. */
+  private _refreshing = 0;
+  private _replay: GridChange[] = [];
   private readonly _changed = new Signal<this, void>(this);
   private _status: GalleryStatus = 'idle';
   private _error: unknown = null;

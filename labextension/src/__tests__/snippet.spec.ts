@@ -1,5 +1,5 @@
 import type { IPBClass } from '../api';
-import { gridSnippet, POST_SNIPPET } from '../snippet';
+import { copySnippet, gridSnippet, POST_SNIPPET } from '../snippet';
 
 describe('gridSnippet', () => {
   it.each<[string, string, IPBClass, boolean, string]>([
@@ -26,12 +26,9 @@ describe('gridSnippet', () => {
     ]
   ])('%s', (_name, id, ipbClass, secret, load) => {
     expect(gridSnippet({ id, ipb_class: ipbClass, secret })).toBe(
-      [
-        '%load_ext jupyter_blocks',
-        `from ipythonblocks import ${ipbClass}`,
-        `grid = ${load}`,
-        'grid'
-      ].join('\n')
+      [`from ipythonblocks import ${ipbClass}`, `grid = ${load}`, 'grid'].join(
+        '\n'
+      )
     );
   });
 
@@ -43,8 +40,48 @@ describe('gridSnippet', () => {
 });
 
 describe('POST_SNIPPET', () => {
-  it('shows how to share a grid', () => {
-    expect(POST_SNIPPET.split('\n')[0]).toBe('%load_ext jupyter_blocks');
+  it('shows how to share a grid, with no %load_ext (never needed)', () => {
+    expect(POST_SNIPPET.split('\n')[0]).toBe(
+      'from ipythonblocks import BlockGrid'
+    );
+    expect(POST_SNIPPET).not.toContain('%load_ext');
     expect(POST_SNIPPET).toContain('grid.post_to_web()');
+  });
+});
+
+describe('copySnippet', () => {
+  it('makes the grid again from its blocks, rows top first', () => {
+    const drawing = {
+      lines_on: false,
+      width: 2,
+      height: 2,
+      blocks: new Uint8Array([
+        255, 0, 0, 20, 0, 0, 255, 20, 1, 2, 3, 10, 4, 5, 6, 10
+      ])
+    };
+    expect(copySnippet({ ipb_class: 'BlockGrid' }, drawing)).toBe(
+      [
+        'from ipythonblocks import BlockGrid',
+        'grid = BlockGrid(2, 2, lines_on=False)',
+        'grid._load_simple_grid([',
+        '    [(255, 0, 0, 20), (0, 0, 255, 20)],',
+        '    [(1, 2, 3, 10), (4, 5, 6, 10)],',
+        '])',
+        'grid'
+      ].join('\n')
+    );
+    expect(
+      copySnippet({ ipb_class: 'ImageGrid' }, { ...drawing, lines_on: true })
+    ).toContain("grid = ImageGrid(2, 2, lines_on=True, origin='upper-left')");
+  });
+
+  it('gives up on grids too big to write out', () => {
+    const drawing = {
+      lines_on: true,
+      width: 101,
+      height: 100,
+      blocks: new Uint8Array(101 * 100 * 4)
+    };
+    expect(copySnippet({ ipb_class: 'BlockGrid' }, drawing)).toBeNull();
   });
 });
