@@ -323,14 +323,21 @@ class CodeCache:
 
 
 # The CSS for `highlighted_code`: static text from pygments, without its comments.
+_LOADING_PYGMENTS = threading.Lock()
+
+
 @cache
 def _highlighter() -> tuple[Any, Any]:
     """Pygments' Python lexer and HTML formatter, loaded when a page first needs them (Pygments
-    takes memory in every user's server, most of which never shows a page)."""
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
+    takes memory in every user's server, most of which never shows a page). Under a lock, from
+    their own modules: pages are drawn on several threads, and `pygments.formatters` replaces
+    itself in `sys.modules` while it is first imported, so a second thread importing it then
+    finds no `HtmlFormatter`."""
+    with _LOADING_PYGMENTS:
+        from pygments.formatters.html import HtmlFormatter
+        from pygments.lexers.python import PythonLexer
 
-    return PythonLexer(), HtmlFormatter(cssclass="highlight")
+        return PythonLexer(), HtmlFormatter(cssclass="highlight")
 
 
 @cache

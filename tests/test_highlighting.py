@@ -7,6 +7,8 @@ import asyncio
 import html
 import json
 import re
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -197,3 +199,17 @@ async def test_a_page_shows_what_it_can_of_code_written_straight_into_the_databa
     record = json.loads((await jp_fetch("blocks", "api", "grids", grid_id)).body)
     stored_list = json.loads(stored) if stored.startswith("[") else None
     assert record["code_cells"] == stored_list
+
+
+def test_the_first_pages_drawn_at_once_on_several_threads_all_get_highlighted_code() -> None:
+    """Pygments is loaded by the first page that shows code; several pages drawn at once on
+    worker threads must not catch it half-imported (a fresh process: it loads it once)."""
+    draws = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from jupyter_blocks.render import highlighted_code\n"
+        "with ThreadPoolExecutor(8) as threads:\n"
+        "    drawn = list(threads.map(lambda n: highlighted_code(f'x = {n}'), range(8)))\n"
+        "assert all('<span' in html and 'class=\"n\"' in html for html in drawn), drawn\n"
+    )
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", draws], check=True, capture_output=True)
