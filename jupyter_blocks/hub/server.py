@@ -11,20 +11,324 @@ the Hub gives it (JUPYTERHUB_*, JUPYTER_BLOCKS_*) and its command line.
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import importlib
+import logging
 import os
+import resource
+import socket
 import tempfile
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from jupyter_server.serverapp import ServerApp
+from jupyterhub._version import version_info as jupyterhub_version
+from jupyterhub.services.auth import HubOAuth
 from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
+from tornado import httputil
+from tornado.http1connection import HTTP1ServerConnection
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+from tornado.web import HTTPError, OutputTransform
+from traitlets import Float, default
 from traitlets.config import Config
 
+from ..handlers.base import ApiError
+
 EXTENSIONS = {"jupyter_blocks": True}
+
+# How long a request waits for the Hub to say whose token it carries: the Hub answers in
+# milliseconds when it is up, so past this it is down or hung and the request gets a 503.
+HUB_CONNECT_TIMEOUT_SECONDS = 1.0
+HUB_TIMEOUT_SECONDS = 1.5
+# What a 503 tells clients to wait before they try again.
+RETRY_AFTER_SECONDS = 5
+
+
+class HubUnavailable(ApiError):
+    """The Hub could not say who a request is from: a 503 the client may retry."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "The JupyterHub cannot be reached to check who you are; "
+            f"try again in {RETRY_AFTER_SECONDS} seconds",
+        )
+
+
+def _hub_unreachable(error: HTTPError) -> bool:
+    """Whether HubAuth's error means that no answer came from the Hub, rather than a refusal:
+    it raises a 500 from inside its handler of the connection's failure (timeouts included), and
+    a 502 for a Hub that answered with an error of its own."""
+    if error.status_code == 502:
+        return True
+    cause = error.__context__
+    return error.status_code == 500 and cause is not None and not isinstance(cause, HTTPError)
+
+
+class GalleryHubAuth(HubOAuth):  # type: ignore[misc]  # jupyterhub is untyped
+    """jupyterhub's HubOAuth with short timeouts on its calls to the Hub's API.
+
+    Tornado's default 20 s would hold every request of a token the service has not seen yet for
+    20 s while the Hub is down or hung, and end in a 500. Here the request is given up after
+    `hub_timeout` seconds and answered 503 with Retry-After; tokens the Hub vouched for before
+    (HubAuth's own cache) keep working meanwhile. The same applies to the OAuth callback."""
+
+    hub_timeout = Float(
+        HUB_TIMEOUT_SECONDS,
+        config=True,
+        help="Seconds a request waits for the Hub's API before it is answered 503.",
+    )
+
+    async def _api_request(self, method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.update(
+            _timeouts(min(HUB_CONNECT_TIMEOUT_SECONDS, self.hub_timeout), self.hub_timeout)
+        )
+        asking = super()._api_request(method, url, **kwargs)
+        try:
+            # the HTTP client's own timeouts end it first; this bounds it whatever the client
+            return await asyncio.wait_for(asking, self.hub_timeout + 0.25)
+        except asyncio.TimeoutError as error:
+            raise HubUnavailable() from error
+        except HTTPError as error:
+            if _hub_unreachable(error):
+                raise HubUnavailable() from error
+            raise
+
+
+def _timeouts(connect: float, total: float) -> dict[str, Any]:
+    """The HTTP client's timeout arguments: JupyterHub 5 calls the Hub with Tornado's client,
+    JupyterHub 6 with aiohttp's."""
+    if jupyterhub_version[0] >= 6:
+        aiohttp = importlib.import_module("aiohttp")  # JupyterHub 6's HTTP client
+        return {"timeout": aiohttp.ClientTimeout(total=total, sock_connect=connect)}
+    return {"connect_timeout": connect, "request_timeout": total}
+
+
+class GalleryIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
+    """jupyterhub's identity provider for jupyter_server, with the Hub client above."""
+
+    @default("hub_auth")
+    def _default_hub_auth(self) -> HubOAuth:
+        return GalleryHubAuth(parent=self)
+
+
+class ServiceResponses(OutputTransform):
+    """Headers every answer of the service gets right, whichever handler answered it (ours,
+    jupyter_server's, jupyterhub's OAuth callback).
+
+    - A 503 (Hub or database unavailable) says when to try again (`Retry-After`).
+    - An answer sent before the request's body was read (an error in `prepare` of a handler
+      that streams bodies: the Hub down, a 403, a 413) says `Connection: close`: Tornado closes
+      such a connection once the answer is sent but does not say so, and a proxy that reuses it
+      meanwhile (the Hub's, with keep-alive) gets a reset and answers its own error instead."""
+
+    def __init__(self, request: httputil.HTTPServerRequest) -> None:
+        super().__init__(request)
+        self.request = request
+
+    def transform_first_chunk(
+        self, status_code: int, headers: httputil.HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> tuple[int, httputil.HTTPHeaders, bytes]:
+        if status_code == 503 and "Retry-After" not in headers:
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        if status_code != 101 and not getattr(self.request.connection, "_read_finished", True):
+            headers["Connection"] = "close"
+        return super().transform_first_chunk(status_code, headers, chunk, finishing)
+
+
+# The service's HTTP server (any process on the Hub's machine can reach its port):
+# - a client has this long to send a request's headers, and a kept-alive connection may idle
+#   this long between requests (Tornado's header timeout is its idle timeout; the Hub's proxy
+#   keeps connections alive for 5 s, so it closes them first);
+IDLE_SECONDS = 10.0
+# - and this long to send a request's body (8 MiB at 150 KB/s).
+BODY_SECONDS = 60.0
+# Out of file descriptors: connections that have waited this long for a request are closed,
+# the oldest first, this many at a time, so that the backlog's requests find room.
+EVICT_AFTER_SECONDS = 1.0
+EVICT_AT_ONCE = 64
+# ... and with none to close, accepting pauses this long (the listening socket stays readable:
+# Tornado's accept loop would spin on it and log every failure).
+ACCEPT_PAUSE_SECONDS = 0.1
+# A repeating problem (out of descriptors) is logged once per this many seconds.
+LOG_INTERVAL_SECONDS = 60.0
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 class NotAHubService(RuntimeError):
     """`jupyter blocks serve` was started without the environment a JupyterHub service gets."""
+
+
+class _Throttled:
+    """A warning logged at most once per interval, with the count of those not logged."""
+
+    def __init__(self, log: logging.Logger, interval: float = LOG_INTERVAL_SECONDS) -> None:
+        self.log, self.interval = log, interval
+        self.logged_at: float | None = None
+        self.unlogged = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if self.logged_at is not None and now - self.logged_at < self.interval:
+            self.unlogged += 1
+            return
+        if self.unlogged:
+            message += f" ({self.unlogged} more times since the last such warning)"
+        self.log.warning(message, *args)
+        self.logged_at, self.unlogged = now, 0
+
+
+class _HeadersSeen(httputil.HTTPMessageDelegate):
+    """Passes a request on, and says when its headers have arrived (or the connection went)."""
+
+    def __init__(self, delegate: httputil.HTTPMessageDelegate, seen: Callable[[], object]) -> None:
+        self.delegate, self.seen = delegate, seen
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Any:
+        self.seen()
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.seen()
+        self.delegate.on_connection_close()
+
+
+class ServiceHTTPServer(HTTPServer):
+    """Tornado's HTTP server with limits for clients that are slow on purpose.
+
+    - Headers, idle keep-alive connections and bodies have timeouts (Tornado has none by
+      default: a client trickling a header line every few seconds holds a descriptor forever).
+      A websocket is no longer an HTTP request once upgraded: none of them applies to it.
+    - Out of file descriptors, `accept` fails while the listening socket stays readable, and
+      Tornado's accept loop spins on it, logging each failure. Here the connections that have
+      waited longest for a request (at least EVICT_AFTER_SECONDS) are closed to make room,
+      or, with none, accepting pauses briefly; either is logged once per LOG_INTERVAL_SECONDS.
+    """
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("idle_connection_timeout", IDLE_SECONDS)
+        kwargs.setdefault("body_timeout", BODY_SECONDS)
+        super().initialize(*args, **kwargs)
+        # connections waiting for a request's headers, and since when (oldest first)
+        self._waiting: dict[HTTP1ServerConnection, float] = {}
+        self._out_of_descriptors = _Throttled(logging.getLogger("ServerApp"))
+        self.evicted = 0
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        delegate = super().start_request(server_conn, request_conn)
+        connection = server_conn
+        assert isinstance(connection, HTTP1ServerConnection)
+        self._waiting.pop(connection, None)
+        self._waiting[connection] = time.monotonic()
+        return _HeadersSeen(delegate, lambda: self._waiting.pop(connection, None))
+
+    def on_close(self, server_conn: object) -> None:
+        self._waiting.pop(server_conn, None)  # type: ignore[call-overload]
+        super().on_close(server_conn)
+
+    def add_sockets(self, sockets: Any) -> None:
+        for sock in sockets:
+            self._sockets[sock.fileno()] = sock
+            self._handlers[sock.fileno()] = self._accept_from(sock)
+
+    def _evict(self) -> int:
+        """Close up to EVICT_AT_ONCE connections that have waited longest for a request."""
+        old = time.monotonic() - EVICT_AFTER_SECONDS
+        victims = [conn for conn, since in self._waiting.items() if since <= old]
+        for conn in victims[:EVICT_AT_ONCE]:
+            self._waiting.pop(conn, None)
+            conn.stream.close()
+        self.evicted += min(len(victims), EVICT_AT_ONCE)
+        return min(len(victims), EVICT_AT_ONCE)
+
+    def _accept_from(self, sock: socket.socket) -> Callable[[], None]:
+        """tornado.netutil.add_accept_handler, which backs off when out of descriptors."""
+        io_loop = IOLoop.current()
+        state: dict[str, Any] = {"removed": False, "paused": None}
+
+        def accept(fd: Any, events: int) -> None:
+            for _ in range(128):  # Tornado's heuristic: a backlog's worth, then other work
+                if state["removed"]:
+                    return
+                try:
+                    connection, address = sock.accept()
+                except BlockingIOError:
+                    return
+                except ConnectionAbortedError:
+                    continue
+                except OSError as error:
+                    if error.errno not in OUT_OF_DESCRIPTORS:
+                        raise
+                    evicted = self._evict()
+                    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+                    if evicted:
+                        self._out_of_descriptors.warning(
+                            "jupyter-blocks: out of file descriptors (limit %d, %s): closed %d "
+                            "connections that sent no request for %.0f s or more",
+                            limit,
+                            error.strerror,
+                            evicted,
+                            EVICT_AFTER_SECONDS,
+                        )
+                        continue
+                    self._out_of_descriptors.warning(
+                        "jupyter-blocks: out of file descriptors (limit %d, %s): not accepting "
+                        "connections for %.1f s",
+                        limit,
+                        error.strerror,
+                        ACCEPT_PAUSE_SECONDS,
+                    )
+                    io_loop.remove_handler(sock)
+                    state["paused"] = io_loop.call_later(ACCEPT_PAUSE_SECONDS, resume)
+                    return
+                self._handle_connection(connection, address)
+
+        def resume() -> None:
+            state["paused"] = None
+            if not state["removed"]:
+                io_loop.add_handler(sock, accept, IOLoop.READ)
+
+        def remove() -> None:
+            if state["paused"] is not None:
+                io_loop.remove_timeout(state["paused"])
+            elif not state["removed"]:
+                io_loop.remove_handler(sock)
+            state["removed"] = True
+
+        io_loop.add_handler(sock, accept, IOLoop.READ)
+        return remove
+
+
+def raise_descriptor_limit(log: logging.Logger) -> None:
+    """The soft limit of open files raised to the hard one (often 1,024 of 1,048,576): every
+    connection is a descriptor. Only in `jupyter blocks serve`, whose process is ours."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # an unlimited hard limit: as far as Linux lets a process go by default (fs.nr_open)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as error:
+        log.warning("jupyter-blocks: could not raise the open files limit %d: %s", soft, error)
+    else:
+        log.info("jupyter-blocks: open files limit raised from %d to %d", soft, target)
 
 
 class GalleryServiceApp(ServerApp):
@@ -50,13 +354,20 @@ class GalleryServiceApp(ServerApp):
         # jupyter_server's 512 MB per request (unless the admin set a limit).
         if "max_body_size" not in self.config.ServerApp:
             self.max_body_size = self.web_app.settings["jupyter_blocks"].max_body_bytes
-        super().init_httpserver()
+        # jupyter_server makes the HTTPServer: Tornado's documented way to have it make ours
+        HTTPServer.configure(ServiceHTTPServer)
+        try:
+            super().init_httpserver()
+        finally:
+            HTTPServer.configure(None)
+        raise_descriptor_limit(self.log)
 
     def init_webapp(self) -> None:
         super().init_webapp()
         # As jupyterhub.singleuser does: tornado's own XSRF check runs before the Hub has said
         # whether a request carries a token; jupyter_server checks again once it knows.
         self.web_app.settings["xsrf_cookies"] = False
+        self.web_app.add_transform(ServiceResponses)
 
 
 def service_config(environ: Any = os.environ) -> Config:
@@ -75,7 +386,7 @@ def service_config(environ: Any = os.environ) -> Config:
                 "port": url.port or 80,
                 "base_url": environ.get("JUPYTERHUB_SERVICE_PREFIX") or "/",
                 "default_url": "/blocks/",
-                "identity_provider_class": JupyterHubIdentityProvider,
+                "identity_provider_class": GalleryIdentityProvider,
                 "authorizer_class": JupyterHubAuthorizer,
                 "open_browser": False,
                 "allow_root": True,

@@ -31,7 +31,9 @@ CACHE_SECONDS = 60.0
 # Users whose answers are kept at most (the least recently used go first).
 CACHE_USERS = 4_096
 # How long a request waits for the Hub's answer; without one it is a non-moderator's request.
-HUB_TIMEOUT_SECONDS = 5.0
+# As short as the service's check of the token itself (hub.server): a hung Hub must not hold
+# requests of tokens it vouched for before.
+HUB_TIMEOUT_SECONDS = 1.5
 # While the Hub keeps failing, one warning per this many seconds.
 WARNING_INTERVAL_SECONDS = 60.0
 
