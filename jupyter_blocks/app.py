@@ -7,13 +7,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from jupyter_server.utils import url_path_join
+from sqlalchemy.engine import make_url
 from traitlets import Bool, Float, Int, Unicode, default
 
 from . import db
@@ -27,6 +28,9 @@ from .read_cache import ReadCache
 from .render import CodeCache
 from .service import SALT_SETTING
 from .validation import Limits, PayloadValidator
+
+if TYPE_CHECKING:
+    from .post_workers import PostWorkers
 
 HERE = Path(__file__).parent
 ENV_PREFIX = "JUPYTER_BLOCKS_"
@@ -107,6 +111,14 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         (PostgreSQL: a third of them for writes, the rest for reads; SQLite: this many for reads
         and one for writes); requests wait for a free one.""",
     ).tag(config=True)
+    post_processes = Int(
+        -1,
+        help="""`jupyter blocks serve` only: how many worker processes check and store posts
+        (their parsing holds the GIL, which the service's event loop needs for every other
+        request), each with one of the `db_pool_size` connections. -1: one on SQLite (one
+        writer at a time), on PostgreSQL one per CPU but one, one to three; 0: on the service's
+        own threads. A user's own server never starts worker processes.""",
+    ).tag(config=True)
     auto_migrate = Bool(
         True, help="Upgrade the database schema at start-up (under a lock shared by all servers)."
     ).tag(config=True)
@@ -148,6 +160,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     max_title_chars = Int(200, help="Longest title in characters.").tag(config=True)
 
     database: db.Database
+    # `jupyter blocks serve`'s post worker processes (None: posts are stored on threads)
+    post_workers: PostWorkers | None = None
     ids: GridIds
     hub_users: HubUsers
     # Highlighted code of recently viewed grids of this database.
@@ -208,12 +222,14 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
             self.log.info("jupyter-blocks: grids are kept by the service at %s", self.service_url)
             return
         self.open_database()
+        self.post_workers = self._post_workers()
         self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
         export_kernel_environment(self.serverapp)
 
     def open_database(self) -> None:
         """Connect, upgrade (or check) the schema, and read the salt all servers share."""
-        self.database = db.Database(self.db_url, self.db_pool_size)
+        connections = max(2, self.db_pool_size - self._post_processes())
+        self.database = db.Database(self.db_url, connections)
         engine = self.database.engine
         if self.auto_migrate:
             db.upgrade(engine, log=self.log)
@@ -228,6 +244,25 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.feed = Feed(self.ids, self.log, self.database, self.reads)
         self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
 
+    def _post_processes(self) -> int:
+        """How many post worker processes this server runs (see `post_processes`)."""
+        if not self.hub_service:
+            return 0
+        if self.post_processes >= 0:
+            return self.post_processes
+        if make_url(self.db_url).get_backend_name() == "sqlite":
+            return 1
+        return min(3, max(1, (os.cpu_count() or 2) - 1))
+
+    def _post_workers(self) -> PostWorkers | None:
+        processes = self._post_processes()
+        if not processes:
+            return None
+        from .post_workers import PostWorkers, WorkerSettings  # (the service's alone)
+
+        settings = WorkerSettings(self.db_url, self.limits, self.ids.salt, self.ids.min_length)
+        return PostWorkers(settings, processes)
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(service_redirects() if self.uses_service else routes())
 
@@ -235,6 +270,8 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         if self.uses_service:
             return
         self.feed.close()
+        if self.post_workers is not None:
+            self.post_workers.close()
         if "cpu_threads" in self.__dict__:  # made on first use
             self.cpu_threads.shutdown(wait=True)
         self.database.close()

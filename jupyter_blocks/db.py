@@ -72,12 +72,26 @@ class SchemaMismatch(RuntimeError):
         self.current, self.head = current, head
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not serve another process's work (a post worker's): the cause."""
+
+
+class OutcomeUnknown(Exception):
+    """A write handed to another process may or may not have been committed: the process died,
+    or was wedged and torn down, before it answered."""
+
+
 def unavailable(error: BaseException) -> bool:
     """Whether `error` says the database cannot serve right now (down, restarting, unreachable,
     out of connections, locked) rather than that a request or our code is wrong."""
     if isinstance(
         error,
-        (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError),
+        (
+            DatabaseUnavailable,
+            sa.exc.OperationalError,
+            sa.exc.InterfaceError,
+            sa.exc.TimeoutError,
+        ),
     ):
         return True
     return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated

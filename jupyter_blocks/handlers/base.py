@@ -428,27 +428,17 @@ class GridUploadHandler(BlocksAPIHandler):
     async def post_grid(self) -> service.StoredGrid:
         """Check the request body and store it as a new grid of this request's author, or a 400
         listing what is wrong. The answer is the future of this very request's work, so it is
-        this post's grid and no other's."""
+        this post's grid and no other's. A post not stored within POST_DEADLINE_SECONDS answers
+        503: it may still be stored (a retry with its Idempotency-Key gets the one grid)."""
         body = self.received_body()
         author, idempotency_key = self.author_of_new_grid(), self.idempotency_key()
-        validate = self.blocks.validator.validate
-        try:
-            new = await self.off_loop(len(body) > BIG_BODY_BYTES, lambda: validate(body))
-        except InvalidPayload as err:
-            raise ApiError(400, err.message, err.errors) from err
-        parent_key = None
-        if new.parent is not None:
-            parent_key = self.blocks.ids.decode(new.parent)
-            if parent_key is None:
-                raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT])
-
-        def store(session: Session) -> service.StoredGrid:
-            grid = service.store_post(session, new, author, idempotency_key, parent_key)
-            if not grid.secret:  # (a retry announces the first grid again: clients match ids)
-                service.announce(session, "p", grid.id)
-            return grid
-
-        stored = asyncio.ensure_future(self.db_write(store))
+        workers = self.blocks.post_workers
+        if workers is not None:  # the gallery service's worker processes
+            stored = asyncio.ensure_future(
+                workers.store(body, author, idempotency_key, POST_DEADLINE_SECONDS)
+            )
+        else:
+            stored = asyncio.ensure_future(self._store_here(body, author, idempotency_key))
         reads, feed = self.blocks.reads, self.blocks.feed
 
         def done(work: asyncio.Future[service.StoredGrid]) -> None:
@@ -460,12 +450,36 @@ class GridUploadHandler(BlocksAPIHandler):
 
         stored.add_done_callback(done)
         try:
-            return await asyncio.wait_for(asyncio.shield(stored), POST_DEADLINE_SECONDS)
+            return await asyncio.wait_for(asyncio.shield(stored), POST_DEADLINE_SECONDS + 1)
+        except InvalidPayload as err:
+            raise ApiError(400, err.message, err.errors) from err
         except service.UnknownParent as err:
             raise ApiError(400, "Invalid grid payload", [UNKNOWN_PARENT]) from err
+        except db.OutcomeUnknown as err:
+            raise ApiError(503, POST_OUTCOME_UNKNOWN) from err
         except asyncio.TimeoutError as err:
             stored.add_done_callback(self._log_late_failure)
             raise ApiError(503, POST_OUTCOME_UNKNOWN) from err
+
+    async def _store_here(
+        self, body: bytes, author: str, idempotency_key: str | None
+    ) -> service.StoredGrid:
+        """A post checked (a big body on a CPU thread) and stored on this server's threads."""
+        validate = self.blocks.validator.validate
+        new = await self.off_loop(len(body) > BIG_BODY_BYTES, lambda: validate(body))
+        parent_key = None
+        if new.parent is not None:
+            parent_key = self.blocks.ids.decode(new.parent)
+            if parent_key is None:
+                raise service.UnknownParent()
+
+        def store(session: Session) -> service.StoredGrid:
+            grid = service.store_post(session, new, author, idempotency_key, parent_key)
+            if not grid.secret:  # (a retry announces the first grid again: clients match ids)
+                service.announce(session, "p", grid.id)
+            return grid
+
+        return await self.db_write(store)
 
     def _log_late_failure(self, work: asyncio.Future[Any]) -> None:
         """The outcome of a post answered 503 before it was stored (the request is gone)."""
