@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from .read_cache import ReadCache
 
 # Changes are gathered for this long after the first of them, then sent as one frame.
-FLUSH_SECONDS = 0.1
+FLUSH_SECONDS = 0.25
+# Frames a flush sends before other work of the event loop gets a turn.
+SENDS_PER_TURN = 10
 # More changes than this in one frame: subscribers are told to resync instead (one hello is
 # smaller than hundreds of summaries, and a burst this big is an import, not a class).
 MAX_EVENTS_PER_FRAME = 200
@@ -108,8 +110,10 @@ class Feed:
         self.flush_seconds = FLUSH_SECONDS
         self.max_buffer_bytes = MAX_BUFFER_BYTES
         self.linger_seconds = LINGER_SECONDS
-        self.subscribers: set[Subscriber] = set()
+        # (a dict: frames go out in the order subscribers came)
+        self.subscribers: dict[Subscriber, None] = {}
         self._pending: list[Change] = []
+        self._sending = False
         self._flush: asyncio.TimerHandle | None = None
         self.listener: PgListener | None = None
         if database is not None and database.engine.url.get_backend_name() == "postgresql":
@@ -125,13 +129,13 @@ class Feed:
     # subscribers
 
     def subscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.add(subscriber)
+        self.subscribers[subscriber] = None
         subscriber.send(HELLO)
         if self.listener is not None:
             self.listener.wanted(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        self.subscribers.pop(subscriber, None)
         if self.listener is not None and not self.subscribers:
             self.listener.unwanted()
 
@@ -162,6 +166,9 @@ class Feed:
     def flush(self) -> None:
         """Send each subscriber the changes gathered since the last flush, in one frame."""
         self._flush = None
+        if self._sending:  # the last flush is still sending: its frames go first
+            self._flush = asyncio.get_running_loop().call_later(0.01, self.flush)
+            return
         changes, self._pending = self._pending, []
         if not changes:
             return
@@ -170,7 +177,8 @@ class Feed:
             return
         summaries: dict[tuple[str, str], list[dict[str, Any] | None]] = {}
         frames: dict[tuple[str, str, str, bool], bytes] = {}
-        for subscriber in list(self.subscribers):
+        sends = []
+        for subscriber in self.subscribers:
             records = subscriber.records
             key = _viewer_key(records)
             frame = frames.get(key)
@@ -182,7 +190,20 @@ class Feed:
                         for change in changes
                     ]
                 frame = frames[key] = self._frame(changes, summaries[at], records)
-            subscriber.send(frame)
+            sends.append((subscriber, frame))
+        self._sending = True
+        self._send(sends, 0)
+
+    def _send(self, sends: list[tuple[Subscriber, bytes]], start: int) -> None:
+        """Send a flush's frames, `SENDS_PER_TURN` at a time: a send costs a system call, and
+        requests waiting meanwhile get their turn of the event loop in between."""
+        for subscriber, frame in sends[start : start + SENDS_PER_TURN]:
+            if subscriber in self.subscribers:
+                subscriber.send(frame)
+        if start + SENDS_PER_TURN < len(sends):
+            asyncio.get_running_loop().call_soon(self._send, sends, start + SENDS_PER_TURN)
+        else:
+            self._sending = False
 
     def _frame(
         self,
