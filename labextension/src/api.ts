@@ -486,8 +486,15 @@ export class BlocksClient {
     return this.transport.url('wall');
   }
 
-  /** Open the event stream of the gallery (see `GalleryEvents`). */
-  events(): WebSocket {
+  /**
+   * Open the event stream of the gallery (see `GalleryEvents`). On the
+   * gallery service, once the session page has logged the browser in to it
+   * (the socket's handshake carries the service's cookie).
+   */
+  async events(): Promise<WebSocket> {
+    if (this.transport.isService) {
+      await this.me();
+    }
     return this.transport.socket(EVENTS_PATH);
   }
 

@@ -17,7 +17,7 @@ export interface ISocket {
 
 export interface IGalleryEventsOptions {
   /** Open a socket to the event stream (`BlocksClient.events`). */
-  connect: () => ISocket;
+  connect: () => ISocket | Promise<ISocket>;
   /** Milliseconds before the first reconnection; doubled after each failure. */
   retryDelay?: number;
   /** The longest wait between two reconnections, in milliseconds. */
@@ -81,11 +81,26 @@ export class GalleryEvents implements IDisposable {
   }
 
   private _open(): void {
-    let socket: ISocket;
+    let opened: ISocket | Promise<ISocket>;
     try {
-      socket = this._connect();
+      opened = this._connect();
     } catch {
       this._retry();
+      return;
+    }
+    if (opened instanceof Promise) {
+      opened.then(
+        socket => this._attach(socket),
+        () => this._retry()
+      );
+    } else {
+      this._attach(opened);
+    }
+  }
+
+  private _attach(socket: ISocket): void {
+    if (this._disposed) {
+      socket.close();
       return;
     }
     this._socket = socket;
@@ -152,7 +167,7 @@ export class GalleryEvents implements IDisposable {
     }
   }
 
-  private readonly _connect: () => ISocket;
+  private readonly _connect: () => ISocket | Promise<ISocket>;
   private readonly _retryDelay: number;
   private readonly _maxRetryDelay: number;
   private readonly _changes = new Signal<this, readonly GridChange[]>(this);

@@ -4,7 +4,8 @@ without a click, through the `blocks/api/events` websocket; a secret post never 
 a frame; a deleted grid's tab offers a copy that runs; the class wall opens in a tab.
 
 On SQLite a server announces its own changes only, so the other client talks to the same server
-as the page (as a kernel of this server would)."""
+as the page (as a kernel of this server would). On a JupyterHub the panel of a moderator follows
+alice's changes through the gallery service (PostgreSQL, LISTEN/NOTIFY)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Error, Locator, Page, WebSocket, expect
 
+from tests.test_hub_service import SERVICE, Hub, hub  # noqa: F401 - the module's Hub fixture
 from tests.utils import ARTIFACTS, Server, grid_payload
 
 from .servers import Seeded
+from .test_hub_panel import log_in, open_gallery_on, post_as
 from .ui import CARD, LOAD_TIMEOUT, grid_tab, open_gallery
 
 pytestmark = pytest.mark.browser
@@ -216,7 +219,8 @@ def test_open_class_wall_from_the_palette_and_the_panel(
     palette.locator("input").fill("class wall")
     item = palette.locator(".lm-CommandPalette-item", has_text="Open class wall")
     expect(item).to_have_count(1)
-    item.click()
+    expect(item).to_have_class(re.compile(r"\blm-mod-active\b"))
+    palette.locator("input").press("Enter")  # (the list is redrawn as it filters)
 
     wall = page.locator("#jupyter-blocks-wall")
     expect(wall).to_be_visible()
@@ -232,3 +236,44 @@ def test_open_class_wall_from_the_palette_and_the_panel(
     panel.locator(".jp-BlocksGallery-wall").click()
     expect(wall).to_be_visible()
     expect(page.locator("#jupyter-blocks-wall")).to_have_count(1)
+
+
+def test_on_a_hub_a_moderators_panel_follows_another_users_changes(
+    page: Page,
+    page_errors: list[Error],
+    events: EventStream,
+    hub: Hub,  # noqa: F811 - the fixture imported above
+) -> None:
+    log_in(page, hub, "mod")
+    open_gallery_on(page, hub, "mod")
+    expect(page.locator(CARD).first).to_be_visible(timeout=LOAD_TIMEOUT)
+    events.wait_for_hello(page)
+    # The gallery service's stream, opened once the panel logged in to the service (no 403).
+    assert [f"/services/{SERVICE}/blocks/api/events" in s.url for s in events.sockets] == [True]
+
+    alices = post_as(hub, "alice", "Alice posts on the Hub")
+    first = page.locator(f"#jupyter-blocks-gallery {CARD}").first
+    expect(first).to_have_attribute("data-grid-id", alices["id"], timeout=LIVE_MS)
+    # A moderator may delete anyone's grid: the card says so.
+    expect(first.locator(".jp-BlocksGallery-cardDelete")).to_have_count(1)
+
+    alice = hub.as_user("alice")
+    renamed = alice.patch(
+        hub.gallery(f"api/grids/{alices['id']}"), json={"title": "Renamed on the Hub"}, timeout=30
+    )
+    assert renamed.status_code == 200, renamed.text
+    expect(first.locator(".jp-BlocksGallery-cardTitle")).to_have_text(
+        "Renamed on the Hub", timeout=LIVE_MS
+    )
+
+    secret = alice.post(
+        hub.gallery("api/grids"),
+        json=grid_payload(8, title="Alice's secret", secret=True),
+        timeout=30,
+    )
+    assert secret.status_code == 201, secret.text
+    deleted = alice.delete(hub.gallery(f"api/grids/{alices['id']}"), timeout=30)
+    assert deleted.status_code == 204, deleted.text
+    expect(card(page, alices["id"])).to_have_count(0, timeout=LIVE_MS)
+    expect(card(page, secret.json()["id"])).to_have_count(0)
+    assert not any(secret.json()["id"] in frame for frame in events.frames)

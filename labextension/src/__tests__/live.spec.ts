@@ -2,11 +2,14 @@
  * The live gallery: the event stream over a fake socket, and how the gallery
  * model, the panel and a grid's model apply what it announces.
  */
+import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import {
   BlocksAPIError,
   BlocksClient,
+  LabTransport,
+  ServiceTransport,
   type EventFrame,
   type GridChange,
   type IGridPage,
@@ -248,6 +251,78 @@ describe('GalleryEvents', () => {
     socket.drop();
     await sleep(30);
     expect(server.sockets).toHaveLength(1);
+  });
+});
+
+describe('The event stream URL', () => {
+  it("is under the Lab server's websocket URL, with its token as JupyterLab's sockets carry it", () => {
+    const settings = ServerConnection.makeSettings({
+      baseUrl: 'http://127.0.0.1:8888/user/a%40b/',
+      wsUrl: 'ws://127.0.0.1:8888/user/a%40b/',
+      token: 'se cret',
+      appendToken: true
+    });
+    expect(new LabTransport(settings).socketURL('api/events')).toBe(
+      'ws://127.0.0.1:8888/user/a%40b/blocks/api/events?token=se%20cret'
+    );
+    const cookieOnly = ServerConnection.makeSettings({
+      baseUrl: 'https://hub.example.org/user/a/',
+      wsUrl: 'wss://hub.example.org/user/a/',
+      token: 'se cret',
+      appendToken: false
+    });
+    expect(new LabTransport(cookieOnly).socketURL('api/events')).toBe(
+      'wss://hub.example.org/user/a/blocks/api/events'
+    );
+  });
+
+  it("is the gallery service's on its origin, opened once the session logged in", async () => {
+    const steps: string[] = [];
+    const transport = new ServiceTransport(
+      '/services/blocks/blocks/',
+      'https://hub.example.org',
+      async () => new Response('{}'),
+      async url => {
+        steps.push(`session ${url}`);
+        return new DOMParser().parseFromString(
+          '<body data-author="bob" data-moderator="false" data-xsrf-token="x"></body>',
+          'text/html'
+        );
+      }
+    );
+    expect(transport.socketURL('api/events')).toBe(
+      'wss://hub.example.org/services/blocks/blocks/api/events'
+    );
+    const socket = {} as WebSocket;
+    jest.spyOn(transport, 'socket').mockImplementation(path => {
+      steps.push(`socket ${path}`);
+      return socket;
+    });
+    expect(await new BlocksClient(transport).events()).toBe(socket);
+    expect(steps).toEqual([
+      'session https://hub.example.org/services/blocks/blocks/session',
+      'socket api/events'
+    ]);
+  });
+
+  it('is tried again later when the session cannot be had (login required)', async () => {
+    const server = new FakeServer();
+    let attempts = 0;
+    const events = new GalleryEvents({
+      connect: async () => {
+        if (++attempts < 3) {
+          throw new Error('log in first');
+        }
+        return server.connect();
+      },
+      retryDelay: 10
+    });
+    events.start();
+    await waitFor(() => server.sockets.length === 1);
+    server.last.hello();
+    expect(attempts).toBe(3);
+    expect(events.connected).toBe(true);
+    events.dispose();
   });
 });
 
