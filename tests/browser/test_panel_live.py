@@ -277,3 +277,27 @@ def test_on_a_hub_a_moderators_panel_follows_another_users_changes(
     expect(card(page, alices["id"])).to_have_count(0, timeout=LIVE_MS)
     expect(card(page, secret.json()["id"])).to_have_count(0)
     assert not any(secret.json()["id"] in frame for frame in events.frames)
+
+
+def test_card_titles_show_two_lines_and_the_whole_title_on_hover(
+    live_page: Page, lab: Server
+) -> None:
+    page = live_page
+    default = lab.post_grid(grid_payload(66, title="Untitled · cell 12"))
+    long_title = "A very long title that goes on and on, " * 4
+    long = lab.post_grid(grid_payload(67, title=long_title.strip()))
+    expect(card(page, default["id"])).to_be_visible(timeout=LIVE_MS)
+    expect(card(page, long["id"])).to_be_visible(timeout=LIVE_MS)
+
+    lines = """el => {
+        const line = parseFloat(getComputedStyle(el).lineHeight);
+        return [Math.round(el.clientHeight / line), el.scrollHeight > el.clientHeight + 1];
+    }"""
+    # A default title (the notebook's name and cell) shows whole, not as "Untitled · c…".
+    short = card(page, default["id"]).locator(".jp-BlocksGallery-cardTitle")
+    assert short.evaluate(lines)[1] is False
+    expect(short).to_have_attribute("title", "Untitled · cell 12")
+    # A long one: two lines of it, the whole of it on hover.
+    clamped = card(page, long["id"]).locator(".jp-BlocksGallery-cardTitle")
+    assert clamped.evaluate(lines) == [2, True]
+    expect(clamped).to_have_attribute("title", long_title.strip())

@@ -632,6 +632,18 @@ describe('GridModel over the event stream', () => {
     expect(model.drawing?.blocks).toEqual(new Uint8Array([1, 2, 3, 20]));
   });
 
+  it('asks its view to show the age anew as the clock ticks', async () => {
+    const clock = new Clock(20);
+    const ticking = new GridModel('Xk9aQe', client, { clock });
+    let ticks = 0;
+    ticking.ticked.connect(() => ticks++);
+    await ticking.load();
+    await waitFor(() => ticks >= 2);
+    expect(ticks).toBeGreaterThanOrEqual(2);
+    ticking.dispose();
+    clock.dispose();
+  });
+
   it('keeps what it shows when its grid is deleted elsewhere', () => {
     server.last.changes({ kind: 'deleted', id: 'Xk9aQe' });
     expect(model.status).toBe('removed');
