@@ -327,7 +327,7 @@ class PgListener:
                             self._call(loop, stop, self._heard_one, notice.payload)
                             if stop.is_set():
                                 break
-            except psycopg.Error as error:
+            except Exception as error:  # psycopg's, or any other: listen again, never die
                 self._call(loop, stop, self._lost)
                 if not failing:  # once per outage
                     cause = str(error).strip().splitlines()[0] if str(error).strip() else error

@@ -310,3 +310,28 @@ async def test_the_listening_connection_is_held_only_while_someone_subscribes(
     while await asyncio.to_thread(_listen_connections, db_url):
         assert time.monotonic() < deadline, "the listening connection stays open"
         await asyncio.sleep(0.2)
+
+
+@pytest.mark.named_users
+async def test_each_subscriber_sees_posts_as_its_own_user_sees_them(
+    subscribe: Any, jp_fetch: Any
+) -> None:
+    alice = await subscribe(headers={"Authorization": "token alice-token"})
+    bob = await subscribe(headers={"Authorization": "token bob-token"})
+    response = await jp_fetch(
+        "blocks",
+        "api",
+        "grids",
+        method="POST",
+        body=json.dumps(grid_payload(8)),
+        headers={"Authorization": "token alice-token"},
+    )
+    grid = json.loads(response.body)
+    (seen_by_alice,) = await events_until(alice, bool)
+    (seen_by_bob,) = await events_until(bob, bool)
+    assert seen_by_alice["grid"]["id"] == seen_by_bob["grid"]["id"] == grid["id"]
+    assert seen_by_alice["grid"]["author"] == "alice"
+    assert (seen_by_alice["grid"]["owned"], seen_by_alice["grid"]["can_delete"]) == (True, True)
+    assert (seen_by_bob["grid"]["owned"], seen_by_bob["grid"]["can_delete"]) == (False, False)
+    alice.close()
+    bob.close()
