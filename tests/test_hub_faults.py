@@ -34,6 +34,7 @@ import psycopg
 import pytest
 import requests
 from tornado import web, websocket
+from websocket import create_connection
 
 from jupyter_blocks.hub import server
 from tests import hubs
@@ -449,3 +450,31 @@ def test_serve_raises_its_soft_descriptor_limit_to_the_hard_one(gallery: Gallery
         check=True,
     )
     assert lowered.stdout.strip() == "True", lowered
+
+
+def test_a_live_websocket_outlives_the_idle_timeout(gallery: Gallery) -> None:
+    """The service's change feed (blocks/api/events) is a websocket: once upgraded, it is no
+    HTTP request, and neither the header nor the idle timeout cuts it."""
+    user = gallery.new_user("live")
+    authorization = str(user.headers["Authorization"])
+    feed = create_connection(
+        f"ws://127.0.0.1:{gallery.service_port}/services/{SERVICE}/blocks/api/events",
+        header=[f"Authorization: {authorization}"],
+        timeout=30,
+    )
+    try:
+        assert json.loads(feed.recv())["type"] == "hello"
+        time.sleep(server.IDLE_SECONDS + 3)
+        posted = user.post(gallery.url("api/grids"), json=grid_payload(3), timeout=30)
+        assert posted.status_code == 201, posted.text
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            frame = json.loads(feed.recv())
+            if frame["type"] == "changes":
+                ids = [event.get("grid", {}).get("id") for event in frame["events"]]
+                if posted.json()["id"] in ids:
+                    break
+        else:
+            raise AssertionError("no change arrived on the feed")
+    finally:
+        feed.close()
