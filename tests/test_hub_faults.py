@@ -184,8 +184,15 @@ def test_while_the_hub_hangs_unknown_tokens_get_a_quick_503_and_known_ones_are_s
     known, new = gallery.new_user("known"), gallery.new_user("new")
     assert known.post(gallery.url("api/grids"), json=grid_payload(1), timeout=30).status_code == 201
 
+    log = gallery.hub.home / "hub.log"
+    lines_before = log.read_bytes().count(b"\n")
     with hubs.frozen(gallery.hub):
         check_hub_outage(gallery, known, new)
+        for _ in range(5):
+            assert new.get(gallery.url("api/me"), timeout=30).status_code == 503
+    # 7 answers of 503: the first logged (the Hub's failure, the answer, its headers), the
+    # others counted, not each logged in several lines
+    assert log.read_bytes().count(b"\n") - lines_before <= 15, log.read_text()[-3000:]
 
     # the failure was not kept: once the Hub answers, so does the service
     assert new.get(gallery.url("api/me"), timeout=30).json()["author"] == new.hub_user  # type: ignore[attr-defined]

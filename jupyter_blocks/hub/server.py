@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from jupyter_server.prometheus.log_functions import prometheus_log_method
 from jupyter_server.serverapp import ServerApp
 from jupyterhub._version import version_info as jupyterhub_version
 from jupyterhub.services.auth import HubOAuth
@@ -51,12 +52,10 @@ RETRY_AFTER_SECONDS = 5
 class HubUnavailable(ApiError):
     """The Hub could not say who a request is from: a 503 the client may retry."""
 
+    MESSAGE = "The JupyterHub cannot be reached to check who you are"
+
     def __init__(self) -> None:
-        super().__init__(
-            503,
-            "The JupyterHub cannot be reached to check who you are; "
-            f"try again in {RETRY_AFTER_SECONDS} seconds",
-        )
+        super().__init__(503, f"{self.MESSAGE}; try again in {RETRY_AFTER_SECONDS} seconds")
 
 
 def _hub_unreachable(error: HTTPError) -> bool:
@@ -180,6 +179,53 @@ class _Throttled:
             message += f" ({self.unlogged} more times since the last such warning)"
         self.log.warning(message, *args)
         self.logged_at, self.unlogged = now, 0
+
+
+class _Gate:
+    """Opens at most once per interval; counts the times it stayed shut in between."""
+
+    def __init__(self, interval: float = LOG_INTERVAL_SECONDS) -> None:
+        self.interval = interval
+        self.opened_at: float | None = None
+        self.shut = 0
+
+    def open(self) -> int | None:
+        """None while shut; else how many times it was shut since it last opened."""
+        now = time.monotonic()
+        if self.opened_at is not None and now - self.opened_at < self.interval:
+            self.shut += 1
+            return None
+        shut, self.opened_at, self.shut = self.shut, now, 0
+        return shut
+
+
+class _OncePerInterval(logging.Filter):
+    """Lets one record of a kind through per interval (a repeating error: the Hub is down),
+    saying how many it held back."""
+
+    def __init__(self, kind: Callable[[logging.LogRecord], bool]) -> None:
+        super().__init__()
+        self.kind, self.gate = kind, _Gate()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.kind(record):
+            return True
+        held = self.gate.open()
+        if held is None:
+            return False
+        if held:
+            record.msg = f"{record.msg} (and {held} times more since it was last logged)"
+        return True
+
+
+def _hub_failed(record: logging.LogRecord) -> bool:
+    """HubAuth's error for each failed call to the Hub."""
+    return str(record.msg).startswith("Error connecting to ")
+
+
+def _hub_unavailable(record: logging.LogRecord) -> bool:
+    """Tornado's warning for each 503 that followed such a failure."""
+    return record.levelno == logging.WARNING and HubUnavailable.MESSAGE in record.getMessage()
 
 
 class _HeadersSeen(httputil.HTTPMessageDelegate):
@@ -368,6 +414,36 @@ class GalleryServiceApp(ServerApp):
         # whether a request carries a token; jupyter_server checks again once it knows.
         self.web_app.settings["xsrf_cookies"] = False
         self.web_app.add_transform(ServiceResponses)
+        self._log_repeating_errors_once()
+
+    def _log_repeating_errors_once(self) -> None:
+        """While the Hub (or the database) is down, every request fails the same way: its 503s
+        are logged once per LOG_INTERVAL_SECONDS, with a count, instead of several lines each
+        (this process is ours: its loggers may be tuned)."""
+        logging.getLogger("tornado.application").addFilter(_OncePerInterval(_hub_failed))
+        logging.getLogger("tornado.general").addFilter(_OncePerInterval(_hub_unavailable))
+        log_request = self.web_app.settings.get("log_function")
+        if log_request is None:
+            return
+        gate, metrics = _Gate(), self.record_http_request_metrics
+        log = self.log
+
+        def log_unavailable_once(handler: Any) -> None:
+            if handler.get_status() != 503:
+                log_request(handler)
+                return
+            held = gate.open()
+            if held is None:
+                if metrics:
+                    prometheus_log_method(handler)  # type: ignore[no-untyped-call]
+                return
+            log_request(handler)
+            if held:
+                log.warning(
+                    "jupyter-blocks: and %d more 503 answers since the last one logged", held
+                )
+
+        self.web_app.settings["log_function"] = log_unavailable_once
 
 
 def service_config(environ: Any = os.environ) -> Config:
