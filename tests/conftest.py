@@ -3,20 +3,30 @@ fresh SQLite or PostgreSQL database per test.
 
 A server would spend most of its start-up upgrading the empty database to the newest schema, so
 each kind of database is migrated once per session (per xdist worker) and a test that runs a
-server gets a copy: `CREATE DATABASE ... TEMPLATE` on PostgreSQL, a copied file on SQLite."""
+server gets a copy: `CREATE DATABASE ... TEMPLATE` on PostgreSQL, a copied file on SQLite.
+
+A module marked `shared_server` runs its tests on one server per configuration, each test on its
+own fresh database (tests/shared_server.py); other modules get a new server per test, as
+pytest-jupyter makes them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_core.utils import ensure_event_loop
+from jupyter_server.serverapp import ServerApp
 
 from jupyter_blocks import db
-from tests.postgres import drop_database, fresh_database, running_postgres
+from tests.postgres import DatabaseCopies, fresh_database, running_postgres
+from tests.shared_server import SharedServer, shares_server
 from tests.utils import AUTHOR, make_payload
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -56,11 +66,13 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres(postgres_server: str) -> str:
-    """The name of a PostgreSQL database at the newest schema, made once, to copy from."""
+def postgres_copies(postgres_server: str) -> Iterator[DatabaseCopies]:
+    """Copies of a PostgreSQL database at the newest schema, migrated once."""
     url = fresh_database(postgres_server)
     _migrate(url)
-    return url.rsplit("/", 1)[1]
+    copies = DatabaseCopies(postgres_server, template=url.rsplit("/", 1)[1])
+    yield copies
+    copies.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -75,11 +87,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
             shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
         yield f"sqlite:///{path}"
         return
-    server = request.getfixturevalue("postgres_server")
-    template = request.getfixturevalue("migrated_postgres") if migrated else None
-    url = fresh_database(server, template)
+    copies: DatabaseCopies = request.getfixturevalue("postgres_copies")
+    url = copies.take() if migrated else fresh_database(copies.server_url)
     yield url
-    drop_database(url)  # hundreds of databases would slow the server and fill the disk
+    copies.give_back(url)  # dropped: hundreds of databases would slow the server, fill the disk
 
 
 @pytest.fixture
@@ -119,3 +130,112 @@ def post_grid(jp_fetch: Any) -> Any:
         return json.loads(response.body)
 
     return post
+
+
+# pytest-jupyter's server fixtures, except in modules marked `shared_server` (see above).
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path
+) -> Iterator[SharedServer]:
+    server = SharedServer(tmp_path_factory.mktemp("shared-server"), migrated_sqlite)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def jp_asyncio_loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoop]:
+    """The shared server's loop, or a new one closed after the test (pytest-jupyter's)."""
+    if shares_server(request):
+        shared: SharedServer = request.getfixturevalue("shared_server")
+        asyncio.set_event_loop(shared.loop)
+        yield shared.loop
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*WindowsSelectorEventLoopPolicy.*")
+        loop = ensure_event_loop(prefer_selector_loop=True)
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def jp_serverapp(
+    request: pytest.FixtureRequest,
+    jp_server_config: dict[str, Any],
+    jp_argv: list[str],
+    jp_base_url: str,
+) -> Iterator[Any]:
+    if not shares_server(request):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*event_loop_policy.*")
+            yield request.getfixturevalue("jp_configurable_serverapp")(
+                config=jp_server_config, argv=jp_argv
+            )
+        return
+    shared: SharedServer = request.getfixturevalue("shared_server")
+    yield shared.serve(jp_server_config, jp_argv, jp_base_url)
+    shared.end_test()
+
+
+@pytest.fixture
+def http_server_port(request: pytest.FixtureRequest) -> Any:
+    if shares_server(request):
+        request.getfixturevalue("jp_serverapp")  # (re)started for this test's configuration
+        shared: SharedServer = request.getfixturevalue("shared_server")
+        return None, shared.port
+    import tornado.testing
+
+    return tornado.testing.bind_unused_port()
+
+
+@pytest.fixture
+def jp_http_port(request: pytest.FixtureRequest, http_server_port: Any) -> Iterator[int]:
+    yield http_server_port[-1]
+    if not shares_server(request):
+        http_server_port[0].close()
+
+
+@pytest.fixture
+def http_server(
+    request: pytest.FixtureRequest,
+    jp_asyncio_loop: asyncio.AbstractEventLoop,
+    http_server_port: Any,
+    jp_web_app: Any,
+) -> Iterator[Any]:
+    """The shared server's HTTP server, or pytest-jupyter's (`pytest_tornasync`)."""
+    if shares_server(request):
+        shared: SharedServer = request.getfixturevalue("shared_server")
+        yield shared.http
+        return
+    from tornado.httpserver import HTTPServer
+
+    async def get_server() -> HTTPServer:
+        server = HTTPServer(jp_web_app)
+        server.add_socket(http_server_port[0])
+        return server
+
+    server = jp_asyncio_loop.run_until_complete(get_server())
+    yield server
+    server.stop()
+    with contextlib.suppress(asyncio.TimeoutError):
+        jp_asyncio_loop.run_until_complete(server.close_all_connections())
+    http_server_port[0].close()
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup(
+    request: pytest.FixtureRequest, jp_asyncio_loop: asyncio.AbstractEventLoop
+) -> Iterator[None]:
+    """After each test, stop the server it ran (a shared server stays for the next test)."""
+    yield
+    if shares_server(request):
+        return
+    app = ServerApp.instance()
+    try:
+        jp_asyncio_loop.run_until_complete(app._cleanup())
+    except (RuntimeError, SystemExit) as e:
+        print("ignoring cleanup error", e)  # as pytest-jupyter does
+    if hasattr(app, "kernel_manager"):
+        app.kernel_manager.context.destroy()
+    ServerApp.clear_instance()

@@ -10,6 +10,8 @@ import pytest
 
 from tests.utils import AUTHOR, drawn_thumbnail, make_payload
 
+pytestmark = pytest.mark.shared_server
+
 
 async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
     return json.loads((await jp_fetch(*parts, **kwargs)).body)

@@ -11,6 +11,8 @@ import pytest
 
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 NO_AUTH = {"Authorization": ""}
 
 JSON_ROUTES = [

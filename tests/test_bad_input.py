@@ -13,6 +13,8 @@ from jupyter_blocks.handlers import base
 from jupyter_blocks.models import Grid
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 
 def stored(blocks_app: Any) -> int:
     with blocks_app.database.engine.connect() as connection:

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 NO_AUTH = {"Authorization": ""}
 
 Request = Callable[[Any, Any], Awaitable[Any]]

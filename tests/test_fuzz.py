@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from jupyter_blocks.models import Grid
 from tests.utils import AUTHOR, make_payload, set_at
 
+pytestmark = pytest.mark.shared_server
+
 # Text any supported database can store (unstorable text has a test of its own below).
 storable_text = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from jupyter_blocks import render
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 # Inputs on which pygments' Python lexer is quadratic, as found in issue 13.
 PATHOLOGICAL = {
     "spaces and newlines": " \n" * 50_000,

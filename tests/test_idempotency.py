@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from jupyter_blocks.models import Grid
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 POSTS = {
     "json api": (("blocks", "api", "grids"), 201),
     "protocol": (("blocks", "post"), 200),

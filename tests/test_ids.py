@@ -6,12 +6,15 @@ import json
 from datetime import datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from jupyter_blocks import db
 from jupyter_blocks.models import Grid
 from tests.utils import exported_row
+
+pytestmark = pytest.mark.shared_server
 
 
 async def test_a_deleted_grid_id_is_never_given_to_the_next_grid(

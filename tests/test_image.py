@@ -14,6 +14,8 @@ from PIL import Image
 from jupyter_blocks.render import LINE_GREY, MAX_IMAGE_PIXELS
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 
 def ipythonblocks_image(grid_data: dict[str, Any]) -> Image.Image:
     """What ipythonblocks itself draws (`BlockGrid.save_image`) for the same grid."""

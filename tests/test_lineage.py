@@ -15,6 +15,8 @@ from jupyter_blocks.models import Grid
 from jupyter_blocks.validation import Limits, PayloadValidator
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 
 async def post_to(jp_fetch: Any, route: tuple[str, ...], **changes: Any) -> Any:
     return await jp_fetch(

@@ -25,6 +25,8 @@ import jupyter_blocks
 from jupyter_blocks.handlers import routes
 from tests.utils import grid_payload, make_payload
 
+pytestmark = pytest.mark.shared_server
+
 SPEC_FILE = Path(jupyter_blocks.__file__).with_name("openapi.yaml")
 
 # Fields of the contract that the server does not send yet, e.g.

@@ -11,6 +11,8 @@ import pytest
 
 from tests.utils import AUTHOR, make_payload
 
+pytestmark = pytest.mark.shared_server
+
 SCRIPT = "<script>alert('pwned')</script>"
 
 

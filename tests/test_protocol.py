@@ -6,7 +6,11 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
+import pytest
+
 from tests.utils import AUTHOR, make_payload
+
+pytestmark = pytest.mark.shared_server
 
 
 async def post_raw(jp_fetch: Any, body: str | bytes) -> Any:

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from jupyter_blocks.ids import GridKey
 from jupyter_blocks.read_cache import MAX_ENTRY_BYTES, ReadCache
 
+pytestmark = pytest.mark.shared_server
+
 # Every route that may answer from recent reads, by what it shows of grid `{id}`.
 GRID_ROUTES = [
     ("blocks", "get", "{id}"),

@@ -10,7 +10,7 @@ import pytest
 
 from tests.utils import make_payload
 
-pytestmark = pytest.mark.named_users
+pytestmark = [pytest.mark.named_users, pytest.mark.shared_server]
 
 
 def as_user(name: str) -> dict[str, str]:

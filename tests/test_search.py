@@ -21,7 +21,7 @@ GRIDS = [  # (author, title, secret), posted in this order
 ]
 
 
-pytestmark = pytest.mark.named_users
+pytestmark = [pytest.mark.named_users, pytest.mark.shared_server]
 
 
 def as_user(name: str) -> dict[str, str]:

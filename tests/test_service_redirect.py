@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
+pytestmark = pytest.mark.shared_server
+
 SERVICE = "http://127.0.0.1:10101/services/blocks/"
 
 

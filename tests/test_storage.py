@@ -19,6 +19,8 @@ from jupyter_blocks.models import Grid
 from jupyter_blocks.validation import Limits, PayloadValidator
 from tests.utils import make_payload
 
+pytestmark = pytest.mark.shared_server
+
 BEFORE_STORED_FORM = "b7e4c1a9f2d6"
 
 

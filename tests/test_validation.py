@@ -12,6 +12,8 @@ import pytest
 
 from tests.utils import make_payload, set_at
 
+pytestmark = pytest.mark.shared_server
+
 Change = Callable[[dict[str, Any]], Any]
 
 
