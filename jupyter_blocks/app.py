@@ -23,7 +23,7 @@ from .handlers import routes, service_redirects
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
-from .live import Feed
+from .live import GRID_CHANGE_SCHEMA, Feed
 from .read_cache import ReadCache
 from .render import CodeCache
 from .service import SALT_SETTING
@@ -242,6 +242,7 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.code_cache = CodeCache()
         self.reads = ReadCache(self.cache_seconds)
         self.feed = Feed(self.ids, self.log, self.database, self.reads)
+        self._emit_changes()
         self.log.info("jupyter-blocks: grids are stored in %s", engine.url)
 
     def _post_processes(self) -> int:
@@ -262,6 +263,19 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
         settings = WorkerSettings(self.db_url, self.limits, self.ids.salt, self.ids.min_length)
         return PostWorkers(settings, processes)
+
+    def _emit_changes(self) -> None:
+        """Have the feed emit this server's own changes as jupyter_events events too."""
+        event_logger = getattr(self.serverapp, "event_logger", None)
+        if event_logger is None:
+            return
+        if GRID_CHANGE_SCHEMA not in event_logger.schemas.schema_ids:  # (a logger reused)
+            event_logger.register_event_schema(HERE / "event_schemas" / "grid_change" / "v1.yaml")
+
+        def emit(data: dict[str, Any]) -> None:
+            event_logger.emit(schema_id=GRID_CHANGE_SCHEMA, data=data)
+
+        self.feed.emit = emit
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(service_redirects() if self.uses_service else routes())

@@ -60,6 +60,8 @@ CHANNEL = "jupyter_blocks"  # = service.CHANGES_CHANNEL
 RECONNECT_SECONDS = (0.5, 10.0)
 
 HELLO = msgspec.json.encode({"type": "hello"})
+# The jupyter_events schema of this server's own changes (event_schemas/grid_change/v1.yaml).
+GRID_CHANGE_SCHEMA = "https://events.jupyter.org/jupyter_blocks/grid_change/v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,8 @@ class Feed:
         self._sending = False
         self._flush: asyncio.TimerHandle | None = None
         self.listener: PgListener | None = None
+        # emits a jupyter_events event of GRID_CHANGE_SCHEMA with the given data (app.py)
+        self.emit: Callable[[dict[str, Any]], None] | None = None
         if database is not None and database.engine.url.get_backend_name() == "postgresql":
             assert reads is not None, "the listener forgets stale reads"
             self.listener = PgListener(self, database, reads)
@@ -149,9 +153,22 @@ class Feed:
 
     def wrote(self, change: Change) -> None:
         """A write of this process committed `change` (of a public grid): published here on
-        SQLite; on PostgreSQL it comes back through NOTIFY."""
+        SQLite; on PostgreSQL it comes back through NOTIFY. Emitted as a jupyter_events event
+        too, when the server's event logger was given (`emit`)."""
+        if isinstance(change, Posted) and change.row[1]:
+            return
+        if self.emit is not None:
+            self.emit(self._event_data(change))
         if self.local:
             self.publish(change)
+
+    def _event_data(self, change: Change) -> dict[str, Any]:
+        """`change` as the data of a `GRID_CHANGE_SCHEMA` event."""
+        if isinstance(change, Posted):
+            return {"kind": "posted", "id": self.ids.public(change.row[0]), "title": change.row[4]}
+        if isinstance(change, Renamed):
+            return {"kind": "renamed", "id": self.ids.public(change.row_id), "title": change.title}
+        return {"kind": "deleted", "id": self.ids.public(change.row_id)}
 
     def publish(self, change: Change) -> None:
         if isinstance(change, Posted) and change.row[1]:  # secret grids are never announced

@@ -335,3 +335,29 @@ async def test_each_subscriber_sees_posts_as_its_own_user_sees_them(
     assert (seen_by_bob["grid"]["owned"], seen_by_bob["grid"]["can_delete"]) == (False, False)
     alice.close()
     bob.close()
+
+
+async def test_the_servers_own_changes_are_emitted_as_jupyter_events(
+    jp_serverapp: Any, jp_fetch: Any, post_grid: Any
+) -> None:
+    from jupyter_blocks.live import GRID_CHANGE_SCHEMA
+
+    emitted: list[dict[str, Any]] = []
+
+    async def listener(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        emitted.append(dict(data))
+
+    jp_serverapp.event_logger.add_listener(schema_id=GRID_CHANGE_SCHEMA, listener=listener)
+    grid = await post_grid(**grid_payload(9))
+    await post_grid(**grid_payload(10, secret=True))
+    await jp_fetch(
+        "blocks", "api", "grids", grid["id"], method="PATCH", body=json.dumps({"title": "Yes"})
+    )
+    await jp_fetch("blocks", "api", "grids", grid["id"], method="DELETE")
+    await until(lambda: len(emitted) >= 3)
+    jp_serverapp.event_logger.remove_listener(listener=listener)
+    assert emitted == [
+        {"kind": "posted", "id": grid["id"], "title": grid["title"]},
+        {"kind": "renamed", "id": grid["id"], "title": "Yes"},
+        {"kind": "deleted", "id": grid["id"]},
+    ]
