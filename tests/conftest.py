@@ -25,6 +25,7 @@ from jupyter_core.utils import ensure_event_loop
 from jupyter_server.serverapp import ServerApp
 
 from jupyter_blocks import db
+from tests import gallery_hub as gallery_hubs
 from tests.postgres import DatabaseCopies, fresh_database, running_postgres
 from tests.shared_server import SharedServer, shares_server
 from tests.utils import AUTHOR, make_payload
@@ -35,10 +36,12 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With `pytest -n N --dist loadgroup` (pytest-xdist), a test module runs on one worker, so
     that its module-scoped servers and Hubs start once; the browser tests all run on one worker,
-    which starts their JupyterLab servers and Chromium once."""
+    which starts their JupyterLab servers, Chromium and the gallery Hub once."""
     for item in items:
         path = Path(item.path).relative_to(Path(__file__).parent)
-        group = "browser" if path.parts[0] == "browser" else str(path)
+        group = str(path)
+        if path.parts[0] == "browser" or path.name == "test_hub_service.py":
+            group = "browser"  # and the gallery Hub, which some browser tests use
         item.add_marker(pytest.mark.xdist_group(group))
 
 
@@ -46,6 +49,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def postgres_server() -> Iterator[str]:
     with running_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def gallery_hub(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: str
+) -> Iterator[gallery_hubs.Hub]:
+    """The class gallery on a JupyterHub (tests/gallery_hub.py), started once: the Hub tests and
+    the browser tests of the panel on a Hub share it (with `pytest -n`, the same worker)."""
+    with gallery_hubs.running_gallery_hub(
+        tmp_path_factory.mktemp("gallery-hub"), postgres_server
+    ) as hub:
+        yield hub
 
 
 def _migrate(url: str) -> None:
