@@ -133,16 +133,21 @@ def drop_database(url: str) -> None:
 
 
 class DatabaseCopies:
-    """Copies of a template database for one test each, made ahead and dropped afterwards on a
-    thread of their own: the PostgreSQL server copies (a tenth of a second: its catalogs alone
+    """Copies of a template database for one test each, made ahead and dropped afterwards on
+    threads of their own: the PostgreSQL server copies (a tenth of a second: its catalogs alone
     are 7 MB) while tests run."""
 
-    def __init__(self, server_url: str, template: str, ahead: int = 2) -> None:
-        self.server_url, self.template = server_url, template
-        self._ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=ahead)
+    def __init__(self, server_url: str, template: str, ahead: int = 3, threads: int = 2) -> None:
+        self.server_url, self.template, self.ahead = server_url, template, ahead
+        self._ready: queue.Queue[str | BaseException] = queue.Queue()
         self._used: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._work, name="database-copies", daemon=True)
-        self._thread.start()
+        # A copy is mostly waiting on the server's file work: two at once make more per second.
+        self._threads = [
+            threading.Thread(target=self._work, name=f"database-copies-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def take(self) -> str:
         made = self._ready.get(timeout=120)
@@ -155,8 +160,10 @@ class DatabaseCopies:
         self._used.put(url)
 
     def close(self) -> None:
-        self._used.put(None)
-        self._thread.join(timeout=60)
+        for _ in self._threads:
+            self._used.put(None)
+        for thread in self._threads:
+            thread.join(timeout=60)
 
     def _work(self) -> None:
         try:
@@ -164,14 +171,15 @@ class DatabaseCopies:
                 while True:
                     # Drop what tests gave back; copy when a copy is missing, else wait.
                     try:
-                        used = self._used.get(block=self._ready.full(), timeout=0.1)
+                        enough = self._ready.qsize() >= self.ahead
+                        used = self._used.get(block=enough, timeout=0.1)
                     except queue.Empty:
                         used = ""
                     if used is None:
                         return
                     if used:
                         _drop(conn, used)
-                    elif not self._ready.full():
+                    elif self._ready.qsize() < self.ahead:
                         self._ready.put(_create(conn, self.server_url, self.template))
         except BaseException as error:  # the test that waits for a copy fails with it
             self._ready.put(error)
