@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -95,6 +97,22 @@ async def post_and_check(client: Client, number: int, allow_unavailable: bool = 
     return "stored"
 
 
+@contextmanager
+def write_lock_held(db_url: str) -> Iterator[None]:
+    """Another connection holds the database's write lock (reads go on) until the block ends."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as blocker:
+            if engine.dialect.name == "postgresql":
+                blocker.execute(sa.text("LOCK TABLE grids IN EXCLUSIVE MODE"))
+            else:
+                blocker.exec_driver_sql("BEGIN IMMEDIATE")
+            yield
+            blocker.rollback()
+    finally:
+        engine.dispose()
+
+
 async def burst(client: Client, first: int, allow_unavailable: bool = False) -> list[str]:
     """BURST posts, each checked against what it sent, released over a few milliseconds: some
     arrive while the server is still busy with the first ones."""
@@ -145,31 +163,22 @@ async def test_a_post_not_stored_in_time_is_a_503_that_a_retry_with_its_key_sett
     monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 0.5)
     headers = {**client.headers, "Idempotency-Key": "slow-1"}
     body = json.dumps(unique_payload(1, secret=False))
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as blocker:
-            if engine.dialect.name == "postgresql":
-                blocker.execute(sa.text("LOCK TABLE grids IN EXCLUSIVE MODE"))
-            else:
-                blocker.exec_driver_sql("BEGIN IMMEDIATE")
-            late = await client.http.fetch(
-                client.root + "blocks/api/grids",
-                method="POST",
-                body=body,
-                headers=headers,
-                raise_error=False,
-            )
-            assert late.code == 503, late.body
-            assert late.headers["Retry-After"]
-            assert "Idempotency-Key" in json.loads(late.body)["message"]
-            assert (await client.read("blocks/api/grids"))["items"] == []
-            blocker.rollback()
-        monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 30.0)
-        retried = await client.http.fetch(
-            client.root + "blocks/api/grids", method="POST", body=body, headers=headers
+    with write_lock_held(db_url):
+        late = await client.http.fetch(
+            client.root + "blocks/api/grids",
+            method="POST",
+            body=body,
+            headers=headers,
+            raise_error=False,
         )
-        assert retried.code == 201
-        listed = (await client.read("blocks/api/grids"))["items"]
-        assert [item["id"] for item in listed] == [json.loads(retried.body)["id"]]
-    finally:
-        engine.dispose()
+        assert late.code == 503, late.body
+        assert late.headers["Retry-After"]
+        assert "Idempotency-Key" in json.loads(late.body)["message"]
+        assert (await client.read("blocks/api/grids"))["items"] == []
+    monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 30.0)
+    retried = await client.http.fetch(
+        client.root + "blocks/api/grids", method="POST", body=body, headers=headers
+    )
+    assert retried.code == 201
+    listed = (await client.read("blocks/api/grids"))["items"]
+    assert [item["id"] for item in listed] == [json.loads(retried.body)["id"]]

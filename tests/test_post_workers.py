@@ -13,10 +13,16 @@ import signal
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from jupyter_blocks.handlers import base
-from tests.test_concurrent_posts import BURST, Client, burst, client, unique_payload
+from tests.test_concurrent_posts import (
+    BURST,
+    Client,
+    burst,
+    client,
+    unique_payload,
+    write_lock_held,
+)
 
 __all__ = ["client"]  # the fixture, shared with test_concurrent_posts
 
@@ -63,25 +69,16 @@ async def test_a_post_past_its_deadline_tears_the_pool_down_and_its_retry_settle
     monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 1.0)
     headers = {**client.headers, "Idempotency-Key": "wedged-1"}
     body = json.dumps(unique_payload(10_000, secret=False))
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as blocker:
-            if engine.dialect.name == "postgresql":
-                blocker.execute(sa.text("LOCK TABLE grids IN EXCLUSIVE MODE"))
-            else:
-                blocker.exec_driver_sql("BEGIN IMMEDIATE")
-            late = await client.http.fetch(
-                client.root + "blocks/api/grids",
-                method="POST",
-                body=body,
-                headers=headers,
-                raise_error=False,
-            )
-            assert late.code == 503, late.body
-            assert "Idempotency-Key" in json.loads(late.body)["message"]
-            blocker.rollback()
-    finally:
-        engine.dispose()
+    with write_lock_held(db_url):
+        late = await client.http.fetch(
+            client.root + "blocks/api/grids",
+            method="POST",
+            body=body,
+            headers=headers,
+            raise_error=False,
+        )
+        assert late.code == 503, late.body
+        assert "Idempotency-Key" in json.loads(late.body)["message"]
     monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 30.0)
     retried = await client.http.fetch(
         client.root + "blocks/api/grids", method="POST", body=body, headers=headers

@@ -27,7 +27,7 @@ from ..live import Posted
 from ..models import Grid
 from ..text import text_problem
 from ..validation import FieldError, InvalidPayload
-from .records import GridRecords
+from .records import GridRecords, summary_columns
 
 if TYPE_CHECKING:
     from ..app import BlocksApp
@@ -364,20 +364,7 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
 
 def posted(grid: service.StoredGrid) -> Posted:
     """The change feed's news of a stored grid (secret ones are never sent)."""
-    return Posted(
-        (
-            grid.id,
-            grid.secret,
-            grid.secret_nonce,
-            grid.author,
-            grid.title,
-            grid.created_at,
-            grid.ipb_class,
-            grid.width,
-            grid.height,
-            grid.public_parent_id,
-        )
-    )
+    return Posted(summary_columns(grid))
 
 
 def json_parts(value: Any) -> list[bytes | memoryview]:

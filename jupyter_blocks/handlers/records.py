@@ -74,18 +74,7 @@ class GridRecords:
         return {"url": self.page_url(grid), "title": grid.title, "author": grid.author}
 
     def summary(self, grid: PostedGrid) -> dict[str, Any]:
-        return self._summary(
-            grid.id,
-            grid.secret,
-            grid.secret_nonce,
-            grid.author,
-            grid.title,
-            grid.created_at,
-            grid.ipb_class,
-            grid.width,
-            grid.height,
-            grid.public_parent_id,
-        )
+        return self._summary(*summary_columns(grid))
 
     def summary_of_row(self, row: Sequence[Any]) -> dict[str, Any]:
         """The summary of one listed grid, from its columns in the order of `_summary`."""
@@ -153,3 +142,20 @@ class GridRecords:
             "python_version": grid.python_version,
             "remixes": [{"id": self.grid_id(remix), **self.link(remix)} for remix in remixes],
         }
+
+
+def summary_columns(grid: PostedGrid) -> tuple[Any, ...]:
+    """What a summary shows of `grid`, in the order of `GridRecords._summary`'s arguments (and
+    of a listing's rows)."""
+    return (
+        grid.id,
+        grid.secret,
+        grid.secret_nonce,
+        grid.author,
+        grid.title,
+        grid.created_at,
+        grid.ipb_class,
+        grid.width,
+        grid.height,
+        grid.public_parent_id,
+    )
