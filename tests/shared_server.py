@@ -64,7 +64,7 @@ class SharedServer:
         self.port = 0
         self.key = ""
         self.open_url = ""  # the database the extension has open ("" when stopped)
-        self.settings: dict[str, Any] = {}  # BlocksApp's traits as the server started
+        self.settings: dict[str, Any] = {}  # BlocksApp's settings as the server started
         self._numbers = itertools.count()
 
     @property
@@ -175,8 +175,11 @@ class SharedServer:
         app.start_app()
         self.app = app
         self.open_url = config["BlocksApp"]["db_url"]
+        blocks = self.blocks  # its own settings (page_size, default_author, ...), not the base's
         self.settings = {
-            name: value for name, value in self.blocks.trait_values().items() if name != "db_url"
+            name: copy.copy(getattr(blocks, name))
+            for name in type(blocks).class_own_traits(config=True)
+            if name != "db_url"
         }
 
     def stop(self) -> None:
