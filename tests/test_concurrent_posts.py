@@ -41,10 +41,15 @@ class Client:
         self.headers = {"Authorization": f"token {token}"}
         self.http = SimpleAsyncHTTPClient(force_instance=True, max_clients=2 * BURST)
 
-    async def fetch(self, path: str, **kwargs: Any) -> HTTPResponse:
+    async def fetch(
+        self, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> HTTPResponse:
         try:
             return await self.http.fetch(
-                self.root + path, headers=self.headers, request_timeout=120, **kwargs
+                self.root + path,
+                headers={**self.headers, **(headers or {})},
+                request_timeout=120,
+                **kwargs,
             )
         except HTTPClientError as error:
             assert error.response is not None, error
@@ -59,6 +64,15 @@ class Client:
                 return json.loads(answer.body)
             await asyncio.sleep(0.2)
         raise AssertionError(f"{path} stayed unavailable")
+
+    async def post_once(self, body: str, key: str) -> HTTPResponse:
+        """POST `body` to the API with `Idempotency-Key: key`, answered whatever its status."""
+        return await self.fetch(
+            "blocks/api/grids",
+            method="POST",
+            body=body,
+            headers={"Idempotency-Key": key},
+        )
 
 
 @pytest.fixture
@@ -161,24 +175,15 @@ async def test_a_post_not_stored_in_time_is_a_503_that_a_retry_with_its_key_sett
     deadline: it is answered 503 (its outcome unknown), and is stored once the lock goes. Its
     retry with the same Idempotency-Key gets that one grid; reads go on meanwhile."""
     monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 0.5)
-    headers = {**client.headers, "Idempotency-Key": "slow-1"}
     body = json.dumps(unique_payload(1, secret=False))
     with write_lock_held(db_url):
-        late = await client.http.fetch(
-            client.root + "blocks/api/grids",
-            method="POST",
-            body=body,
-            headers=headers,
-            raise_error=False,
-        )
+        late = await client.post_once(body, "slow-1")
         assert late.code == 503, late.body
         assert late.headers["Retry-After"]
         assert "Idempotency-Key" in json.loads(late.body)["message"]
         assert (await client.read("blocks/api/grids"))["items"] == []
     monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 30.0)
-    retried = await client.http.fetch(
-        client.root + "blocks/api/grids", method="POST", body=body, headers=headers
-    )
+    retried = await client.post_once(body, "slow-1")
     assert retried.code == 201
     listed = (await client.read("blocks/api/grids"))["items"]
     assert [item["id"] for item in listed] == [json.loads(retried.body)["id"]]

@@ -67,22 +67,13 @@ async def test_a_post_past_its_deadline_tears_the_pool_down_and_its_retry_settle
     await burst(client, 0)
     before = workers_of(blocks_app)
     monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 1.0)
-    headers = {**client.headers, "Idempotency-Key": "wedged-1"}
     body = json.dumps(unique_payload(10_000, secret=False))
     with write_lock_held(db_url):
-        late = await client.http.fetch(
-            client.root + "blocks/api/grids",
-            method="POST",
-            body=body,
-            headers=headers,
-            raise_error=False,
-        )
+        late = await client.post_once(body, "wedged-1")
         assert late.code == 503, late.body
         assert "Idempotency-Key" in json.loads(late.body)["message"]
     monkeypatch.setattr(base, "POST_DEADLINE_SECONDS", 30.0)
-    retried = await client.http.fetch(
-        client.root + "blocks/api/grids", method="POST", body=body, headers=headers
-    )
+    retried = await client.post_once(body, "wedged-1")
     assert retried.code == 201
     assert not set(before) & set(workers_of(blocks_app))  # a new pool
     listed = await client.read("blocks/api/grids?q=post%2010000")
