@@ -20,6 +20,7 @@ from traitlets import Bool, Float, Int, Unicode, default
 from . import db
 from .constants import NAMESPACE
 from .handlers import routes, service_redirects
+from .handlers.origin import recording_browser_origin
 from .hub.users import HubUsers
 from .ids import GridIds
 from .kernel_env import export_kernel_environment
@@ -73,8 +74,11 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
     public_url = Unicode(
         help="""The address people open this server at (only its scheme://host[:port] is used),
         for the page URLs handed out. Default: JupyterHub's JUPYTERHUB_PUBLIC_URL when the Hub
-        sets it, else the host each request was sent to (which, for a kernel talking to its
-        server directly, is an address only that machine can open).""",
+        sets it (it does where c.JupyterHub.public_url is set), else the host each request was
+        sent to (for a kernel talking to its server directly, an address only that machine can
+        open; on a Hub's gallery service, kernels name their user's browser's origin instead,
+        and links answered to a request sent straight to the service's own address are
+        paths).""",
     ).tag(config=True)
 
     @default("public_url")
@@ -86,6 +90,19 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         """scheme://host[:port] of `public_url`, or None to use each request's own host."""
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+    @cached_property
+    def direct_hosts(self) -> frozenset[str]:
+        """On a Hub's gallery service, the host[:port] the Hub and users' servers and kernels
+        reach it at directly (JUPYTERHUB_SERVICE_URL), which no browser opens: page URLs
+        answered to a request sent there are paths, not links to that host."""
+        service_url = os.environ.get("JUPYTERHUB_SERVICE_URL", "") if self.hub_service else ""
+        host = urlsplit(service_url).netloc.lower()
+        return frozenset([host] if host else [])
+
+    # On a user's server whose grids a Hub's gallery service keeps: scheme://host[:port] of
+    # the last JupyterLab page served to its owner (`handlers.origin`), for its kernels' posts.
+    browser_origin: str | None = None
 
     service_url = Unicode(
         "",
@@ -219,12 +236,22 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
             export_kernel_environment(
                 self.serverapp, url=url_path_join(self.service_url, NAMESPACE) + "/"
             )
+            # once the event loop runs: JupyterHub's server extension sets its own page config
+            # hook after every extension has loaded, and this one calls it
+            self.serverapp.io_loop.add_callback(self._record_browser_origin)
             self.log.info("jupyter-blocks: grids are kept by the service at %s", self.service_url)
             return
         self.open_database()
         self.post_workers = self._post_workers()
         self.hub_users = HubUsers(self.serverapp.identity_provider, log=self.log)
         export_kernel_environment(self.serverapp)
+
+    def _record_browser_origin(self) -> None:
+        assert self.serverapp is not None, "loaded by a Jupyter server"
+        settings = self.serverapp.web_app.settings
+        hook = settings.get("page_config_hook")
+        if not getattr(hook, "records_browser_origin", False):
+            settings["page_config_hook"] = recording_browser_origin(self, hook)
 
     def open_database(self) -> None:
         """Connect, upgrade (or check) the schema, and read the salt all servers share."""

@@ -18,6 +18,7 @@ already read the token from the server's runtime file (`jpserver-<pid>.json`, se
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +33,28 @@ ENV_TOKEN = "JUPYTER_BLOCKS_TOKEN"
 ENV_HUB_SERVICE_URL = "JUPYTERHUB_SERVICE_URL"
 ENV_HUB_SERVICE_PREFIX = "JUPYTERHUB_SERVICE_PREFIX"
 ENV_HUB_API_TOKEN = "JUPYTERHUB_API_TOKEN"
+# Set by a user's server whose grids a JupyterHub gallery service keeps: where its kernels ask
+# it for the origin its user's browser opens it at (`BROWSER_ORIGIN_PATH` of its blocks/ URL).
+ENV_ORIGIN_URL = "JUPYTER_BLOCKS_ORIGIN_URL"
+BROWSER_ORIGIN_PATH = "browser-origin"
+# The header in which a kernel names that origin to the service, for the page URLs answered
+# to that one request (the service reached directly has no public host of its own to go by).
+ORIGIN_HEADER = "X-Jupyter-Blocks-Origin"
+
+# scheme://host[:port]: a DNS name, an IPv4 address or a bracketed IPv6 address.
+_ORIGIN = re.compile(
+    r"(https?)://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:([0-9]{1,5}))?",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def checked_origin(value: str) -> str | None:
+    """`value` as a lower-case `scheme://host[:port]` (http or https), or None when it is not
+    one (a path, credentials, a query or anything else after the host)."""
+    match = _ORIGIN.fullmatch(value)
+    if match is None or (match[5] is not None and not 0 < int(match[5]) < 65536):
+        return None
+    return value.lower()
 
 
 def kernel_facing_url(
@@ -65,7 +88,8 @@ def export_kernel_environment(serverapp: ServerApp, url: str | None = None) -> N
 
     `url`: the blocks/ URL of a JupyterHub gallery service this server uses instead of its
     own; kernels then reach it with the server's Hub token (JUPYTERHUB_API_TOKEN, which the Hub
-    scopes to the user and which kernels inherit anyway).
+    scopes to the user and which kernels inherit anyway), and ask this server at
+    JUPYTER_BLOCKS_ORIGIN_URL for the origin of the page URLs the service answers them.
 
     Called while extensions load, when the server may not have bound its port yet (a busy
     port makes it try the next ones, port 0 picks a free one): the variables are set now and
@@ -75,12 +99,14 @@ def export_kernel_environment(serverapp: ServerApp, url: str | None = None) -> N
     if url is not None:
         os.environ[ENV_URL] = url
         os.environ[ENV_TOKEN] = os.environ.get(ENV_HUB_API_TOKEN, "")
-        return
-    _export(serverapp)
-    serverapp.io_loop.add_callback(_export, serverapp)
+    _export(serverapp, uses_service=url is not None)
+    serverapp.io_loop.add_callback(_export, serverapp, url is not None)
 
 
-def _export(serverapp: ServerApp) -> None:
+def _export(serverapp: ServerApp, uses_service: bool = False) -> None:
+    """This server's own URL for its kernels: the blocks/ URL they post to, or, when a
+    gallery service keeps the grids (`uses_service`), where they ask for the browser's origin
+    (with the server's Hub token, which this server accepts as its user's)."""
     url = kernel_facing_url(
         serverapp.ip,
         serverapp.port,
@@ -88,6 +114,10 @@ def _export(serverapp: ServerApp) -> None:
         sock=serverapp.sock,
         secure=bool(serverapp.certfile),
     )
+    if uses_service:
+        os.environ[ENV_ORIGIN_URL] = url + BROWSER_ORIGIN_PATH
+        return
+    os.environ.pop(ENV_ORIGIN_URL, None)
     os.environ[ENV_URL] = url
     token = serverapp.identity_provider.token
     if token:

@@ -4,8 +4,10 @@ ipythonblocks pointed at it."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
+from ..kernel_env import ENV_ORIGIN_URL, ENV_URL
 from . import patch
 from .discovery import discover
 from .errors import BlocksConnectionError, BlocksRequestError
@@ -53,7 +55,9 @@ def connect(url: str | None = None, token: str | None = None) -> Connection:
             "(--ip/--port) or call jupyter_blocks.client.connect(url=..., token=...)."
         )
     attach_ipythonblocks(url)
-    transport = Transport(url, token)
+    # the service's URL from this kernel's server, which also says where to ask for the origin
+    origin_url = os.environ.get(ENV_ORIGIN_URL) if found_by == ENV_URL else None
+    transport = Transport(url, token, origin_url)
     author = _check_server(transport, found_by)
     _connection = Connection(transport, author, found_by)
     log.info("jupyter-blocks: connected to %s as %s (found by %s)", url, author, found_by)

@@ -26,7 +26,7 @@ def post(
     `title` (default: the notebook's name and the cell number), `code_cells` and `secret` are
     those of `grid.post_to_web()`."""
     payload = grid_payload(grid, code_cells, secret, title)
-    response = current().transport.request("POST", "api/grids", json=payload)
+    response = current().transport.request("POST", "api/grids", links=True, json=payload)
     return str(response.json()["url"])
 
 
@@ -61,7 +61,7 @@ def gallery(
         for name, value in (("limit", limit), ("author", author), ("q", search))
         if value is not None
     }
-    response = current().transport.request("GET", "api/grids", params=params)
+    response = current().transport.request("GET", "api/grids", links=True, params=params)
     items: list[dict[str, Any]] = response.json()["items"]
     return items
 

@@ -90,7 +90,7 @@ def _post_to_web(
     title: shown in the gallery; default: the notebook's name and this cell's number.
     """
     payload = grid_payload(self, code_cells, secret, title)
-    return str(_request("POST", "post", json=payload).json()["url"])
+    return str(_request("POST", "post", links=True, json=payload).json()["url"])
 
 
 def _block_grid_from_web(cls: type[GridT], grid_id: str, secret: bool = False) -> GridT:
@@ -131,9 +131,9 @@ def _fetch_grid_data(grid_id: str, secret: bool) -> dict[str, Any]:
     return data
 
 
-def _request(method: str, path: str, **kwargs: Any) -> requests.Response:
+def _request(method: str, path: str, links: bool = False, **kwargs: Any) -> requests.Response:
     assert _transport is not None, "the methods that call this are there only while attached"
-    return _transport().request(method, path, **kwargs)
+    return _transport().request(method, path, links, **kwargs)
 
 
 # ---------------------------------------------------------------------------- payloads

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from ..kernel_env import ORIGIN_HEADER, checked_origin
 from .errors import BlocksConnectionError, BlocksRequestError, quote_errors
 
 REQUEST_TIMEOUT = 30.0
@@ -25,10 +26,17 @@ WHAT_TO_DO = (
 
 
 class Transport:
-    """Requests to `url` (a server's `<base_url>blocks/` URL, the one place it is kept)."""
+    """Requests to `url` (a server's `<base_url>blocks/` URL, the one place it is kept).
 
-    def __init__(self, url: str, token: str | None) -> None:
+    `origin_url`: where this kernel's own server says which origin its user's browser opens
+    it at (`handlers.origin`), when `url` is a JupyterHub gallery service's, which the kernel
+    reaches at an address no browser opens: requests whose answers hold page URLs name that
+    origin to the service, so that the URLs open in the user's browser.
+    """
+
+    def __init__(self, url: str, token: str | None, origin_url: str | None = None) -> None:
         self.url = url
+        self.origin_url = origin_url
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"token {token}"
@@ -39,9 +47,28 @@ class Transport:
             self.session.headers["X-XSRFToken"] = xsrf
             self.session.cookies.set("_xsrf", xsrf)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """`method` on `<blocks URL><path>`; the response, or an error that says why."""
+    def browser_origin(self) -> str | None:
+        """The origin this kernel's server last saw its user's browser open it at, asked now
+        (it changes when they open it at another address); None when it has seen none, or
+        cannot say: the service then answers paths rather than guess a host."""
+        if self.origin_url is None:
+            return None
+        try:
+            answer = self.session.get(self.origin_url, timeout=REQUEST_TIMEOUT)
+            origin = answer.json().get("origin") if answer.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            return None
+        return checked_origin(origin) if isinstance(origin, str) else None
+
+    def request(
+        self, method: str, path: str, links: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """`method` on `<blocks URL><path>`; the response, or an error that says why.
+        `links`: the answer holds page URLs, which should open in the user's browser."""
         url = self.url + path
+        origin = self.browser_origin() if links else None
+        if origin is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), ORIGIN_HEADER: origin}
         try:
             response = self.session.request(
                 method, url, timeout=REQUEST_TIMEOUT, allow_redirects=False, **kwargs

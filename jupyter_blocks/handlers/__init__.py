@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..constants import NAMESPACE
+from ..kernel_env import BROWSER_ORIGIN_PATH
 from .api import (
     ApiNotFoundHandler,
     AuthorsHandler,
@@ -16,6 +17,7 @@ from .api import (
 )
 from .base import ID
 from .live import EventsHandler
+from .origin import BrowserOriginHandler
 from .pages import GalleryPageHandler, GridPageHandler, NotFoundPageHandler, WallPageHandler
 from .pixels import PixelsHandler
 from .protocol import GetGridDataHandler, PostHandler, RandomHandler
@@ -50,5 +52,9 @@ def routes() -> list[tuple[Any, ...]]:
 
 
 def service_redirects() -> list[tuple[Any, ...]]:
-    """A user's server that a JupyterHub gallery service keeps the grids for."""
-    return [(rf"{NAMESPACE}(/.*)?", ServiceRedirectHandler)]
+    """A user's server that a JupyterHub gallery service keeps the grids for: its own origin
+    for its kernels (no grid id has a hyphen), every other blocks/ URL redirects."""
+    return [
+        (rf"{NAMESPACE}/{BROWSER_ORIGIN_PATH}", BrowserOriginHandler),
+        (rf"{NAMESPACE}(/.*)?", ServiceRedirectHandler),
+    ]

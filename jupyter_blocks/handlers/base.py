@@ -23,6 +23,7 @@ from tornado.http1connection import HTTP1Connection
 from .. import db, service
 from ..constants import BIG_BODY_BYTES, BIG_GRID_CELLS, NAMESPACE, SMALL_BODY_BYTES
 from ..ids import GridKey
+from ..kernel_env import ORIGIN_HEADER, checked_origin
 from ..live import Posted
 from ..models import Grid
 from ..text import text_problem
@@ -58,6 +59,7 @@ POST_OUTCOME_UNKNOWN = (
     "same Idempotency-Key header to be sure of getting one grid."
 )
 UNKNOWN_PARENT = FieldError("parent", "no grid with this id to remix from")
+BAD_ORIGIN = FieldError(ORIGIN_HEADER, "must be scheme://host[:port], with scheme http or https")
 DATABASE_UNAVAILABLE = (
     "The grid database is not reachable at the moment; nothing was changed. Try again shortly."
 )
@@ -287,15 +289,34 @@ class BlocksMixin(ExtensionHandlerMixin):
     def blocks_path(self, *parts: str) -> str:
         return url_path_join(self.base_url, NAMESPACE, *parts)
 
+    @property
+    def links_origin(self) -> str:
+        """scheme://host[:port] of the page URLs answered to this request, "" for paths: the
+        configured public URL; else the origin the request names in ORIGIN_HEADER (a kernel
+        naming its user's browser's, for its own answer only); else the request's own, but
+        for one sent straight to the Hub service's own address, which no browser opens."""
+        configured = self.blocks.public_origin
+        if configured:
+            return configured
+        request = self.request  # type: ignore[attr-defined]
+        named = request.headers.get(ORIGIN_HEADER)
+        if named is not None:
+            origin = checked_origin(named)
+            if origin is None:
+                raise ApiError(400, f"Invalid {ORIGIN_HEADER} header", [BAD_ORIGIN])
+            return origin
+        if request.host.lower() in self.blocks.direct_hosts:
+            return ""
+        return f"{request.protocol}://{request.host}"
+
     @cached_property
     def records(self) -> GridRecords:
         """Grids as this request's user sees them (summaries, records, ids, page URLs); made
         once per request, after `prepare` has found who the user is."""
-        request = self.request  # type: ignore[attr-defined]
         return GridRecords(
             ids=self.blocks.ids,
             root=self.blocks_path(),
-            origin=self.blocks.public_origin or f"{request.protocol}://{request.host}",
+            origin=self.links_origin,
             viewer=self.author,
             moderator=self.moderator,
         )
@@ -419,6 +440,7 @@ class GridUploadHandler(BlocksAPIHandler):
         503: it may still be stored (a retry with its Idempotency-Key gets the one grid)."""
         body = self.received_body()
         author, idempotency_key = self.author_of_new_grid(), self.idempotency_key()
+        self.records  # noqa: B018  (a bad origin header is refused before anything is stored)
         workers = self.blocks.post_workers
         if workers is not None:  # the gallery service's worker processes
             stored = asyncio.ensure_future(

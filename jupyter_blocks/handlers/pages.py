@@ -26,6 +26,13 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
     """Renders jupyter-blocks templates; errors are pages too, with no server internals."""
 
     @property
+    def links_origin(self) -> str:
+        """Pages link grids by paths, which the browser resolves against the address it opened
+        the page at: nothing of a request's Host is in a page that another request is served
+        (from recent reads)."""
+        return ""
+
+    @property
     def gallery_path(self) -> str:
         return self.blocks_path() + "/"
 
@@ -77,10 +84,7 @@ class GridPageHandler(BlocksPageHandler):
     @authorized
     async def get(self, grid_id: str) -> None:
         key = self.grid_key(grid_id)
-        # the page links its parent and remixes by absolute URLs, made from the request's origin
-        page = await self.blocks.reads.view(
-            ("page", self.records.origin, key), lambda: self.rendered(key, grid_id)
-        )
+        page = await self.blocks.reads.view(("page", key), lambda: self.rendered(key, grid_id))
         if page is None:
             raise ApiError(404, f"No grid with id {grid_id!r}")
         self.finish(page)

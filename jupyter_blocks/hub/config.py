@@ -18,9 +18,6 @@ FRAGMENT = Template('''
 import sys as _blocks_sys
 
 _blocks_name = $name
-_blocks_public_url = $public_url or (
-    c.JupyterHub.public_url if isinstance(c.JupyterHub.public_url, str) else ""
-) or "http://127.0.0.1:8000/"
 _blocks_access = f"access:services!service={_blocks_name}"
 
 c.JupyterHub.services.append({
@@ -31,9 +28,7 @@ c.JupyterHub.services.append({
         # The only process holding the database URL: users' servers and kernels never see it.
         "JUPYTER_BLOCKS_DB_URL": $db_url,
         "JUPYTER_BLOCKS_DB_POOL_SIZE": "$pool_size",
-        # Page URLs handed to kernels: where people open the Hub.
-        "JUPYTER_BLOCKS_PUBLIC_URL": _blocks_public_url,
-        "JUPYTER_BLOCKS_MODERATORS_GROUP": $moderators,
+$public_url_setting        "JUPYTER_BLOCKS_MODERATORS_GROUP": $moderators,
     },
     "oauth_no_confirm": True,
 })
@@ -79,6 +74,13 @@ c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_URL": $service_url})
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# Without --public-url the fragment names no host: JupyterHub gives the service its public URL
+# (JUPYTERHUB_PUBLIC_URL) where c.JupyterHub.public_url is set; else browsers' requests name
+# the host they opened, and kernels name their user's browser's.
+PUBLIC_URL_FROM_THE_HUB = """\
+        # Page URLs: c.JupyterHub.public_url when set; else the address each user's browser
+        # opens the Hub at (`jupyter blocks hub-config --public-url` sets one for all).
+"""
 
 
 def hub_config(
@@ -102,7 +104,12 @@ def hub_config(
         url=repr(url),
         serve_args="".join(f", {arg!r}" for arg in serve_args),
         db_url=repr(db_url),
-        public_url=repr(public_url),
+        public_url_setting=(
+            "        # Page URLs: where people open the Hub (--public-url).\n"
+            f'        "JUPYTER_BLOCKS_PUBLIC_URL": {public_url!r},\n'
+            if public_url
+            else PUBLIC_URL_FROM_THE_HUB
+        ),
         service_url=repr(service_url or f"{url}/services/{name}/"),
         pool_size=int(pool_size),
         moderators=repr(moderators_group),

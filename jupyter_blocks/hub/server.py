@@ -462,6 +462,12 @@ def service_config(environ: Any = os.environ) -> Config:
                 "port": url.port or 80,
                 "base_url": environ.get("JUPYTERHUB_SERVICE_PREFIX") or "/",
                 "default_url": "/blocks/",
+                # Behind the Hub's proxy, as JupyterHub's own single-user servers: browsers come
+                # with the Hub's host (which jupyter_server refuses on a loopback address unless
+                # remote access is allowed), and a request's scheme is the one the proxy says
+                # the browser used (X-Forwarded-Proto), for the page URLs made from it.
+                "allow_remote_access": True,
+                "trust_xheaders": True,
                 "identity_provider_class": GalleryIdentityProvider,
                 "authorizer_class": JupyterHubAuthorizer,
                 "open_browser": False,
