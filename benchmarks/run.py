@@ -334,6 +334,9 @@ class WrkLoad:
             "--threads=1",
             f"--connections={self.connections}",
             f"--duration={seconds}s",
+            # wrk's own default (2 s) counts a post queued behind a busy machine as a failure;
+            # the server's post deadline is 30 s
+            "--timeout=10s",
             f"--header=Authorization: token {self.server.token}",
             f"--script={script}",
             self.server.url,
@@ -346,7 +349,7 @@ class WrkLoad:
 
     def rate(self, output: str) -> float:
         """Requests per second from wrk's `output`. Any answer other than 2xx or 3xx, or any
-        socket error, fails the run."""
+        socket error (a request unanswered for 10 s included), fails the run."""
         failed = re.findall(r"(Non-2xx or 3xx responses|Socket errors): (.*)", output)
         rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
         if failed or rate is None:
