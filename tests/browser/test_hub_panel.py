@@ -14,39 +14,12 @@ import requests
 from playwright.sync_api import Error, Page, Request, expect
 
 from tests.test_hub_service import SERVICE, Hub, hub  # noqa: F401 - the module's Hub fixture
-from tests.utils import grid_payload
 
-from .ui import CARD, LOAD_TIMEOUT, SIDEBAR_TAB, grid_tab
+from .ui import CARD, LOAD_TIMEOUT, grid_tab, log_in, open_gallery_on, post_as
 
 pytestmark = pytest.mark.browser
 
 TOOLBAR_ITEM = '.jp-Toolbar-item[data-jp-item-name="{}"]'
-
-
-def post_as(gallery_hub: Hub, user: str, title: str) -> dict:  # type: ignore[type-arg]
-    response = gallery_hub.as_user(user).post(
-        gallery_hub.gallery("api/grids"), json=grid_payload(7, title=title), timeout=30
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def log_in(page: Page, gallery_hub: Hub, user: str) -> None:
-    page.goto(f"{gallery_hub.url}hub/login", timeout=LOAD_TIMEOUT)
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill("any")
-    with page.expect_navigation(timeout=LOAD_TIMEOUT):
-        page.locator("input[type=submit], button[type=submit]").first.click()
-
-
-def open_gallery_on(page: Page, gallery_hub: Hub, server_owner: str) -> None:
-    """JupyterLab on `server_owner`'s server (agreeing to a shared server's access page)."""
-    page.goto(f"{gallery_hub.url}user/{server_owner}/lab?reset", timeout=LOAD_TIMEOUT)
-    if "/hub/api/oauth2/authorize" in page.url:
-        with page.expect_navigation(timeout=LOAD_TIMEOUT):
-            page.locator("form input[type=submit], form button[type=submit]").first.click()
-    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
-    page.locator(SIDEBAR_TAB).click()
 
 
 def test_panel_on_the_hub_uses_the_gallery_service_as_the_logged_in_user(

@@ -11,61 +11,37 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Error, Locator, Page, WebSocket, expect
+from playwright.sync_api import Error, Locator, Page, expect
 
 from tests.test_hub_service import SERVICE, Hub, hub  # noqa: F401 - the module's Hub fixture
 from tests.utils import ARTIFACTS, Server, grid_payload
 
 from .servers import Seeded
-from .test_hub_panel import log_in, open_gallery_on, post_as
-from .ui import CARD, LOAD_TIMEOUT, grid_tab, open_gallery
+from .ui import (
+    CARD,
+    LOAD_TIMEOUT,
+    EventStream,
+    grid_tab,
+    listen_to_events,
+    log_in,
+    open_gallery,
+    open_gallery_on,
+    post_as,
+)
 
 pytestmark = pytest.mark.browser
 
 # How soon every change must show: the goal of issue 22 (p99 1 s).
 LIVE_MS = 1000
-EVENTS_PATH = "blocks/api/events"
-
-
-@dataclass
-class EventStream:
-    """The page's sockets to the event stream, and the text frames they received."""
-
-    sockets: list[WebSocket] = field(default_factory=list)
-    frames: list[str] = field(default_factory=list)
-
-    def hellos(self) -> int:
-        return sum(json.loads(frame).get("type") == "hello" for frame in self.frames)
-
-    def wait_for_hello(self, page: Page) -> None:
-        deadline = time.monotonic() + 30
-        while self.hellos() == 0:
-            assert time.monotonic() < deadline, "the panel never connected to the event stream"
-            page.wait_for_timeout(100)
 
 
 @pytest.fixture
 def events(page: Page) -> EventStream:
     """Watches the page's websockets to `blocks/api/events` (set up before the page loads)."""
-    stream = EventStream()
-
-    def on_socket(socket: WebSocket) -> None:
-        if EVENTS_PATH not in socket.url:
-            return
-        stream.sockets.append(socket)
-
-        def on_frame(payload: str | bytes) -> None:
-            stream.frames.append(payload if isinstance(payload, str) else payload.decode())
-
-        socket.on("framereceived", on_frame)
-
-    page.on("websocket", on_socket)
-    return stream
+    return listen_to_events(page)
 
 
 @pytest.fixture
