@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -240,3 +241,39 @@ def test_an_origin_header_that_is_no_origin_is_refused_and_nothing_is_stored(
         assert posted.json()["errors"][0]["path"] == ORIGIN_HEADER
     after = session.get(links_hub.gallery("api/grids", at=links_hub.hub.url), timeout=30).json()
     assert after["items"] == before["items"]
+
+
+class TestWithAConfiguredPublicUrl:
+    """The admin's choice (`public_url`, `--public-url`) is the one origin: a named one is not."""
+
+    @pytest.fixture
+    def blocks_config(self) -> dict[str, Any]:
+        return {"public_url": "https://hub.example.org/"}
+
+    async def test_a_named_origin_changes_nothing(self, jp_fetch: Any, jp_base_url: str) -> None:
+        response = await jp_fetch(
+            "blocks",
+            "post",
+            method="POST",
+            body=json.dumps(grid_payload(1)),
+            headers={ORIGIN_HEADER: "http://elsewhere.example:8080"},
+        )
+        assert json.loads(response.body)["url"].startswith(
+            f"https://hub.example.org{jp_base_url}blocks/"
+        )
+
+
+async def test_a_named_origin_makes_that_answers_urls_alone(
+    jp_fetch: Any, jp_base_url: str
+) -> None:
+    """Without a configured one, on any server: a named origin makes that answer's URLs."""
+    named = {ORIGIN_HEADER: "https://Hub.Example.org:8443"}
+    posted = await jp_fetch(
+        "blocks", "api", "grids", method="POST", body=json.dumps(grid_payload(1)), headers=named
+    )
+    record = json.loads(posted.body)
+    assert record["url"] == f"https://hub.example.org:8443{jp_base_url}blocks/{record['id']}"
+    listed = json.loads((await jp_fetch("blocks", "api", "grids")).body)
+    # the next request names none: its own host
+    assert listed["items"][0]["url"].startswith("http://")
+    assert "hub.example.org" not in listed["items"][0]["url"]
