@@ -112,6 +112,12 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
         kernels and the panel use the service with the user's Hub credentials, and its own
         blocks/ URLs redirect there.""",
     ).tag(config=True)
+    service_public_url = Unicode(
+        "",
+        help="""URL of the gallery service as browsers open it, when that is not `service_url`'s
+        path on the origin of users' servers: on a JupyterHub with `subdomain_host`, where the
+        service has a host of its own (`jupyter blocks hub-config` sets it there).""",
+    ).tag(config=True)
     hub_service = Bool(
         False,
         help="""Set by `jupyter blocks serve`: this server is the gallery service of a
@@ -212,7 +218,10 @@ class BlocksApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     @property
     def service_blocks_path(self) -> str:
-        """The absolute path of the service's blocks/ URLs, as browsers reach it (same origin)."""
+        """The service's blocks/ URL as browsers reach it: an absolute path on the origin of
+        users' servers, or on a Hub with subdomains an absolute URL on the service's host."""
+        if self.service_public_url:
+            return url_path_join(self.service_public_url, NAMESPACE) + "/"
         return url_path_join(urlsplit(self.service_url).path or "/", NAMESPACE) + "/"
 
     @cached_property

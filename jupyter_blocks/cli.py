@@ -8,6 +8,7 @@
     jupyter blocks audit                 who deleted which grids, newest first
     jupyter blocks serve                 the gallery as a JupyterHub service (run by the Hub)
     jupyter blocks hub-config --db-url URL [--port N] [--name NAME] [--public-url URL]
+                              [--subdomain-host URL] [--service-user USER]
                                          print the jupyterhub_config.py fragment for it
 
 The database is the one the server would use: `--db-url URL` (before or after the command),
@@ -477,6 +478,17 @@ def main(argv: list[str] | None = None) -> None:
         help="the service's URL as users' servers reach it (default URL/services/NAME/)",
     )
     hub.add_argument("--pool-size", type=int, default=10, help="database connections it holds")
+    hub.add_argument(
+        "--subdomain-host",
+        default="",
+        help="set the Hub's c.JupyterHub.subdomain_host, e.g. https://hub.example.org (default: "
+        "as the config above the fragment sets it); see the README's Security section",
+    )
+    hub.add_argument(
+        "--service-user",
+        default="",
+        help="the Unix user the Hub (run as root) runs the service as, not one of users' servers",
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         from .hub.server import NotAHubService
@@ -502,8 +514,17 @@ def main(argv: list[str] | None = None) -> None:
                 public_url=args.public_url,
                 service_url=args.service_url,
                 pool_size=args.pool_size,
+                subdomain_host=args.subdomain_host,
+                service_user=args.service_user,
             )
         )
+        if not args.subdomain_host:
+            _say(
+                "hub-config",
+                "no --subdomain-host: unless the Hub's config sets c.JupyterHub.subdomain_host "
+                "above the fragment, users' servers share one origin with the gallery and the "
+                "Hub; set c.Spawner.disable_user_config = True there (README, Security)",
+            )
         return
     url, origin = configured_database(args.db_url)
     verb = {"upgrade-db": "upgrading", "import": "writing into", "copy": "copying from"}

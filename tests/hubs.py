@@ -59,11 +59,16 @@ def _install_configurable_http_proxy() -> None:
     )
 
 
-def run_in_kernel(hub_url: str, server_owner: str, token: str, code: str) -> str:
+def run_in_kernel(
+    hub_url: str, server_owner: str, token: str, code: str, host: str | None = None
+) -> str:
     """Run `code` in a new kernel on `server_owner`'s server, authenticated by `token` (the
-    owner's, or a user's the server is shared with); its standard output."""
+    owner's, or a user's the server is shared with); its standard output. `host`: the Host
+    header to send (a Hub with subdomains, reached at its proxy's address)."""
     session = requests.Session()
     session.headers["Authorization"] = f"token {token}"
+    if host is not None:
+        session.headers["Host"] = host
     base = f"{hub_url}user/{server_owner}/"
     started = session.post(f"{base}api/kernels", json={}, timeout=60)
     assert started.status_code == 201, started.text
@@ -72,6 +77,7 @@ def run_in_kernel(hub_url: str, server_owner: str, token: str, code: str) -> str
         f"{base.replace('http', 'ws', 1)}api/kernels/{kernel_id}/channels",
         header=[f"Authorization: token {token}"],
         timeout=TIMEOUT,
+        **({"host": host} if host is not None else {}),
     )
     try:
         msg_id = secrets.token_hex(8)

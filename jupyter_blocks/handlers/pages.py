@@ -42,6 +42,9 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
         service (which is no one's server) the Hub's redirect to the viewer's own."""
         if self.blocks.hub_service:
             hub_prefix = os.environ.get("JUPYTERHUB_BASE_URL") or "/"
+            subdomain_host = getattr(self.identity_provider, "subdomain_host", "")
+            if subdomain_host:  # the service has a host of its own: the link goes to the Hub's
+                hub_prefix = subdomain_host.rstrip("/") + hub_prefix
             return url_path_join(hub_prefix, "hub", "user-redirect", "lab")
         return url_path_join(self.base_url, "lab")
 

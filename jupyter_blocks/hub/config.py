@@ -20,7 +20,7 @@ import sys as _blocks_sys
 _blocks_name = $name
 _blocks_access = f"access:services!service={_blocks_name}"
 
-c.JupyterHub.services.append({
+_blocks_service = {
     "name": _blocks_name,
     "url": $url,
     "command": [_blocks_sys.executable, "-m", "jupyter_blocks.cli", "serve"$serve_args],
@@ -31,7 +31,50 @@ c.JupyterHub.services.append({
 $public_url_setting        "JUPYTER_BLOCKS_MODERATORS_GROUP": $moderators,
     },
     "oauth_no_confirm": True,
-})
+}
+c.JupyterHub.services.append(_blocks_service)
+$service_user_setting
+# Subdomains: with c.JupyterHub.subdomain_host (set above), users' servers and the service each
+# have a host of their own, and the service answers cross-origin requests from a user's own
+# server's origin alone. Without it, all share one origin (see the README's Security section).
+${subdomain_host_setting}_blocks_subdomain_host = c.JupyterHub.subdomain_host
+if not isinstance(_blocks_subdomain_host, str):  # not set above
+    _blocks_subdomain_host = ""
+_blocks_subdomain_hook = c.JupyterHub.subdomain_hook
+if not isinstance(_blocks_subdomain_hook, str):  # not set above: JupyterHub's default
+    _blocks_subdomain_hook = "idna"
+if _blocks_subdomain_host:
+    from urllib.parse import urlsplit as _blocks_urlsplit
+
+    from jupyterhub.utils import subdomain_hook_idna, subdomain_hook_legacy
+
+    _blocks_host = _blocks_urlsplit(_blocks_subdomain_host)
+    _blocks_hook = {"idna": subdomain_hook_idna, "legacy": subdomain_hook_legacy}[
+        _blocks_subdomain_hook
+    ]
+    _blocks_base_url = c.JupyterHub.base_url if isinstance(c.JupyterHub.base_url, str) else "/"
+    # where browsers open the service: its own host, as the Hub gives it one
+    _blocks_service_public_url = "{}://{}{}{}services/{}/".format(
+        _blocks_host.scheme,
+        _blocks_hook(_blocks_name, _blocks_host.hostname, "service"),
+        f":{_blocks_host.port}" if _blocks_host.port else "",
+        "/" + _blocks_base_url.strip("/") + "/" if _blocks_base_url.strip("/") else "/",
+        _blocks_name,
+    )
+    _blocks_service["environment"].update({
+        "JUPYTER_BLOCKS_SUBDOMAIN_HOST": _blocks_subdomain_host,
+        "JUPYTER_BLOCKS_SUBDOMAIN_HOOK": _blocks_subdomain_hook,
+    })
+    c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_PUBLIC_URL": _blocks_service_public_url})
+else:
+$no_subdomains_warning
+    print(
+        "jupyter-blocks: this JupyterHub has no c.JupyterHub.subdomain_host: every user's server "
+        "shares one origin with the gallery service and the Hub, so a page one user serves can "
+        "act as whoever opens it. Use subdomains, or set c.Spawner.disable_user_config = True "
+        "(see the jupyter-blocks README, Security).",
+        file=_blocks_sys.stderr,
+    )
 
 
 def _blocks_roles():
@@ -74,6 +117,19 @@ c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_URL": $service_url})
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+SERVICE_USER_SETTING = """\
+# The Unix user the Hub runs the service as (the Hub must run as root): not one that users'
+# servers run as, who could read the service's environment (database password, Hub token).
+_blocks_service["user"] = {}
+"""
+NO_SUBDOMAINS_WARNING = """\
+    # WARNING: no subdomains. Every user's server shares one origin with this service and the
+    # Hub: a page a user serves from their server (e.g. through c.ServerApp.extra_static_paths)
+    # can act as whoever opens it, here and on the Hub. Use c.JupyterHub.subdomain_host, or at
+    # least stop users configuring their servers (which does not stop every way they may change
+    # their server's environment; see the README's Security section):
+    # c.Spawner.disable_user_config = True"""
 # Without --public-url the fragment names no host: JupyterHub gives the service its public URL
 # (JUPYTERHUB_PUBLIC_URL) where c.JupyterHub.public_url is set; else browsers' requests name
 # the host they opened, and kernels name their user's browser's.
@@ -92,9 +148,13 @@ def hub_config(
     service_url: str = "",
     pool_size: int = 10,
     moderators_group: str = "blocks-moderators",
+    subdomain_host: str = "",
+    service_user: str = "",
 ) -> str:
     """The fragment for a service called `name`, reached by the Hub's proxy at `url`, holding
-    `db_url`. Users' servers reach it at `service_url` (default: `url` + its prefix)."""
+    `db_url`. Users' servers reach it at `service_url` (default: `url` + its prefix).
+    `subdomain_host`: set the Hub's `c.JupyterHub.subdomain_host` (default: as configured above
+    the fragment); `service_user`: the Unix user the Hub runs the service as."""
     url = url.rstrip("/")
     host = urlsplit(url).netloc.rsplit(":", 1)[0]
     # Reached from other machines (another pod): listen on every interface, not the loopback.
@@ -113,4 +173,11 @@ def hub_config(
         service_url=repr(service_url or f"{url}/services/{name}/"),
         pool_size=int(pool_size),
         moderators=repr(moderators_group),
+        service_user_setting=SERVICE_USER_SETTING.format(repr(service_user))
+        if service_user
+        else "",
+        subdomain_host_setting=(
+            f"c.JupyterHub.subdomain_host = {subdomain_host!r}\n" if subdomain_host else ""
+        ),
+        no_subdomains_warning=NO_SUBDOMAINS_WARNING,
     ).lstrip("\n")

@@ -29,12 +29,13 @@ from jupyter_server.serverapp import ServerApp
 from jupyterhub._version import version_info as jupyterhub_version
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
+from jupyterhub.utils import subdomain_hook_idna, subdomain_hook_legacy
 from tornado import httputil
 from tornado.http1connection import HTTP1ServerConnection
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, OutputTransform
-from traitlets import Float, default
+from traitlets import Enum, Float, Unicode, default
 from traitlets.config import Config
 
 from ..handlers.base import ApiError
@@ -107,12 +108,130 @@ def _timeouts(connect: float, total: float) -> dict[str, Any]:
     return {"connect_timeout": connect, "request_timeout": total}
 
 
+# The request attribute naming the origin a cross-origin request was admitted from.
+ADMITTED_ORIGIN = "jupyter_blocks_admitted_origin"
+# How long a browser may keep a preflight's answer.
+PREFLIGHT_MAX_AGE_SECONDS = 600
+SUBDOMAIN_HOOKS = {"idna": subdomain_hook_idna, "legacy": subdomain_hook_legacy}
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(scheme: str, host: str, port: int | None) -> str:
+    """scheme://host[:port] as a browser writes it in an Origin header (no default port)."""
+    if port is None or DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+class UserOrigins:
+    """Where each user's servers are, on a Hub with `c.JupyterHub.subdomain_host`: the origin
+    the Hub gives them (`<user>.<domain>`, by the Hub's own subdomain hook), the only origin
+    besides its own that the service answers cross-origin requests from, for that user alone."""
+
+    def __init__(self, subdomain_host: str, hook: str = "idna") -> None:
+        url = urlsplit(subdomain_host)
+        if url.scheme not in DEFAULT_PORTS or not url.hostname:
+            raise ValueError(f"not a subdomain_host URL: {subdomain_host!r}")
+        self.scheme, self.domain, self.port = url.scheme, url.hostname.lower(), url.port
+        self.hook = SUBDOMAIN_HOOKS[hook]
+
+    def of(self, user_name: str) -> str:
+        """The origin of `user_name`'s servers, as the Hub computes it."""
+        return _origin(self.scheme, self.hook(user_name, self.domain, "user").lower(), self.port)
+
+    def could_be_a_users(self, origin: str) -> bool:
+        """Whether `origin` has the shape of some user's server origin (a preflight carries no
+        credentials: whose it is, is checked on the request that follows)."""
+        url = urlsplit(origin)
+        try:
+            port = url.port
+        except ValueError:
+            return False
+        host = url.hostname or ""
+        return (
+            origin == _origin(url.scheme, host, port)
+            and url.scheme == self.scheme
+            and (port or DEFAULT_PORTS[url.scheme]) == (self.port or DEFAULT_PORTS[self.scheme])
+            and host.endswith("." + self.domain)
+        )
+
+
+class ForeignOrigin(ApiError):
+    """A request sent by a page on an origin that is neither the service's nor the requesting
+    user's own server's."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(
+            403,
+            f"Requests from pages on {origin} are not accepted: the gallery answers pages on "
+            "its own address and on your own server's only",
+        )
+
+
 class GalleryIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
-    """jupyterhub's identity provider for jupyter_server, with the Hub client above."""
+    """jupyterhub's identity provider for jupyter_server, with the Hub client above, which
+    also decides where from a browser may call the service.
+
+    Requests without an Origin (kernels, scripts, page loads) and from the service's own origin
+    are as before. On a Hub with `subdomain_host`, a cross-origin request (CORS with
+    credentials) is admitted from the requesting user's own server's origin alone: a page on
+    someone else's server (bob in alice's shared JupyterLab, a page alice serves) cannot act
+    as its visitor. Any other origin gets a 403; preflights (no credentials) are admitted from
+    origins shaped like a user's server's. Without `subdomain_host` no cross-origin request is
+    admitted."""
+
+    subdomain_host = Unicode(
+        "",
+        config=True,
+        help="""The Hub's `c.JupyterHub.subdomain_host` (empty: the Hub has none): users'
+        servers are then on their own origins, from which the panel calls the service.""",
+    )
+    subdomain_hook = Enum(
+        list(SUBDOMAIN_HOOKS),
+        "idna",
+        config=True,
+        help="The Hub's `c.JupyterHub.subdomain_hook` (JupyterHub's named hooks only).",
+    )
 
     @default("hub_auth")
     def _default_hub_auth(self) -> HubOAuth:
         return GalleryHubAuth(parent=self)
+
+    @property
+    def user_origins(self) -> UserOrigins | None:
+        if not self.subdomain_host:
+            return None
+        return UserOrigins(self.subdomain_host, self.subdomain_hook)
+
+    def own_origin(self, user: Any) -> str | None:
+        """The origin of `user`'s own servers, or None (no subdomains, not a user)."""
+        origins = self.user_origins
+        hub_user = getattr(user, "hub_user", None) or {}
+        if origins is None or hub_user.get("kind", "user") != "user":
+            return None
+        return origins.of(str(hub_user.get("name", user.name)))
+
+    async def get_user(self, handler: Any) -> Any:
+        user = await super().get_user(handler)
+        request = handler.request
+        origin = request.headers.get("Origin")
+        if origin is None or urlsplit(origin).netloc == request.host:
+            return user  # no page behind it, or one of the service's own
+        if user is not None and origin == self.own_origin(user):
+            setattr(request, ADMITTED_ORIGIN, origin)
+            return user
+        origins = self.user_origins
+        if request.method == "OPTIONS" and origins is not None and origins.could_be_a_users(origin):
+            setattr(request, ADMITTED_ORIGIN, origin)
+            return user
+        raise ForeignOrigin(origin)
+
+    def should_check_origin(self, handler: Any) -> bool:
+        """jupyter_server's own origin check (API requests, websockets) refuses every other
+        origin: an admitted one has been checked above."""
+        if getattr(handler.request, ADMITTED_ORIGIN, None):
+            return False
+        return bool(super().should_check_origin(handler))
 
 
 class ServiceResponses(OutputTransform):
@@ -120,6 +239,8 @@ class ServiceResponses(OutputTransform):
     jupyter_server's, jupyterhub's OAuth callback).
 
     - A 503 (Hub or database unavailable) says when to try again (`Retry-After`).
+    - A request admitted from a user's own server's origin (`GalleryIdentityProvider`) gets
+      the CORS headers that let that page read the answer, whatever answered it.
     - An answer sent before the request's body was read (an error in `prepare` of a handler
       that streams bodies: the Hub down, a 403, a 413) says `Connection: close`: Tornado closes
       such a connection once the answer is sent but does not say so, and a proxy that reuses it
@@ -134,6 +255,14 @@ class ServiceResponses(OutputTransform):
     ) -> tuple[int, httputil.HTTPHeaders, bytes]:
         if status_code == 503 and "Retry-After" not in headers:
             headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        admitted = getattr(self.request, ADMITTED_ORIGIN, None)
+        if admitted:  # (errors included: the panel reads their message)
+            headers["Access-Control-Allow-Origin"] = admitted
+            headers["Access-Control-Allow-Credentials"] = "true"
+            if self.request.method == "OPTIONS":
+                headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE_SECONDS)
+        if "Access-Control-Allow-Origin" in headers or self.request.headers.get("Origin"):
+            headers.add("Vary", "Origin")
         if status_code != 101 and not getattr(self.request.connection, "_read_finished", True):
             headers["Connection"] = "close"
         return super().transform_first_chunk(status_code, headers, chunk, finishing)
@@ -477,6 +606,10 @@ def service_config(environ: Any = os.environ) -> Config:
                 "jpserver_extensions": dict(EXTENSIONS),
             },
             "ContentsManager": {"files_handler_class": None},
+            "GalleryIdentityProvider": {
+                "subdomain_host": environ.get("JUPYTER_BLOCKS_SUBDOMAIN_HOST", ""),
+                "subdomain_hook": environ.get("JUPYTER_BLOCKS_SUBDOMAIN_HOOK") or "idna",
+            },
             "BlocksApp": {"hub_service": True},
         }
     )

@@ -5,8 +5,10 @@
  * - `LabTransport`: the Jupyter server JupyterLab runs on (`<baseUrl>blocks/`),
  *   through `ServerConnection` (token, XSRF cookie);
  * - `ServiceTransport`: the JupyterHub gallery service named by the PageConfig
- *   option `jupyterBlocksServiceUrl` (same origin, the Hub's OAuth cookie, the
- *   XSRF token `api/me` hands out, no Lab token).
+ *   option `jupyterBlocksServiceUrl` (the Hub's OAuth cookie, the XSRF token its
+ *   session page hands out, no Lab token): on the page's origin, or on a Hub
+ *   with subdomains on a host of its own, which answers cross-origin requests
+ *   (CORS with credentials) from the user's own server's origin alone.
  */
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -99,7 +101,10 @@ export interface IMe {
   moderator: boolean;
 }
 
-/** The gallery service's `blocks/session` page: who the user is, and its XSRF token. */
+/**
+ * What the gallery service's `blocks/session` page posts to the page that
+ * framed it: who the user is, and the service's XSRF token.
+ */
 export interface ISession extends IMe {
   /** Sent as `X-XSRFToken` with every `fetch` to the service. */
   xsrf_token: string;
@@ -151,10 +156,14 @@ export interface IListQuery {
  * - `extension-missing`: the server has no jupyter-blocks routes (a 404 that is not ours);
  * - `login-required`: the gallery service answered something other than JSON
  *   (the Hub's login page): the user must log in to JupyterHub;
+ * - `not-own-server`: JupyterLab runs on someone else's server (shared with
+ *   the user) and the gallery service, on a host of its own, answers pages of
+ *   the user's own server alone;
  * - `http`: the API answered an error status (see `status` and `body`).
  * A server that cannot be reached rejects with `ServerConnection.NetworkError`.
  */
-export type APIErrorKind = 'extension-missing' | 'login-required' | 'http';
+export type APIErrorKind =
+  'extension-missing' | 'login-required' | 'not-own-server' | 'http';
 
 /** A request the API answered with an error. */
 export class BlocksAPIError extends ServerConnection.ResponseError {
@@ -173,6 +182,11 @@ export class BlocksAPIError extends ServerConnection.ResponseError {
 export interface ITransport {
   /** True for the JupyterHub gallery service (requests carry the session's XSRF token). */
   readonly isService: boolean;
+  /**
+   * True when the blocks root is on another origin than the page's: images
+   * are fetched (with the XSRF token) rather than linked.
+   */
+  readonly crossOrigin: boolean;
   /**
    * Who the user is, when the transport has its own way to ask (the gallery
    * service's session page); otherwise the client asks `api/me`.
@@ -202,6 +216,7 @@ export class LabTransport implements ITransport {
   ) {}
 
   readonly isService = false;
+  readonly crossOrigin = false;
 
   url(path: string): string {
     return URLExt.join(this.settings.baseUrl, NAMESPACE, path);
@@ -229,39 +244,62 @@ export class LabTransport implements ITransport {
   }
 }
 
+/** Loads the session page in a hidden frame: what it posts, or null. */
+export type SessionLoader = (url: string, origin: string) => Promise<unknown>;
+
 /**
  * The blocks root of the JupyterHub gallery service: a path on the page's own
- * origin, called with the browser's cookies and no Lab token.
+ * origin, or a URL on the service's own host (a Hub with subdomains), called
+ * with the browser's cookies and no Lab token.
  */
 export class ServiceTransport implements ITransport {
   /**
-   * @param root - Absolute path of the service's blocks root, e.g. `/services/blocks/blocks/`.
-   * @param origin - The origin it is on (the page's).
+   * @param root - The service's blocks root: an absolute path, e.g.
+   *   `/services/blocks/blocks/`, or a URL on the service's own host.
+   * @param origin - The page's origin, which a path is on.
    * @param fetchImpl - The `fetch` to use.
+   * @param loadSession - Loads the session page in a hidden frame.
+   * @param notOwnServer - JupyterLab runs on a server of someone else's.
    */
   constructor(
     readonly root: string,
     readonly origin: string = window.location.origin,
     private readonly _fetch: typeof fetch = (input, init) =>
       window.fetch(input, init),
-    private readonly _loadPage: (
-      url: string
-    ) => Promise<Document | null> = loadInHiddenFrame
-  ) {}
+    private readonly _loadSession: SessionLoader = sessionInHiddenFrame,
+    readonly notOwnServer = false
+  ) {
+    this.serviceOrigin = new URL(root, origin).origin;
+    this.crossOrigin = this.serviceOrigin !== origin;
+  }
 
   readonly isService = true;
+  readonly crossOrigin: boolean;
+  /** The origin of the service's pages. */
+  readonly serviceOrigin: string;
 
   /**
    * Who the user is, from the service's `session` page: loaded as a page (in a
    * hidden iframe), it takes the browser through the Hub's OAuth login when
-   * there is no service cookie yet, and it hands out the service's XSRF token,
-   * which the Hub sets in a cookie under the service's path only.
+   * there is no service cookie yet, and it posts the service's XSRF token
+   * (which the Hub sets in a cookie under the service's path only) to this
+   * page, if this page is on the origin the service hands it to.
    *
-   * @throws BlocksAPIError `login-required` when what loads is not that page.
+   * @throws BlocksAPIError `login-required` when the page posts nothing;
+   *   `not-own-server` on someone else's server, where the service on its own
+   *   host answers no request of this page.
    */
   async session(): Promise<ISession> {
-    const page = await this._loadPage(this.url('session'));
-    const me = page ? readSession(page) : null;
+    if (this.crossOrigin && this.notOwnServer) {
+      throw new BlocksAPIError(
+        new Response(null, { status: 403, statusText: 'Forbidden' }),
+        'not-own-server',
+        NOT_OWN_SERVER_MESSAGE
+      );
+    }
+    const me = readSession(
+      await this._loadSession(this.url('session'), this.serviceOrigin)
+    );
     if (!me) {
       throw new BlocksAPIError(
         new Response(null, { status: 401, statusText: 'Unauthorized' }),
@@ -277,10 +315,10 @@ export class ServiceTransport implements ITransport {
   }
 
   resolve(path: string): string {
-    return new URL(path, this.origin).href;
+    return new URL(path, this.serviceOrigin).href;
   }
 
-  /** The websocket URL of `path`: the same origin's, with the Hub's cookie and no token. */
+  /** The websocket URL of `path`: the service's, with the Hub's cookie and no token. */
   socketURL(path: string): string {
     const url = new URL(this.url(path));
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -295,7 +333,8 @@ export class ServiceTransport implements ITransport {
     try {
       return await this._fetch(this.url(path), {
         ...init,
-        credentials: 'same-origin',
+        // the service's cookies, also from a user's server on another host
+        credentials: 'include',
         redirect: 'follow'
       });
     } catch (error) {
@@ -304,42 +343,63 @@ export class ServiceTransport implements ITransport {
   }
 }
 
-/** The user named by a `blocks/session` page (its body's `data-` attributes), or null. */
-export function readSession(page: Document): ISession | null {
-  const data = page.body?.dataset;
-  if (!data?.author || data.xsrfToken === undefined) {
+/** The session a `blocks/session` page posted (its message's data), or null. */
+export function readSession(data: unknown): ISession | null {
+  if (typeof data !== 'object' || data === null) {
+    return null;
+  }
+  const message = data as Partial<ISession> & { type?: unknown };
+  if (
+    message.type !== SESSION_MESSAGE ||
+    typeof message.author !== 'string' ||
+    !message.author ||
+    typeof message.xsrf_token !== 'string'
+  ) {
     return null;
   }
   return {
-    author: data.author,
-    moderator: data.moderator === 'true',
-    xsrf_token: data.xsrfToken
+    author: message.author,
+    moderator: message.moderator === true,
+    xsrf_token: message.xsrf_token
   };
 }
 
+/** The `type` of the session page's message. */
+const SESSION_MESSAGE = 'jupyter-blocks-session';
+
 /** How long the Hub's login may take inside the hidden frame. */
 const SESSION_TIMEOUT = 30 * 1000;
+/** How long after the frame has loaded its message may still come. */
+const MESSAGE_GRACE = 2 * 1000;
 
-/** Load `url` in a hidden iframe (same origin) and give its document, or null on a timeout. */
-function loadInHiddenFrame(url: string): Promise<Document | null> {
+/**
+ * Load `url` in a hidden iframe and give what the page there posts to this
+ * window from `origin`, or null (a login page, a page that may not be framed
+ * here, a timeout).
+ */
+function sessionInHiddenFrame(url: string, origin: string): Promise<unknown> {
   return new Promise(resolve => {
     const frame = document.createElement('iframe');
     frame.hidden = true;
     frame.className = 'jp-BlocksSessionFrame';
-    const done = (page: Document | null): void => {
+    let grace = 0;
+    const done = (data: unknown): void => {
       window.clearTimeout(timer);
+      window.clearTimeout(grace);
+      window.removeEventListener('message', onMessage);
       frame.remove();
-      resolve(page);
+      resolve(data);
+    };
+    const onMessage = (event: MessageEvent): void => {
+      if (event.source === frame.contentWindow && event.origin === origin) {
+        done(event.data);
+      }
     };
     const timer = window.setTimeout(() => done(null), SESSION_TIMEOUT);
+    window.addEventListener('message', onMessage);
     frame.addEventListener('load', () => {
-      let page: Document | null = null;
-      try {
-        page = frame.contentDocument;
-      } catch {
-        page = null; // another origin: not our page
-      }
-      done(page);
+      window.clearTimeout(grace);
+      grace = window.setTimeout(() => done(null), MESSAGE_GRACE);
     });
     frame.src = url;
     document.body.appendChild(frame);
@@ -351,7 +411,19 @@ export function defaultTransport(
   settings: ServerConnection.ISettings
 ): ITransport {
   const service = PageConfig.getOption(SERVICE_URL_OPTION);
-  return service ? new ServiceTransport(service) : new LabTransport(settings);
+  if (!service) {
+    return new LabTransport(settings);
+  }
+  // JupyterHub's page config: who is logged in, and whose server this is
+  const viewer = PageConfig.getOption('hubUser');
+  const owner = PageConfig.getOption('hubServerUser');
+  return new ServiceTransport(
+    service,
+    window.location.origin,
+    undefined,
+    undefined,
+    !!viewer && !!owner && viewer !== owner
+  );
 }
 
 /** Path and query of a list request, relative to the blocks root. */
@@ -476,6 +548,24 @@ export class BlocksClient {
     return this.transport.resolve(summary.thumbnail_url);
   }
 
+  /**
+   * A URL an image element may load a summary's thumbnail from: its own, or,
+   * from a service on another origin (whose images need the XSRF token), an
+   * object URL of the fetched image, which the caller revokes once loaded.
+   */
+  async thumbnail(summary: IGridSummary): Promise<string> {
+    if (!this.transport.crossOrigin) {
+      return this.thumbnailURL(summary);
+    }
+    const path = new URL(this.thumbnailURL(summary)).pathname;
+    const root = new URL(this.transport.url('')).pathname;
+    const response = await this._send(path.slice(root.length), {});
+    if (!response.ok) {
+      throw this._error(response, parseJSON(await response.text()));
+    }
+    return URL.createObjectURL(await response.blob());
+  }
+
   /** Absolute URL of the HTML gallery page. */
   galleryPageURL(): string {
     return this.transport.url('/');
@@ -551,6 +641,10 @@ const EXTENSION_MISSING_MESSAGE =
 
 /** Message of a gallery service that answers with a login page. */
 const LOGIN_REQUIRED_MESSAGE = 'Log in to JupyterHub to see the gallery';
+
+/** Message of a gallery service that answers no page of someone else's server. */
+const NOT_OWN_SERVER_MESSAGE =
+  "The gallery opens in JupyterLab on your own server, not on someone else's";
 
 function parseJSON(text: string): unknown {
   if (!text) {

@@ -19,6 +19,10 @@ export function errorMessage(error: unknown, trans: TranslationBundle): string {
         );
       case 'login-required':
         return trans.__('Log in to JupyterHub to see the gallery');
+      case 'not-own-server':
+        return trans.__(
+          "The gallery opens in JupyterLab on your own server, not on someone else's"
+        );
       default:
         return error.message;
     }

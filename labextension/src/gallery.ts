@@ -313,8 +313,9 @@ export class GalleryPanel extends SidePanel {
     thumbnail.setAttribute('loading', 'lazy');
     thumbnail.alt = title;
     const src = this.model.client.thumbnailURL(item);
-    if (thumbnail.getAttribute('src') !== src) {
-      thumbnail.src = src;
+    if (thumbnail.dataset.thumbnail !== src) {
+      thumbnail.dataset.thumbnail = src;
+      void this._showThumbnail(thumbnail, item);
     }
 
     const heading = document.createElement('div');
@@ -423,6 +424,25 @@ export class GalleryPanel extends SidePanel {
     box.className = 'jp-BlocksGallery-loading';
     box.textContent = this.trans.__('Loading grids…');
     return box;
+  }
+
+  /** Load a card's thumbnail (fetched first from a service on another origin). */
+  private async _showThumbnail(
+    thumbnail: HTMLImageElement,
+    item: IGridSummary
+  ): Promise<void> {
+    let src: string;
+    try {
+      src = await this.model.client.thumbnail(item);
+    } catch {
+      return; // the card shows its title without a picture
+    }
+    if (src.startsWith('blob:')) {
+      thumbnail.addEventListener('load', () => URL.revokeObjectURL(src), {
+        once: true
+      });
+    }
+    thumbnail.src = src;
   }
 
   private _errorBox(error: unknown): HTMLElement {

@@ -48,40 +48,54 @@ function labClient(respond: () => Response | Promise<Response>): {
   return { client: new BlocksClient(new LabTransport(settings)), fetch };
 }
 
-/** A client of the gallery service whose fetch answers `respond(url, init)`. */
-/** A `blocks/session` page as the service renders it (or another page, e.g. a login form). */
-function sessionPage(
-  body = '<body data-author="bob" data-moderator="false" data-xsrf-token="xsrf-123"></body>'
-): Document {
-  return new DOMParser().parseFromString(`<html>${body}</html>`, 'text/html');
+/** What a `blocks/session` page posts to the page that framed it. */
+function sessionMessage(fields: Record<string, unknown> = {}): unknown {
+  return {
+    type: 'jupyter-blocks-session',
+    author: 'bob',
+    moderator: false,
+    xsrf_token: 'xsrf-123',
+    ...fields
+  };
 }
 
 /**
- * A client of the gallery service whose fetch answers `respond(url, init)`
- * and whose hidden frame loads `page` (recording the URLs it loads).
+ * A client of the gallery service at `root` whose fetch answers
+ * `respond(url, init)` and whose hidden frame gets `message` from the page it
+ * loads (recording the URLs it loads and the origins it listens to).
  */
 function serviceClient(
   respond: (url: string, init: RequestInit) => Response,
-  page: () => Document | null = () => sessionPage()
+  message: () => unknown = () => sessionMessage(),
+  root = SERVICE_ROOT,
+  notOwnServer = false
 ): {
   client: BlocksClient;
   fetch: FakeFetch;
   loaded: string[];
+  origins: string[];
 } {
   const fetch = fakeFetch(respond);
   const loaded: string[] = [];
-  const loadPage = async (url: string) => {
+  const origins: string[] = [];
+  const loadSession = async (url: string, origin: string) => {
     loaded.push(url);
-    return page();
+    origins.push(origin);
+    return message();
   };
   return {
     client: new BlocksClient(
-      new ServiceTransport(SERVICE_ROOT, ORIGIN, fetch, loadPage)
+      new ServiceTransport(root, ORIGIN, fetch, loadSession, notOwnServer)
     ),
     fetch,
-    loaded
+    loaded,
+    origins
   };
 }
+
+/** The gallery service on a host of its own (a Hub with subdomains). */
+const SERVICE_URL =
+  'http://blocks--service.hub.test:8000/services/blocks/blocks/';
 
 /** The Request a Lab-transport call made (ServerConnection builds one). */
 function labRequest(fetch: FakeFetch, index = 0): Request {
@@ -311,7 +325,7 @@ describe('BlocksClient on the JupyterHub gallery service', () => {
     ]);
     const init = fetch.mock.calls[0][1];
     expect(init).toMatchObject({
-      credentials: 'same-origin',
+      credentials: 'include',
       redirect: 'follow'
     });
     expect(new Headers(init?.headers).has('Authorization')).toBe(false);
@@ -354,13 +368,11 @@ describe('BlocksClient on the JupyterHub gallery service', () => {
   });
 
   it.each([
-    [
-      'the Hub login form',
-      () => sessionPage('<body><form><input name="username"></form></body>')
-    ],
-    ['nothing (a timeout)', () => null]
-  ])('says "log in" when the frame shows %s', async (_, page) => {
-    const { client, fetch } = serviceClient(() => json({}), page);
+    ['another message', () => ({ type: 'other', author: 'mallory' })],
+    ['no XSRF token', () => sessionMessage({ xsrf_token: undefined })],
+    ['nothing (a login page, a timeout)', () => null]
+  ])('says "log in" when the frame posts %s', async (_, message) => {
+    const { client, fetch } = serviceClient(() => json({}), message);
     expect(await failure(client.list())).toMatchObject({
       kind: 'login-required'
     });
@@ -416,23 +428,95 @@ describe('BlocksClient on the JupyterHub gallery service', () => {
   });
 });
 
+describe('BlocksClient on a gallery service on a host of its own', () => {
+  it('listens to the session page from the service origin, calls it with cookies', async () => {
+    const { client, fetch, loaded, origins } = serviceClient(
+      () => json({ items: [], next: null }),
+      undefined,
+      SERVICE_URL
+    );
+    await client.list();
+    expect(loaded).toEqual([`${SERVICE_URL}session`]);
+    expect(origins).toEqual(['http://blocks--service.hub.test:8000']);
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe(`${SERVICE_URL}api/grids`);
+    expect(init).toMatchObject({ credentials: 'include' });
+    expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123');
+  });
+
+  it('fetches thumbnails with the XSRF token, as object URLs', async () => {
+    const created: Blob[] = [];
+    Object.assign(URL, {
+      createObjectURL: (blob: Blob) => {
+        created.push(blob);
+        return 'blob:thumbnail';
+      }
+    });
+    const { client, fetch } = serviceClient(
+      () =>
+        new Response('<svg/>', {
+          headers: { 'Content-Type': 'image/svg+xml' }
+        }),
+      undefined,
+      SERVICE_URL
+    );
+    const thumbnail = {
+      ...summary,
+      thumbnail_url: '/services/blocks/blocks/api/grids/Xk9aQe/thumbnail.svg'
+    };
+    expect(await client.thumbnail(thumbnail)).toBe('blob:thumbnail');
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe(`${SERVICE_URL}api/grids/Xk9aQe/thumbnail.svg`);
+    expect(new Headers(init?.headers).get('X-XSRFToken')).toBe('xsrf-123');
+    expect(created).toHaveLength(1);
+  });
+
+  it('links thumbnails of a service on the page origin', async () => {
+    const { client, fetch } = serviceClient(() => json({}));
+    const thumbnail = {
+      ...summary,
+      thumbnail_url: `${SERVICE_ROOT}api/grids/Xk9aQe/thumbnail.svg`
+    };
+    expect(await client.thumbnail(thumbnail)).toBe(
+      `${ORIGIN}${SERVICE_ROOT}api/grids/Xk9aQe/thumbnail.svg`
+    );
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it("says so on someone else's server, and asks the service nothing", async () => {
+    const { client, fetch, loaded } = serviceClient(
+      () => json({}),
+      undefined,
+      SERVICE_URL,
+      true
+    );
+    expect(await failure(client.list())).toMatchObject({
+      kind: 'not-own-server'
+    });
+    expect(loaded).toEqual([]);
+    expect(fetch).not.toHaveBeenCalled();
+  });
+});
+
 describe('readSession', () => {
   it('reads the author, the moderator flag and the XSRF token', () => {
-    const page = sessionPage(
-      '<body data-author="mod" data-moderator="true" data-xsrf-token="t"></body>'
-    );
-    expect(readSession(page)).toEqual({
+    expect(
+      readSession(
+        sessionMessage({ author: 'mod', moderator: true, xsrf_token: 't' })
+      )
+    ).toEqual({
       author: 'mod',
       moderator: true,
       xsrf_token: 't'
     });
   });
 
-  it('is null for any other page', () => {
-    expect(
-      readSession(sessionPage('<body><h1>Sign in</h1></body>'))
-    ).toBeNull();
-  });
+  it.each([null, 'text', { type: 'other' }, sessionMessage({ author: '' })])(
+    'is null for any other message: %p',
+    message => {
+      expect(readSession(message)).toBeNull();
+    }
+  );
 });
 
 describe('defaultTransport', () => {

@@ -284,10 +284,12 @@ describe('The event stream URL', () => {
       async () => new Response('{}'),
       async url => {
         steps.push(`session ${url}`);
-        return new DOMParser().parseFromString(
-          '<body data-author="bob" data-moderator="false" data-xsrf-token="x"></body>',
-          'text/html'
-        );
+        return {
+          type: 'jupyter-blocks-session',
+          author: 'bob',
+          moderator: false,
+          xsrf_token: 'x'
+        };
       }
     );
     expect(transport.socketURL('api/events')).toBe(
