@@ -1,7 +1,95 @@
 // The pages' only script (served as a static file: pages allow no inline script).
 // - <time class="jb-local" datetime="..."> shows the moment in the viewer's local time;
 // - <button class="jb-copy" data-copy="<element id>"> copies that element's text;
-// - the gallery's cards and a grid's page stay live (below).
+// - the gallery's cards and a grid's page stay live (JupyterBlocksLive, first below).
+
+// JupyterBlocksLive: the live connection and the helpers that the pages (below) and the class
+// wall (wall.js, loaded after this file) share. One websocket to blocks/api/events
+// (docs/api.md) per page.
+// JupyterBlocksLive.connect(path, {changes(events), resync()}): `changes` gets each frame's
+// events; `resync` is called for every hello after the first (also after a reconnect), when
+// the page should refetch what it shows. Reconnects with a growing delay; never throws.
+(function () {
+  'use strict';
+
+  function gridTitle(title) {
+    return title || 'Untitled';
+  }
+
+  function element(tag, className, text) {
+    var made = document.createElement(tag);
+    if (className) {
+      made.className = className;
+    }
+    if (text !== undefined) {
+      made.textContent = text;
+    }
+    return made;
+  }
+
+  // Whether a posted grid belongs on a page filtered by a search `q` (titles and authors, any
+  // case) and an `author` (exactly); empty ones filter nothing.
+  function matches(grid, q, author) {
+    if (author && grid.author !== author) {
+      return false;
+    }
+    if (q) {
+      q = q.toLowerCase();
+      var title = (grid.title || '').toLowerCase();
+      return title.indexOf(q) >= 0 || grid.author.toLowerCase().indexOf(q) >= 0;
+    }
+    return true;
+  }
+
+  function connect(path, handlers) {
+    var greeted = false;
+    var delay = 1000;
+    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path;
+
+    function open() {
+      var socket;
+      try {
+        socket = new WebSocket(url);
+      } catch (error) {
+        retry();
+        return;
+      }
+      socket.addEventListener('message', function (message) {
+        var frame;
+        try {
+          frame = JSON.parse(message.data);
+        } catch (error) {
+          return;
+        }
+        if (frame.type === 'hello') {
+          delay = 1000;
+          if (greeted) {
+            handlers.resync();
+          }
+          greeted = true;
+        } else if (frame.type === 'changes' && Array.isArray(frame.events)) {
+          handlers.changes(frame.events);
+        }
+      });
+      socket.addEventListener('close', retry);
+    }
+
+    function retry() {
+      setTimeout(open, delay);
+      delay = Math.min(delay * 2, 30000);
+    }
+
+    open();
+  }
+
+  window.JupyterBlocksLive = {
+    connect: connect,
+    gridTitle: gridTitle,
+    element: element,
+    matches: matches
+  };
+})();
+
 (function () {
   'use strict';
 
@@ -33,23 +121,11 @@
     });
   }
 
-  // Live pages (live.js): the gallery's cards and a grid's page follow posts, renames and
-  // deletes made anywhere, without a reload.
-
-  function gridTitle(title) {
-    return title || 'Untitled';
-  }
-
-  function element(tag, className, text) {
-    var made = document.createElement(tag);
-    if (className) {
-      made.className = className;
-    }
-    if (text !== undefined) {
-      made.textContent = text;
-    }
-    return made;
-  }
+  // Live pages (JupyterBlocksLive, above): the gallery's cards and a grid's page follow posts,
+  // renames and deletes made anywhere, without a reload.
+  var live = window.JupyterBlocksLive;
+  var gridTitle = live.gridTitle;
+  var element = live.element;
 
   function newCard(grid, galleryUrl) {
     var card = element('li', 'jb-card jb-new');
@@ -71,19 +147,6 @@
     return card;
   }
 
-  function matches(grid, list) {
-    var q = (list.dataset.q || '').toLowerCase();
-    var author = list.dataset.author || '';
-    if (author && grid.author !== author) {
-      return false;
-    }
-    if (q) {
-      var title = (grid.title || '').toLowerCase();
-      return title.indexOf(q) >= 0 || grid.author.toLowerCase().indexOf(q) >= 0;
-    }
-    return true;
-  }
-
   function findCard(list, id) {
     var found = null;
     list.querySelectorAll('li.jb-card').forEach(function (card) {
@@ -96,12 +159,12 @@
 
   function liveGallery(list, eventsPath, galleryUrl) {
     var empty = document.querySelector('.jb-empty');
-    window.JupyterBlocksLive.connect(eventsPath, {
+    live.connect(eventsPath, {
       changes: function (events) {
         events.forEach(function (event) {
           if (event.kind === 'posted') {
             var grid = event.grid;
-            if (list.dataset.firstPage === 'true' && matches(grid, list) && !findCard(list, grid.id)) {
+            if (list.dataset.firstPage === 'true' && live.matches(grid, list.dataset.q || '', list.dataset.author || '') && !findCard(list, grid.id)) {
               list.prepend(newCard(grid, galleryUrl));
               list.hidden = false;
               if (empty) {
@@ -166,7 +229,7 @@
       article.prepend(notice);
     }
 
-    window.JupyterBlocksLive.connect(eventsPath, {
+    live.connect(eventsPath, {
       changes: function (events) {
         events.forEach(function (event) {
           if (event.id !== id) {
@@ -201,7 +264,7 @@
   function goLive() {
     var body = document.body;
     var eventsPath = body.dataset.eventsUrl;
-    if (!eventsPath || !window.JupyterBlocksLive) {
+    if (!eventsPath) {
       return;
     }
     var list = document.querySelector('ul.jb-cards[data-live]');
@@ -221,54 +284,3 @@
   });
 })();
 
-// The pages' live connection (also the class wall's, wall.js): one websocket to
-// blocks/api/events (docs/api.md) per page.
-// JupyterBlocksLive.connect(path, {changes(events), resync()}): `changes` gets each frame's
-// events; `resync` is called for every hello after the first (also after a reconnect), when
-// the page should refetch what it shows. Reconnects with a growing delay; never throws.
-(function () {
-  'use strict';
-
-  function connect(path, handlers) {
-    var greeted = false;
-    var delay = 1000;
-    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path;
-
-    function open() {
-      var socket;
-      try {
-        socket = new WebSocket(url);
-      } catch (error) {
-        retry();
-        return;
-      }
-      socket.addEventListener('message', function (message) {
-        var frame;
-        try {
-          frame = JSON.parse(message.data);
-        } catch (error) {
-          return;
-        }
-        if (frame.type === 'hello') {
-          delay = 1000;
-          if (greeted) {
-            handlers.resync();
-          }
-          greeted = true;
-        } else if (frame.type === 'changes' && Array.isArray(frame.events)) {
-          handlers.changes(frame.events);
-        }
-      });
-      socket.addEventListener('close', retry);
-    }
-
-    function retry() {
-      setTimeout(open, delay);
-      delay = Math.min(delay * 2, 30000);
-    }
-
-    open();
-  }
-
-  window.JupyterBlocksLive = { connect: connect };
-})();

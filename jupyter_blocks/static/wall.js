@@ -1,26 +1,15 @@
 // The class wall (blocks/wall): the newest public grids as a live mosaic for a projector.
 // New grids arrive at the front with a short highlight; renamed ones change their title,
 // deleted ones go. Search and author filters, pause (changes wait, then arrive at once) and
-// full screen. The live connection is live.js's; this file is static (no inline script).
+// full screen. The live connection and the helpers shared with the other pages are
+// JupyterBlocksLive's (blocks.js, loaded first); this file is static (no inline script).
 (function () {
   'use strict';
 
   var HIGHLIGHT_MS = 6000;
-
-  function gridTitle(title) {
-    return title || 'Untitled';
-  }
-
-  function element(tag, className, text) {
-    var made = document.createElement(tag);
-    if (className) {
-      made.className = className;
-    }
-    if (text !== undefined) {
-      made.textContent = text;
-    }
-    return made;
-  }
+  var live = window.JupyterBlocksLive;
+  var gridTitle = live.gridTitle;
+  var element = live.element;
 
   function start() {
     var body = document.body;
@@ -73,16 +62,7 @@
     }
 
     function matches(grid) {
-      var q = search.value.trim().toLowerCase();
-      var who = author.value.trim();
-      if (who && grid.author !== who) {
-        return false;
-      }
-      if (q) {
-        var title = (grid.title || '').toLowerCase();
-        return title.indexOf(q) >= 0 || grid.author.toLowerCase().indexOf(q) >= 0;
-      }
-      return true;
+      return live.matches(grid, search.value.trim(), author.value.trim());
     }
 
     function shown() {
@@ -191,8 +171,8 @@
       fullscreen.hidden = true;
     }
 
-    if (window.JupyterBlocksLive && body.dataset.eventsUrl) {
-      window.JupyterBlocksLive.connect(body.dataset.eventsUrl, {
+    if (body.dataset.eventsUrl) {
+      live.connect(body.dataset.eventsUrl, {
         changes: function (events) {
           if (paused) {
             waiting = waiting.concat(events);
