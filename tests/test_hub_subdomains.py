@@ -170,6 +170,7 @@ def test_kernels_post_to_the_service_as_before(hub: SubdomainHub) -> None:
         host=hub.origin("alice").split("://", 1)[1],
     )
     url = output.strip().splitlines()[-1]
+    assert url.startswith(hub.gallery_url("")), url  # the page's link: the service's own host
     grid_id = url.rstrip("/").rsplit("/", 1)[1]
     record = hub.request("GET", hub.gallery_url(f"api/grids/{grid_id}"), hub.tokens["alice"])
     assert record.status_code == 200, record.text
@@ -197,7 +198,12 @@ def test_hub_config_warns_without_subdomains_and_sets_the_service_user(tmp_path:
     assert "disable_user_config" in plain.stderr
     assert "# c.Spawner.disable_user_config = True" in plain.stdout
     with_subdomains = hub_config(
-        "--subdomain-host", "https://hub.example.org", "--service-user", "blocks-service"
+        "--subdomain-host",
+        "https://hub.example.org",
+        "--service-user",
+        "blocks-service",
+        "--public-url",
+        "https://hub.example.org/",
     )
     assert "disable_user_config" not in with_subdomains.stderr
 
@@ -237,6 +243,7 @@ def test_hub_config_warns_without_subdomains_and_sets_the_service_user(tmp_path:
     assert config["service"]["environment"]["JUPYTER_BLOCKS_SUBDOMAIN_HOST"] == (
         "https://hub.example.org"
     )
-    assert config["spawner_environment"]["JUPYTER_BLOCKS_SERVICE_PUBLIC_URL"] == (
-        "https://blocks--service.hub.example.org/services/blocks/"
-    )
+    service_public_url = "https://blocks--service.hub.example.org/services/blocks/"
+    assert config["spawner_environment"]["JUPYTER_BLOCKS_SERVICE_PUBLIC_URL"] == service_public_url
+    # page URLs handed out name the service's own host, not the Hub's
+    assert config["service"]["environment"]["JUPYTER_BLOCKS_PUBLIC_URL"] == service_public_url

@@ -64,6 +64,8 @@ if _blocks_subdomain_host:
     _blocks_service["environment"].update({
         "JUPYTER_BLOCKS_SUBDOMAIN_HOST": _blocks_subdomain_host,
         "JUPYTER_BLOCKS_SUBDOMAIN_HOOK": _blocks_subdomain_hook,
+        # the pages' links name the service's own host, not the Hub's
+        "JUPYTER_BLOCKS_PUBLIC_URL": _blocks_service_public_url,
     })
     c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_PUBLIC_URL": _blocks_service_public_url})
 else:
