@@ -489,16 +489,21 @@ def main(argv: list[str] | None = None) -> None:
         default="",
         help="the Unix user the Hub (run as root) runs the service as, not one of users' servers",
     )
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if args.command == "serve":
         from .hub.server import NotAHubService
         from .hub.server import serve as serve_gallery
 
+        # Everything after the command is jupyter_server's (`serve --ServerApp.port=N`):
+        # argparse's REMAINDER takes nothing when its first argument looks like an option.
+        given = sys.argv[1:] if argv is None else argv
         try:
-            serve_gallery(args.server_args)
+            serve_gallery(given[given.index("serve") + 1 :])
         except NotAHubService as error:
             raise SystemExit(f"jupyter blocks serve: {error}") from error
         return
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "hub-config":
         service_db_url = args.service_db_url or args.db_url
         if not service_db_url:

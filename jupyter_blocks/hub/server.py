@@ -12,11 +12,14 @@ the Hub gives it (JUPYTERHUB_*, JUPYTER_BLOCKS_*) and its command line.
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import importlib
+import json
 import logging
 import os
 import resource
+import secrets
 import socket
 import tempfile
 import time
@@ -97,6 +100,34 @@ class GalleryHubAuth(HubOAuth):  # type: ignore[misc]  # jupyterhub is untyped
             if _hub_unreachable(error):
                 raise HubUnavailable() from error
             raise
+
+    # A login's OAuth state (where to go afterwards, which state cookie) travels in the state
+    # itself, as in JupyterHub 4, not in the memory of the process that began the login
+    # (JupyterHub 5): behind a load balancer, the callback may reach another replica. The state
+    # is bound to the browser by its cookie, signed with the replicas' shared cookie secret.
+
+    def generate_state(self, next_url: str | None = None, **extra_state: Any) -> str:
+        state = {"uuid": secrets.token_urlsafe(16), "next_url": next_url, **extra_state}
+        return base64.urlsafe_b64encode(json.dumps(state).encode()).decode("ascii")
+
+    def get_next_url(self, state_id: str = "", /) -> str:
+        next_url = _decoded_state(state_id).get("next_url")
+        return next_url if isinstance(next_url, str) and next_url else str(self.base_url)
+
+    def get_state_cookie_name(self, state_id: str = "", /) -> str:
+        name = _decoded_state(state_id).get("cookie_name")
+        if isinstance(name, str) and name.startswith(self.state_cookie_name):
+            return name
+        return str(self.state_cookie_name)
+
+
+def _decoded_state(state_id: str) -> dict[str, Any]:
+    """What `GalleryHubAuth.generate_state` wrote in a state (an empty one if it did not)."""
+    try:
+        state = json.loads(base64.urlsafe_b64decode(state_id.encode("ascii")))
+    except (ValueError, UnicodeError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def _timeouts(connect: float, total: float) -> dict[str, Any]:
@@ -288,7 +319,8 @@ OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 class NotAHubService(RuntimeError):
-    """`jupyter blocks serve` was started without the environment a JupyterHub service gets."""
+    """`jupyter blocks serve` was started without the environment a JupyterHub service gets, or
+    with a setting in it that cannot work."""
 
 
 class _Throttled:
@@ -575,6 +607,31 @@ class GalleryServiceApp(ServerApp):
         self.web_app.settings["log_function"] = log_unavailable_once
 
 
+# The key that signs the service's cookies (the Hub login's token cookie, the OAuth state, the
+# XSRF tokens), in hex as JupyterHub's own JPY_COOKIE_SECRET: replicas behind one load balancer
+# need the same one, or a login made through one is refused by the others. Without it, each
+# process keeps a random key of its own in its runtime directory (jupyter_server's default).
+COOKIE_SECRET_ENV = "JUPYTER_BLOCKS_COOKIE_SECRET"
+COOKIE_SECRET_BYTES = 32
+
+
+def cookie_secret(environ: Any = os.environ) -> bytes | None:
+    """The cookie secret from COOKIE_SECRET_ENV, or None when it is not set."""
+    value = environ.get(COOKIE_SECRET_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        secret = bytes.fromhex(value)
+    except ValueError:
+        secret = b""
+    if len(secret) < COOKIE_SECRET_BYTES:
+        raise NotAHubService(
+            f"{COOKIE_SECRET_ENV} must be at least {COOKIE_SECRET_BYTES} random bytes written in "
+            f"hex: make one with `openssl rand -hex {COOKIE_SECRET_BYTES}`"
+        )
+    return secret
+
+
 def service_config(environ: Any = os.environ) -> Config:
     """Where to listen and how to authenticate, from the environment the Hub sets."""
     service_url = environ.get("JUPYTERHUB_SERVICE_URL")
@@ -584,9 +641,11 @@ def service_config(environ: Any = os.environ) -> Config:
             "JUPYTERHUB_API_TOKEN are not set). `jupyter blocks hub-config` prints the Hub config."
         )
     url = urlsplit(service_url)
+    shared_secret = cookie_secret(environ)
     return Config(
         {
             "ServerApp": {
+                **({"cookie_secret": shared_secret} if shared_secret else {}),
                 "ip": url.hostname or "127.0.0.1",
                 "port": url.port or 80,
                 "base_url": environ.get("JUPYTERHUB_SERVICE_PREFIX") or "/",
