@@ -20,8 +20,6 @@ from tests import hubs
 from tests.subdomain_hub import DOMAIN, SubdomainHub, running_subdomain_hub
 from tests.utils import grid_payload
 
-pytestmark = pytest.mark.xdist_group("subdomain_hub")
-
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubdomainHub]:

@@ -24,7 +24,7 @@ from tests.utils import grid_payload
 from .servers import CHROMIUM, CHROMIUM_ARGS
 from .ui import CARD, LOAD_TIMEOUT, SIDEBAR_TAB, STEP_TIMEOUT, grid_tab
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("subdomain_hub")]
+pytestmark = pytest.mark.browser
 
 TOOLBAR_ITEM = '.jp-Toolbar-item[data-jp-item-name="{}"]'
 
@@ -150,10 +150,9 @@ def test_panel_on_a_subdomain_hub_lists_renames_and_deletes_as_the_user(
         assert "authorization" not in headers, request.url
 
 
-EVIL_PAGE = "<!DOCTYPE html><html><body><p>bob's page</p></body></html>"
-
-# Run on a page of bob's server's origin, in alice's browser (her cookies for the service).
-TRY_THE_SERVICE = """async ([gallery, gridId]) => {
+# Run on a page of another user's server's origin, in the browser of someone logged in to the
+# service (their cookies go with every request), with their real XSRF token if the test has it.
+TRY_THE_SERVICE = """async ([gallery, gridId, token]) => {
     const outcome = async call => {
         try {
             const response = await call();
@@ -175,11 +174,15 @@ TRY_THE_SERVICE = """async ([gallery, gridId]) => {
         list: await outcome(() =>
             fetch(gallery + 'api/grids', {
                 credentials: 'include',
-                headers: { 'X-XSRFToken': 'guessed' }
+                headers: { 'X-XSRFToken': token }
             })
         ),
         remove: await outcome(() =>
-            fetch(gallery + 'api/grids/' + gridId, { method: 'DELETE', credentials: 'include' })
+            fetch(gallery + 'api/grids/' + gridId, {
+                method: 'DELETE',
+                credentials: 'include',
+                headers: { 'X-XSRFToken': token }
+            })
         ),
         post: await outcome(() =>
             fetch(gallery + 'post', {
@@ -196,16 +199,30 @@ def test_a_page_on_another_users_origin_gets_nothing_from_the_service(
     page: Page, page_errors: list[Error], hub: SubdomainHub
 ) -> None:
     alices = post_as(hub, "alice", "Alice's, targeted from bob's page")
+    tokens: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            tokens.append(request.headers["x-xsrftoken"])
+            if request.url.startswith(hub.service_origin) and "x-xsrftoken" in request.headers
+            else None
+        ),
+    )
     log_in(page, hub, "alice")
     open_gallery_on(page, hub, "alice")  # the service's cookies are alice's now
     expect(page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]')).to_be_visible(
         timeout=LOAD_TIMEOUT
     )
+    assert tokens  # alice's real XSRF token, as her panel sends it
 
-    evil = f"{hub.origin('bob')}/user/bob/files/evil.html"
-    page.route(evil, lambda route: route.fulfill(body=EVIL_PAGE, content_type="text/html"))
-    page.goto(evil)
-    seen = page.evaluate(TRY_THE_SERVICE, [hub.gallery_url(""), alices["id"]])
+    # A page bob's server serves to anyone (a 404 of its static files, where a page of his own
+    # through extra_static_paths would be), on his host, with no CSP that stops its requests.
+    # Not one Playwright makes up: chromium would refuse such a page any request to this
+    # machine (local network access checks), whatever the service said.
+    answer = page.goto(f"{hub.origin('bob')}/user/bob/static/a-page-of-bobs")
+    assert answer is not None and answer.status == 404
+    assert page.url.startswith(hub.origin("bob"))
+    seen = page.evaluate(TRY_THE_SERVICE, [hub.gallery_url(""), alices["id"], tokens[-1]])
 
     assert seen == {
         "session": None,
@@ -224,14 +241,15 @@ def test_bob_in_alices_shared_lab_is_told_to_open_his_own(
     shared = hub.admin.post(f"{hub.url}hub/api/shares/alice/", json={"user": "bob"}, timeout=30)
     assert shared.status_code in (200, 201), shared.text
     service_requests: list[str] = []
-    page.on(
-        "request",
-        lambda request: (
+    tokens: list[str] = []
+
+    def seen_by_the_service(request: Request) -> None:
+        if request.url.startswith(hub.service_origin):
             service_requests.append(request.url)
-            if request.url.startswith(hub.service_origin)
-            else None
-        ),
-    )
+            if "x-xsrftoken" in request.headers:
+                tokens.append(request.headers["x-xsrftoken"])
+
+    page.on("request", seen_by_the_service)
 
     log_in(page, hub, "bob")
     open_gallery_on(page, hub, "bob")  # his own: the service's cookies are bob's now
@@ -239,6 +257,7 @@ def test_bob_in_alices_shared_lab_is_told_to_open_his_own(
         timeout=LOAD_TIMEOUT
     )
     service_requests.clear()
+    assert tokens
 
     open_gallery_on(page, hub, "alice")
     assert page.url.startswith(hub.origin("alice"))
@@ -246,8 +265,9 @@ def test_bob_in_alices_shared_lab_is_told_to_open_his_own(
     expect(error).to_contain_text("your own server", timeout=LOAD_TIMEOUT)
     assert service_requests == []
 
-    # and the service, asked from alice's origin with bob's cookies anyway, refuses
-    seen = page.evaluate(TRY_THE_SERVICE, [hub.gallery_url(""), alices["id"]])
+    # and the service, asked from alice's origin with bob's cookies and his real XSRF token
+    # (as his own panel sent it) anyway, refuses
+    seen = page.evaluate(TRY_THE_SERVICE, [hub.gallery_url(""), alices["id"], tokens[-1]])
     assert seen["session"] is None
     assert {seen[call] for call in ("me", "list", "remove", "post")} == {"refused"}
     assert stored(hub, alices["id"]).status_code == 200
