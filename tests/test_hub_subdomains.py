@@ -234,6 +234,10 @@ def test_hub_config_warns_without_subdomains_and_sets_the_service_user(tmp_path:
     assert "JUPYTER_BLOCKS_SUBDOMAIN_HOST" not in config["service"]["environment"]
     assert "JUPYTER_BLOCKS_SERVICE_PUBLIC_URL" not in config["spawner_environment"]
 
+    # without subdomains but with users' config off, as recommended: nothing more to say
+    config, said = loaded("c.Spawner.disable_user_config = True\n" + plain.stdout)
+    assert "disable_user_config" not in said
+
     config, said = loaded(with_subdomains.stdout)
     assert "disable_user_config" not in said
     assert config["subdomain_host"] == "https://hub.example.org"

@@ -68,7 +68,7 @@ if _blocks_subdomain_host:
         "JUPYTER_BLOCKS_PUBLIC_URL": _blocks_service_public_url,
     })
     c.Spawner.environment.update({"JUPYTER_BLOCKS_SERVICE_PUBLIC_URL": _blocks_service_public_url})
-else:
+elif c.Spawner.disable_user_config is not True:
 $no_subdomains_warning
     print(
         "jupyter-blocks: this JupyterHub has no c.JupyterHub.subdomain_host: every user's server "
