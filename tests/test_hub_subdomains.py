@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyterhub.utils import subdomain_hook_idna
 from requests.structures import CaseInsensitiveDict
+from traitlets import TraitError
 
+from jupyter_blocks.hub.server import GalleryIdentityProvider, UserOrigins
 from tests import hubs
 from tests.subdomain_hub import DOMAIN, SubdomainHub, running_subdomain_hub
 from tests.utils import grid_payload
@@ -234,6 +237,17 @@ def test_hub_config_warns_without_subdomains_and_sets_the_service_user(tmp_path:
     assert "JUPYTER_BLOCKS_SUBDOMAIN_HOST" not in config["service"]["environment"]
     assert "JUPYTER_BLOCKS_SERVICE_PUBLIC_URL" not in config["spawner_environment"]
 
+    # the Hub's own subdomain_host set above the fragment, without a scheme (https, as the
+    # Hub reads it)
+    config, said = loaded('c.JupyterHub.subdomain_host = "hub.example.org"\n' + plain.stdout)
+    assert "disable_user_config" not in said
+    assert config["service"]["environment"]["JUPYTER_BLOCKS_SUBDOMAIN_HOST"] == (
+        "https://hub.example.org"
+    )
+    assert config["spawner_environment"]["JUPYTER_BLOCKS_SERVICE_PUBLIC_URL"] == (
+        "https://blocks--service.hub.example.org/services/blocks/"
+    )
+
     # without subdomains but with users' config off, as recommended: nothing more to say
     config, said = loaded("c.Spawner.disable_user_config = True\n" + plain.stdout)
     assert "disable_user_config" not in said
@@ -249,3 +263,18 @@ def test_hub_config_warns_without_subdomains_and_sets_the_service_user(tmp_path:
     assert config["spawner_environment"]["JUPYTER_BLOCKS_SERVICE_PUBLIC_URL"] == service_public_url
     # page URLs handed out name the service's own host, not the Hub's
     assert config["service"]["environment"]["JUPYTER_BLOCKS_PUBLIC_URL"] == service_public_url
+
+
+def test_the_service_reads_subdomain_host_as_the_hub_does() -> None:
+    assert GalleryIdentityProvider(subdomain_host="hub.example.org").subdomain_host == (
+        "https://hub.example.org"
+    )
+    with pytest.raises(TraitError):
+        GalleryIdentityProvider(subdomain_host="ftp://hub.example.org")
+    # the origin a browser sends: no default port; names the Hub encodes, encoded as it does
+    origins = UserOrigins("https://hub.example.org:443")
+    assert origins.of("alice") == "https://alice.hub.example.org"
+    assert origins.of("Zoë") == f"https://{subdomain_hook_idna('Zoë', 'hub.example.org', 'user')}"
+    assert origins.could_be_a_users("https://alice.hub.example.org")
+    assert not origins.could_be_a_users("https://alice.hub.example.org:443")  # not as sent
+    assert not origins.could_be_a_users("https://hub.example.org")

@@ -40,6 +40,8 @@ $service_user_setting
 ${subdomain_host_setting}_blocks_subdomain_host = c.JupyterHub.subdomain_host
 if not isinstance(_blocks_subdomain_host, str):  # not set above
     _blocks_subdomain_host = ""
+elif _blocks_subdomain_host and "://" not in _blocks_subdomain_host:
+    _blocks_subdomain_host = "https://" + _blocks_subdomain_host  # as JupyterHub reads it
 _blocks_subdomain_hook = c.JupyterHub.subdomain_hook
 if not isinstance(_blocks_subdomain_hook, str):  # not set above: JupyterHub's default
     _blocks_subdomain_hook = "idna"

@@ -38,7 +38,7 @@ from tornado.http1connection import HTTP1ServerConnection
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, OutputTransform
-from traitlets import Enum, Float, Unicode, default
+from traitlets import Enum, Float, TraitError, Unicode, default, validate
 from traitlets.config import Config
 
 from ..handlers.base import ApiError
@@ -224,6 +224,17 @@ class GalleryIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
         help="The Hub's `c.JupyterHub.subdomain_hook` (JupyterHub's named hooks only).",
     )
 
+    @validate("subdomain_host")
+    def _valid_subdomain_host(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        if value and "://" not in value:
+            value = "https://" + value  # as JupyterHub reads its own subdomain_host
+        try:
+            UserOrigins(value, "idna")
+        except ValueError as error:
+            raise TraitError(str(error)) from error
+        return value
+
     @default("hub_auth")
     def _default_hub_auth(self) -> HubOAuth:
         return GalleryHubAuth(parent=self)
@@ -246,7 +257,7 @@ class GalleryIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
         user = await super().get_user(handler)
         request = handler.request
         origin = request.headers.get("Origin")
-        if origin is None or urlsplit(origin).netloc == request.host:
+        if origin is None or urlsplit(origin.lower()).netloc == request.host.lower():
             return user  # no page behind it, or one of the service's own
         if user is not None and origin == self.own_origin(user):
             setattr(request, ADMITTED_ORIGIN, origin)
