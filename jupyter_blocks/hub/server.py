@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import errno
+import hashlib
+import hmac
 import importlib
 import json
 import logging
@@ -38,7 +40,7 @@ from tornado.http1connection import HTTP1ServerConnection
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, OutputTransform
-from traitlets import Enum, Float, TraitError, Unicode, default, validate
+from traitlets import Bytes, Enum, Float, TraitError, Unicode, default, validate
 from traitlets.config import Config
 
 from ..handlers.base import ApiError
@@ -101,12 +103,39 @@ class GalleryHubAuth(HubOAuth):  # type: ignore[misc]  # jupyterhub is untyped
                 raise HubUnavailable() from error
             raise
 
-    # A login's OAuth state (where to go afterwards, which state cookie) travels in the state
-    # itself, as in JupyterHub 4, not in the memory of the process that began the login
-    # (JupyterHub 5): behind a load balancer, the callback may reach another replica. The state
-    # is bound to the browser by its cookie, signed with the replicas' shared cookie secret.
+    # JupyterHub 5 and 6 keep a login's OAuth state (where to go afterwards, which state cookie,
+    # and in JupyterHub 6 the PKCE verifier) in the memory of the process that began the login:
+    # behind a load balancer, the callback may reach another replica. Here the state travels in
+    # the state itself (as in JupyterHub 4), bound to the browser by the state cookie, which the
+    # replicas' shared cookie secret signs. The PKCE verifier must not travel (the state passes
+    # through URLs): it is derived from a random nonce in the state with `state_secret`, which
+    # any replica can do again.
+
+    state_secret = Bytes(
+        b"", help="The key PKCE verifiers are derived with: the service's cookie secret."
+    )
+
+    def generate_pkce_code_challenge(self, method: str = "S256") -> tuple[str, str, str]:
+        """JupyterHub 6's PKCE (RFC 7636, S256), with a verifier derived from a nonce."""
+        if method != "S256":
+            raise ValueError(f"Only method='S256' is supported, not {method!r}")
+        verifier = self._pkce_verifier(secrets.token_urlsafe(24))
+        challenge = hashlib.sha256(verifier.encode("ascii")).digest()
+        return verifier, base64.urlsafe_b64encode(challenge).decode("ascii").rstrip("="), method
+
+    def _pkce_verifier(self, nonce: str) -> str:
+        if not self.state_secret:
+            raise RuntimeError("GalleryHubAuth.state_secret is not set")
+        mac = hmac.new(self.state_secret, f"pkce {nonce}".encode(), hashlib.sha256).digest()
+        return f"{nonce}.{base64.urlsafe_b64encode(mac).decode('ascii').rstrip('=')}"
 
     def generate_state(self, next_url: str | None = None, **extra_state: Any) -> str:
+        verifier = extra_state.pop("code_verifier", None)
+        if verifier is not None:
+            nonce = verifier.partition(".")[0]
+            if not hmac.compare_digest(self._pkce_verifier(nonce), verifier):
+                raise ValueError("a PKCE verifier that generate_pkce_code_challenge did not make")
+            extra_state["pkce_nonce"] = nonce
         state = {"uuid": secrets.token_urlsafe(16), "next_url": next_url, **extra_state}
         return base64.urlsafe_b64encode(json.dumps(state).encode()).decode("ascii")
 
@@ -119,6 +148,10 @@ class GalleryHubAuth(HubOAuth):  # type: ignore[misc]  # jupyterhub is untyped
         if isinstance(name, str) and name.startswith(self.state_cookie_name):
             return name
         return str(self.state_cookie_name)
+
+    def get_code_verifier(self, state_id: str = "", /) -> str | None:
+        nonce = _decoded_state(state_id).get("pkce_nonce")
+        return self._pkce_verifier(nonce) if isinstance(nonce, str) else None
 
 
 def _decoded_state(state_id: str) -> dict[str, Any]:
@@ -585,6 +618,8 @@ class GalleryServiceApp(ServerApp):
         # As jupyterhub.singleuser does: tornado's own XSRF check runs before the Hub has said
         # whether a request carries a token; jupyter_server checks again once it knows.
         self.web_app.settings["xsrf_cookies"] = False
+        if isinstance(self.identity_provider, GalleryIdentityProvider):
+            self.identity_provider.hub_auth.state_secret = self.cookie_secret
         self.web_app.add_transform(ServiceResponses)
         self._log_repeating_errors_once()
 
