@@ -1,12 +1,13 @@
 """Several `jupyter blocks serve` replicas as one external JupyterHub service (issue 21, point 4).
 
-As the README's replica recipe has it: a real JupyterHub 5 whose service `blocks` is external
-(its `url` is an HAProxy frontend, no `command`: the Hub starts nothing), HAProxy balancing
-round-robin over two replicas with health checks, each replica with its own runtime directory
-and port, started at the same moment on one fresh, empty PostgreSQL database, and sharing the
-cookie secret (`JUPYTER_BLOCKS_COOKIE_SECRET`) and nothing else. Users reach the replicas
-through the Hub's proxy; a test may also call one replica on its own port, to choose which one
-answers. HAProxy names the replica that answered in an `X-Blocks-Replica` header.
+As the README's replica recipe has it: a real JupyterHub (5; 6 passes too) whose service
+`blocks` is external (its `url` is an HAProxy frontend, no `command`: the Hub starts nothing),
+HAProxy balancing round-robin over two replicas with health checks, each replica with its own
+runtime directory and port, started at the same moment on one fresh, empty PostgreSQL database,
+and sharing the cookie secret (`JUPYTER_BLOCKS_COOKIE_SECRET`) and nothing else. Users reach the
+replicas through the Hub's proxy; a test may also call one replica on its own port, to choose
+which one answers. HAProxy names the replica that answered in an `X-Blocks-Replica` header.
+With `pytest -n`, tests/conftest.py keeps the module on one worker (its xdist group).
 """
 
 from __future__ import annotations
