@@ -271,3 +271,22 @@ def test_bob_in_alices_shared_lab_is_told_to_open_his_own(
     assert seen["session"] is None
     assert {seen[call] for call in ("me", "list", "remove", "post")} == {"refused"}
     assert stored(hub, alices["id"]).status_code == 200
+
+
+def test_gallery_pages_on_the_services_host_and_back_to_jupyterlab(
+    page: Page, page_errors: list[Error], hub: SubdomainHub
+) -> None:
+    alices = post_as(hub, "alice", "Alice's, on the gallery page")
+    log_in(page, hub, "alice")
+
+    # her server's blocks/ URL sends the browser to the service on its own host
+    page.goto(f"{hub.origin('alice')}/user/alice/blocks/{alices['id']}", timeout=LOAD_TIMEOUT)
+    expect(page.locator("h1.jb-title")).to_contain_text(
+        "Alice's, on the gallery page", timeout=LOAD_TIMEOUT
+    )
+    assert page.url == hub.gallery_url(alices["id"])
+
+    # and "Open in JupyterLab" goes through the Hub's host to her own server's JupyterLab
+    page.get_by_role("link", name="Open in JupyterLab").click()
+    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
+    assert page.url.startswith(f"{hub.origin('alice')}/user/alice/lab"), page.url
