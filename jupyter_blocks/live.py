@@ -3,7 +3,13 @@
 Subscribers are the websockets of `blocks/api/events` (handlers/live.py). A change is published
 after its write committed; the feed gathers what was published for `FLUSH_SECONDS` and sends each
 subscriber one frame with all of it, rendered for that subscriber's viewer (whether they own or
-may delete a posted grid). Subscribers that see grids alike share one encoded frame.
+may delete a posted grid).
+
+The fan-out is cheap by construction: a flush encodes each event once per way it can be seen
+(a stranger's, its author's, a moderator's), joins those into one websocket frame per way a
+subscriber can see the whole flush, and hands each subscriber's socket a frame it shares with
+every subscriber who sees the flush alike. So the encoding work of a flush grows with the
+authors in it, not with the subscribers; each subscriber costs one write of ready bytes.
 
 Where the changes come from:
 - SQLite: the writes of this process (handlers publish after their write succeeded). Changes
@@ -25,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -59,9 +66,33 @@ CHANNEL = "jupyter_blocks"  # = service.CHANGES_CHANNEL
 # Reconnecting after an outage: first wait, then doubled up to the last.
 RECONNECT_SECONDS = (0.5, 10.0)
 
-HELLO = msgspec.json.encode({"type": "hello"})
 # The jupyter_events schema of this server's own changes (event_schemas/grid_change/v1.yaml).
 GRID_CHANGE_SCHEMA = "https://events.jupyter.org/jupyter_blocks/grid_change/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A message of the feed and the websocket frame that carries it (`wire`), encoded once for
+    every subscriber it goes to: a server's frames are not masked (RFC 6455, 5.1) and the feed's
+    are not compressed, so the bytes on the wire are the same for all of them."""
+
+    message: bytes
+    wire: bytes
+
+
+def text_frame(message: bytes) -> Frame:
+    """`message` (UTF-8 JSON) as one final, unmasked websocket text frame (RFC 6455, 5.2)."""
+    size = len(message)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return Frame(message, header + message)
+
+
+HELLO = text_frame(msgspec.json.encode({"type": "hello"}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +100,18 @@ class Posted:
     """A new public grid: its summary columns, in the order of GridRecords._summary."""
 
     row: tuple[Any, ...]
+
+    @property
+    def secret(self) -> bool:
+        return bool(self.row[1])
+
+    @property
+    def author(self) -> str:
+        return str(self.row[3])
+
+    @property
+    def title(self) -> str | None:
+        return self.row[4]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +133,7 @@ class Subscriber(Protocol):
 
     records: GridRecords
 
-    def send(self, frame: bytes) -> None: ...
-
-
-def _viewer_key(records: GridRecords) -> tuple[str, str, str, bool]:
-    return (records.root, records.origin, records.viewer, records.moderator)
+    def send(self, frame: Frame) -> None: ...
 
 
 class Feed:
@@ -155,7 +194,7 @@ class Feed:
         """A write of this process committed `change` (of a public grid): published here on
         SQLite; on PostgreSQL it comes back through NOTIFY. Emitted as a jupyter_events event
         too, when the server's event logger was given (`emit`)."""
-        if isinstance(change, Posted) and change.row[1]:
+        if isinstance(change, Posted) and change.secret:
             return
         if self.emit is not None:
             self.emit(self._event_data(change))
@@ -165,13 +204,13 @@ class Feed:
     def _event_data(self, change: Change) -> dict[str, Any]:
         """`change` as the data of a `GRID_CHANGE_SCHEMA` event."""
         if isinstance(change, Posted):
-            return {"kind": "posted", "id": self.ids.public(change.row[0]), "title": change.row[4]}
+            return {"kind": "posted", "id": self.ids.public(change.row[0]), "title": change.title}
         if isinstance(change, Renamed):
             return {"kind": "renamed", "id": self.ids.public(change.row_id), "title": change.title}
         return {"kind": "deleted", "id": self.ids.public(change.row_id)}
 
     def publish(self, change: Change) -> None:
-        if isinstance(change, Posted) and change.row[1]:  # secret grids are never announced
+        if isinstance(change, Posted) and change.secret:  # secret grids are never announced
             return
         if not self.subscribers:
             return
@@ -192,26 +231,14 @@ class Feed:
         if len(changes) > MAX_EVENTS_PER_FRAME:
             self.resync()
             return
-        summaries: dict[tuple[str, str], list[dict[str, Any] | None]] = {}
-        frames: dict[tuple[str, str, str, bool], bytes] = {}
-        sends = []
-        for subscriber in self.subscribers:
-            records = subscriber.records
-            key = _viewer_key(records)
-            frame = frames.get(key)
-            if frame is None:
-                at = (records.root, records.origin)
-                if at not in summaries:
-                    summaries[at] = [
-                        records.summary_of_row(change.row) if isinstance(change, Posted) else None
-                        for change in changes
-                    ]
-                frame = frames[key] = self._frame(changes, summaries[at], records)
-            sends.append((subscriber, frame))
+        frames = FlushFrames(self.ids, changes)
+        sends = [
+            (subscriber, frames.seen_by(subscriber.records)) for subscriber in self.subscribers
+        ]
         self._sending = True
         self._send(sends, 0)
 
-    def _send(self, sends: list[tuple[Subscriber, bytes]], start: int) -> None:
+    def _send(self, sends: list[tuple[Subscriber, Frame]], start: int) -> None:
         """Send a flush's frames, `SENDS_PER_TURN` at a time: a send costs a system call, and
         requests waiting meanwhile get their turn of the event loop in between."""
         for subscriber, frame in sends[start : start + SENDS_PER_TURN]:
@@ -222,30 +249,71 @@ class Feed:
         else:
             self._sending = False
 
-    def _frame(
-        self,
-        changes: Sequence[Change],
-        summaries: Sequence[dict[str, Any] | None],
-        records: GridRecords,
-    ) -> bytes:
-        events: list[dict[str, Any]] = []
-        for change, summary in zip(changes, summaries, strict=True):
-            if isinstance(change, Posted):
-                assert summary is not None
-                events.append({"kind": "posted", "grid": records.as_seen(summary)})
-            elif isinstance(change, Renamed):
-                grid_id = self.ids.public(change.row_id)
-                events.append({"kind": "renamed", "id": grid_id, "title": change.title})
-            else:
-                events.append({"kind": "deleted", "id": self.ids.public(change.row_id)})
-        return msgspec.json.encode({"type": "changes", "events": events})
-
     def close(self) -> None:
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
         if self.listener is not None:
             self.listener.stop()
+
+
+class FlushFrames:
+    """The frames of one flush, each made once for all the subscribers who see it alike.
+
+    Subscribers see a flush alike when their pages have the same URLs (`root`, `origin`), they
+    are moderators or not, and they authored the same of its posted grids: the only way to have
+    authored any is to be that grid's author. So a flush has at most two frames (moderators' and
+    others') per author in it, plus two, per site, however many subscribers there are. Each
+    event is encoded once per way it is seen (`_encoded`), and a frame joins those.
+    """
+
+    def __init__(self, ids: GridIds, changes: Sequence[Change]) -> None:
+        self.ids = ids
+        self.changes = changes
+        self.authors = {change.author for change in changes if isinstance(change, Posted)}
+        self._frames: dict[tuple[str, str, str | None, bool], Frame] = {}
+        self._summaries: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self._encoded: dict[tuple[str, str, int, bool, bool], bytes] = {}
+
+    def seen_by(self, records: GridRecords) -> Frame:
+        """The frame for a subscriber whose viewer is `records`'."""
+        author = records.viewer if records.viewer in self.authors else None
+        key = (records.root, records.origin, author, records.moderator)
+        frame = self._frames.get(key)
+        if frame is None:
+            events = b",".join(self._event(records, index) for index in range(len(self.changes)))
+            frame = self._frames[key] = text_frame(b'{"type":"changes","events":[%s]}' % events)
+        return frame
+
+    def _event(self, records: GridRecords, index: int) -> bytes:
+        change = self.changes[index]
+        if not isinstance(change, Posted):
+            key = ("", "", index, False, False)  # seen alike by everyone
+        else:
+            author = change.author
+            key = (
+                records.root,
+                records.origin,
+                index,
+                author == records.viewer,
+                records.may_delete(author),
+            )
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            encoded = self._encoded[key] = msgspec.json.encode(self._as_event(records, index))
+        return encoded
+
+    def _as_event(self, records: GridRecords, index: int) -> dict[str, Any]:
+        change = self.changes[index]
+        if isinstance(change, Posted):
+            at = (records.root, records.origin, index)
+            summary = self._summaries.get(at)
+            if summary is None:
+                summary = self._summaries[at] = records.summary_of_row(change.row)
+            return {"kind": "posted", "grid": records.as_seen(summary)}
+        if isinstance(change, Renamed):
+            return {"kind": "renamed", "id": self.ids.public(change.row_id), "title": change.title}
+        return {"kind": "deleted", "id": self.ids.public(change.row_id)}
 
 
 def conninfo(url: URL) -> str:

@@ -10,6 +10,7 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import sqlalchemy as sa
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from jupyter_blocks.live import Renamed
+from jupyter_blocks.handlers.records import GridRecords
+from jupyter_blocks.ids import GridIds
+from jupyter_blocks.live import Deleted, FlushFrames, Posted, Renamed
 from tests.utils import grid_payload, start_server, stop_server
 
 WITHIN = 1.0  # seconds: the issue's delivery goal
@@ -179,6 +182,71 @@ async def test_a_subscriber_that_stops_reading_is_dropped_and_the_others_are_not
     while await frame(slow, 15) is not None:
         assert time.monotonic() < deadline
     reader.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_frames_of_every_size_arrive_whole(subscribe: Any, blocks_app: Any) -> None:
+    """Frames are written as encoded once (live.text_frame): each of the three ways a frame
+    states its length (under 126 bytes, up to 64 KiB, beyond) reaches a client intact."""
+    feed = blocks_app.feed
+    ws = await subscribe()
+    for count, size in ((1, 1), (10, 100), (200, 400)):  # frames of ~60 B, ~1.5 KB, ~90 KB
+        for n in range(count):
+            feed.publish(Renamed(n + 1, "t" * size))
+        message = await asyncio.wait_for(ws.read_message(), WITHIN)
+        assert isinstance(message, str)
+        assert json.loads(message) == {
+            "type": "changes",
+            "events": [
+                {"kind": "renamed", "id": blocks_app.ids.public(n + 1), "title": "t" * size}
+                for n in range(count)
+            ],
+        }
+    assert len(message.encode()) > 0xFFFF
+    ws.close()
+
+
+def test_a_flush_encodes_one_frame_per_way_it_is_seen_not_per_subscriber() -> None:
+    """300 subscribers of 30 users, 3 of them (and a moderator) authors of the flush's posts:
+    each gets what their own user would (owned, can_delete), from 2 frames per author in the
+    flush plus 2 (moderators' and everyone else's)."""
+    ids = GridIds("salt")
+    created = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def posted(row_id: int, author: str) -> Posted:
+        return Posted(
+            (row_id, False, None, author, f"by {author}", created, "BlockGrid", 2, 2, None)
+        )
+
+    changes = [
+        posted(1, "student-0"),
+        Renamed(1, "renamed"),
+        posted(2, "student-1"),
+        posted(3, "teacher"),
+        Deleted(2),
+        posted(4, "student-0"),
+    ]
+    viewers = [
+        GridRecords(ids, "/blocks", "http://class", f"student-{n % 30}", moderator=False)
+        for n in range(300)
+    ]
+    viewers += [GridRecords(ids, "/blocks", "http://class", "teacher", moderator=True)] * 2
+    frames = FlushFrames(ids, changes)
+    for records in viewers:
+        sent = frames.seen_by(records)
+        events = json.loads(sent.message)["events"]
+        assert sent.wire.endswith(sent.message)
+        expected = [
+            {"kind": "posted", "grid": records.summary_of_row(change.row)}
+            if isinstance(change, Posted)
+            else {"kind": "renamed", "id": ids.public(1), "title": "renamed"}
+            if isinstance(change, Renamed)
+            else {"kind": "deleted", "id": ids.public(2)}
+            for change in changes
+        ]
+        assert events == expected
+    assert len({id(frames.seen_by(records)) for records in viewers}) == 4
+    assert len(frames._frames) == 4  # student-0's, student-1's, the teacher's, everyone else's
 
 
 async def test_an_unauthenticated_socket_is_refused(jp_ws_fetch: Any) -> None:

@@ -20,10 +20,11 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web, websocket
+from tornado.iostream import StreamClosedError
 
 from .. import db
 from ..constants import NAMESPACE
-from ..live import SOCKET_SEND_BUFFER_BYTES, Feed
+from ..live import SOCKET_SEND_BUFFER_BYTES, Feed, Frame
 from .base import ApiError
 from .records import GridRecords
 
@@ -43,7 +44,10 @@ class EventsHandler(
 
     auth_resource = NAMESPACE
     records: GridRecords
-    _pending = 0
+    # bytes of frames handed to Tornado that its stream has not yet passed to the kernel, and
+    # the most there may be (the feed's bound when this socket opened)
+    _behind = 0
+    _max_behind = 0
     _subscribed = False
 
     @property
@@ -94,36 +98,55 @@ class EventsHandler(
                 stream.socket.setsockopt(
                     socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES
                 )
+        self._max_behind = self.feed.max_buffer_bytes
         self._subscribed = True
         self.feed.subscribe(self)
 
     def on_message(self, message: str | bytes) -> None:
         """Clients have nothing to say."""
 
-    def send(self, frame: bytes) -> None:
-        """Send `frame`, or close this socket when what it has not taken yet would pass the
-        feed's bound (the client resyncs when it reconnects)."""
+    def get_compression_options(self) -> None:
+        """No per-message compression: the feed's frames are encoded once, for every subscriber
+        alike (live.Frame), and written as they are."""
+        return None
+
+    def send(self, frame: Frame) -> None:
+        """Write `frame`, or close this socket when what it has not taken yet would pass the
+        feed's bound (the client resyncs when it reconnects).
+
+        The frame's bytes are written to the connection's stream as they are: Tornado's
+        `write_message` would build the same frame again for each subscriber and wrap each
+        write in a task of its own. Frames written whole, one after another, on the event loop,
+        interleave with Tornado's own (pings, the closing frame) as whole frames too."""
         if not self._subscribed:
             return
-        if self._pending + len(frame) > self.feed.max_buffer_bytes:
+        connection = self.ws_connection
+        if connection is None or connection.stream is None or connection.is_closing():
+            self._unsubscribe()
+            return
+        size = len(frame.wire)
+        if self._behind + size > self._max_behind:
             self.log.info(
                 "jupyter-blocks: closing a change subscriber that fell %d bytes behind",
-                self._pending,
+                self._behind,
             )
             self._unsubscribe()
             self.close(TOO_SLOW, "too far behind; reconnect")
             return
         try:
-            sent = self.write_message(frame)
-        except websocket.WebSocketClosedError:
+            written = connection.stream.write(frame.wire)
+        except StreamClosedError:
             self._unsubscribe()
             return
-        self._pending += len(frame)
-        sent.add_done_callback(partial(self._sent, len(frame)))
+        # Mostly the kernel takes the frame at once; otherwise it waits in the stream's buffer
+        # (after any other waiting there) until the client reads.
+        if not written.done():
+            self._behind += size
+            written.add_done_callback(partial(self._written, size))
 
-    def _sent(self, size: int, sent: asyncio.Future[None]) -> None:
-        self._pending -= size
-        if not sent.cancelled() and sent.exception() is not None:
+    def _written(self, size: int, written: asyncio.Future[None]) -> None:
+        self._behind -= size
+        if not written.cancelled() and written.exception() is not None:
             self._unsubscribe()
 
     def _unsubscribe(self) -> None:
