@@ -8,7 +8,9 @@ which the goal rows measure, and one as configured, for the rows labelled "(cach
 throughput rows are driven by wrk (`apt-get install wrk`). Every figure is a ratio to something
 measured in the same run (the same server's `GET api/status`, `json.loads` of the same body in
 a plain Python process, the same request on a small table...), so figures compare between
-machines. Writes benchmarks/RESULTS.md with the command that made it.
+machines. The class-scale rows of the live gallery (issue 22) come from benchmarks/live.py,
+run in a process of its own on each database (`--only live`). Writes benchmarks/RESULTS.md
+with the command that made it.
 
     python benchmarks/run.py [--check] [--scale] [--requests 1600] [--no-postgresql]
                              [--no-sqlite] [--no-gallery] [--no-personal] [--only post,get,...]
@@ -110,6 +112,7 @@ SCENARIOS = (
     "largest-pages",
     "scale",
     "footprint",
+    "live",
 )
 # Room for the largest grid (500x500) and code (200 cells of 100,000 characters) in one post.
 LARGEST_BODY = 48 * 1024 * 1024
@@ -177,7 +180,7 @@ def profiles() -> tuple[Profile, ...]:
             # are viewed); the service's own bound on bodies is `max_body_bytes` too
             (*gallery_settings(), f"--BlocksApp.max_body_bytes={LARGEST_BODY}"),
             ("SQLite", "PostgreSQL"),
-            frozenset(SCENARIOS) - {"footprint"},
+            frozenset(SCENARIOS) - {"footprint", "live"},
             0.6,
         ),
         Profile(
@@ -896,6 +899,22 @@ def footprint_rows() -> list[Row]:
     ]
 
 
+def live_rows(database: str) -> list[Row]:
+    """benchmarks/live.py's class-scale rows (issue 22) on `database`, measured in a process of
+    its own (its subscribers, students and prober are its own processes' work; on PostgreSQL it
+    starts a throwaway server of its own)."""
+    output = subprocess.run(
+        [sys.executable, str(HERE / "live.py"), "--json"]
+        + (["--postgresql"] if database == "PostgreSQL" else []),
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    ).stdout
+    return [
+        Row(row["what"], row["measured"], row["ratio"], row["goal"]) for row in json.loads(output)
+    ]
+
+
 def table(title: str, rows: list[Row]) -> list[str]:
     return [
         f"## {title}",
@@ -960,6 +979,15 @@ def main() -> None:
         title = "Footprint of a personal server as installed (benchmarks/footprint.py)"
         sections += table(title, rows)
         print("\n".join(table(title, rows)), flush=True)
+    if "live" in args.only and not args.no_gallery:
+        for database, wanted in databases.items():
+            if not wanted:
+                continue
+            rows = live_rows(database)
+            missed += sum(not row.met for row in rows)
+            title = f"Live gallery at class scale, {database} (benchmarks/live.py)"
+            sections += table(title, rows)
+            print("\n".join(table(title, rows)), flush=True)
     header = [
         "# Benchmark results",
         "",
@@ -970,7 +998,7 @@ def main() -> None:
             f"{platform.python_version()}; the load generators share the machine with the "
             "servers, and so does other work: the load average over 5 minutes was "
             f"{load_before:.1f} at the start and {os.getloadavg()[1]:.1f} at the end. Goals "
-            "from issues 10, 13 and 20; every ratio is to a figure measured in the same run. "
+            "from issues 10, 13, 20 and 22; every ratio is to a figure measured in the same run. "
             "Throughputs are wrk's, over "
             f"{THROUGHPUT_CONNECTIONS} connections, in {args.rounds} rounds of one second "
             "alternating with as many of the same server's `api/status`: a throughput ratio is "
