@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
+import psutil
 import requests
 from websocket import create_connection
 
@@ -170,6 +172,57 @@ c.JupyterHub.load_roles = [{{
 """
 
 
+# JupyterHub gives a managed service ten one-second tries to answer, then exits; on a machine
+# busy with other tests, a service's imports alone can take longer.
+SERVICE_TOO_SLOW = b"Cannot connect to"
+
+
+def _started_hub(config: Path, url: str, admin: requests.Session, log: IO[bytes]) -> Any:
+    """A Hub process started from `config` once it answers at `url`: started again once if it
+    gave up waiting for a managed service to answer."""
+    for attempt in (1, 2):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+            cwd=config.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+
+        def answers(process: Any = process) -> bool:
+            if process.poll() is not None:
+                raise HubExited
+            return bool(admin.get(f"{url}hub/api/", timeout=5).ok)
+
+        try:
+            wait_until(answers, "the Hub did not answer")
+            return process
+        except HubExited:
+            _stop_left_behind(config.parent)
+            log.flush()
+            said = Path(log.name).read_bytes()
+            if attempt == 2 or SERVICE_TOO_SLOW not in said:
+                raise AssertionError(
+                    f"the Hub exited: {said[-3000:].decode(errors='replace')}"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+class HubExited(Exception):
+    """The Hub process ended while starting."""
+
+
+def _stop_left_behind(home: Path) -> None:
+    """Kill what a Hub that exited while starting left running: its proxy and managed services
+    (each in a session of its own), known by their working directory, `home`."""
+    for process in psutil.process_iter(["cwd"]):
+        cwd = process.info.get("cwd")
+        if cwd and Path(cwd).is_relative_to(home):
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+                process.wait(timeout=10)
+
+
 @contextmanager
 def running_hub(
     home: Path, users: tuple[str, ...], extra_config: str, port: int | None = None
@@ -179,19 +232,12 @@ def running_hub(
     port, admin_token = port or free_port(), secrets.token_hex(16)
     config = home / "jupyterhub_config.py"
     config.write_text(base_config(home, port, users, admin_token) + "\n" + extra_config)
-    log = (home / "hub.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=home,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
     url = f"http://127.0.0.1:{port}/"
     admin = requests.Session()
     admin.headers["Authorization"] = f"token {admin_token}"
+    log = (home / "hub.log").open("wb")
+    process = _started_hub(config, url, admin, log)
     try:
-        wait_until(lambda: admin.get(f"{url}hub/api/", timeout=5).ok, "the Hub did not answer")
         tokens = {}
 
         def start(name: str) -> None:

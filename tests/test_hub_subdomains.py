@@ -235,6 +235,7 @@ def test_hub_config_warns_without_subdomains_and_sets_the_service_user(tmp_path:
     assert not config["subdomain_host"]
     assert "user" not in config["service"]
     assert "JUPYTER_BLOCKS_SUBDOMAIN_HOST" not in config["service"]["environment"]
+    assert "JUPYTER_BLOCKS_PUBLIC_URL" not in config["service"]["environment"]  # no host named
     assert "JUPYTER_BLOCKS_SERVICE_PUBLIC_URL" not in config["spawner_environment"]
 
     # the Hub's own subdomain_host set above the fragment, without a scheme (https, as the
