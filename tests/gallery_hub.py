@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,27 +95,17 @@ def running_gallery_hub(home: Path, postgres_server: str) -> Iterator[Hub]:
     db_url = _gallery_database(postgres_server)
     old_grid = _existing_gallery(db_url)
     public_url = f"http://127.0.0.1:{free_port()}/"
-    fragment = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_blocks.cli",
-            "hub-config",
-            "--db-url",
-            db_url,
-            "--port",
-            str(free_port()),
-            "--name",
-            SERVICE,
-            "--public-url",
-            public_url,
-            "--pool-size",
-            str(POOL_SIZE),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    fragment = hubs.hub_config(
+        db_url,
+        "--port",
+        str(free_port()),
+        "--name",
+        SERVICE,
+        "--public-url",
+        public_url,
+        "--pool-size",
+        str(POOL_SIZE),
+    )
     admins_own_settings = """
 c.Spawner.environment = {"PYTHONWARNINGS": "ignore"}
 # users may share their servers (JupyterHub 5)

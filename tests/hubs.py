@@ -29,6 +29,16 @@ CHP_CACHE = Path.home() / ".cache" / "jupyter-blocks-tests" / "chp"
 TIMEOUT = 120  # seconds for the Hub and each server to start, and for kernel code to run
 
 
+def hub_config(db_url: str, *options: str) -> str:
+    """The fragment `jupyter blocks hub-config --db-url <db_url> <options>` prints."""
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_blocks.cli", "hub-config", "--db-url", db_url, *options],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 def configurable_http_proxy() -> str:
     """JupyterHub's proxy, from the npm registry (installed once into a cache directory)."""
     found = shutil.which("configurable-http-proxy")

@@ -11,8 +11,6 @@ its grids in a SQLite file (the origins are what is tested here, not the databas
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,25 +65,15 @@ class SubdomainHub(hubs.Hub):
 
 
 def hub_config_fragment(port: int, db_url: str) -> str:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_blocks.cli",
-            "hub-config",
-            "--db-url",
-            db_url,
-            "--port",
-            str(free_port()),
-            "--name",
-            SERVICE,
-            "--subdomain-host",
-            f"http://{DOMAIN}:{port}",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    return hubs.hub_config(
+        db_url,
+        "--port",
+        str(free_port()),
+        "--name",
+        SERVICE,
+        "--subdomain-host",
+        f"http://{DOMAIN}:{port}",
+    )
 
 
 @contextmanager

@@ -110,23 +110,9 @@ def _database(server_url: str) -> str:
 @contextlib.contextmanager
 def gallery_hub(home: Path, postgres_server: str) -> Iterator[Gallery]:
     service_port = free_port()
-    fragment = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_blocks.cli",
-            "hub-config",
-            "--db-url",
-            _database(postgres_server),
-            "--port",
-            str(service_port),
-            "--name",
-            SERVICE,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    fragment = hubs.hub_config(
+        _database(postgres_server), "--port", str(service_port), "--name", SERVICE
+    )
     admins_own = 'c.Spawner.environment = {"PYTHONWARNINGS": "ignore"}\n'
     with hubs.running_hub(home, (), admins_own + fragment) as hub:
         gallery = Gallery(hub, service_port)

@@ -4,8 +4,6 @@ authenticated by the Hub, on a PostgreSQL database (changes come back through NO
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,25 +23,15 @@ SERVICE = "blocks"
 def hub(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Iterator[hubs.Hub]:
     home = tmp_path_factory.mktemp("live-hub")
     port = free_port()
-    fragment = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_blocks.cli",
-            "hub-config",
-            "--db-url",
-            fresh_database(postgres_server).replace("postgresql://", "postgresql+psycopg://", 1),
-            "--port",
-            str(free_port()),
-            "--name",
-            SERVICE,
-            "--public-url",
-            f"http://127.0.0.1:{port}/",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    fragment = hubs.hub_config(
+        fresh_database(postgres_server).replace("postgresql://", "postgresql+psycopg://", 1),
+        "--port",
+        str(free_port()),
+        "--name",
+        SERVICE,
+        "--public-url",
+        f"http://127.0.0.1:{port}/",
+    )
     settings = 'c.Spawner.environment = {"PYTHONWARNINGS": "ignore"}\n'
     # no user's server is needed: users call the service with their Hub tokens
     with hubs.running_hub(home, (), settings + fragment, port=port) as running:

@@ -216,25 +216,9 @@ def _external_service_config(db_url: str, balancer_url: str, hub_url: str, token
     """What `jupyter blocks hub-config` prints for a service at the load balancer's URL, with its
     entry made external as the README says: no command or environment (the replicas run
     elsewhere and get theirs from their deployment), an API token of its own."""
-    fragment = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_blocks.cli",
-            "hub-config",
-            "--db-url",
-            db_url,
-            "--url",
-            balancer_url,
-            "--name",
-            SERVICE,
-            "--public-url",
-            hub_url,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    fragment = hubs.hub_config(
+        db_url, "--url", balancer_url, "--name", SERVICE, "--public-url", hub_url
+    )
     return f"""
 c.Authenticator.allow_all = True
 {fragment}

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -27,7 +25,6 @@ from tests.utils import free_port, grid_payload, wait_until
 
 USERS = ("alice", "bob", "carol")
 SERVICE = "blocks"
-HUB_CONFIG = (sys.executable, "-m", "jupyter_blocks.cli", "hub-config")
 
 
 class LinksHub:
@@ -60,20 +57,7 @@ class LinksHub:
 
 
 def hub_config_fragment(db_url: str, service_port: int) -> str:
-    return subprocess.run(
-        [
-            *HUB_CONFIG,
-            "--db-url",
-            db_url,
-            "--port",
-            str(service_port),
-            "--name",
-            SERVICE,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    return hubs.hub_config(db_url, "--port", str(service_port), "--name", SERVICE)
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +81,7 @@ def test_hub_config_without_public_url_names_no_host() -> None:
     assert "8000" not in fragment
     # (the setting appears only where a Hub with subdomains computes the service's own host)
     assert '"JUPYTER_BLOCKS_PUBLIC_URL": \'' not in fragment
-    chosen = subprocess.run(
-        [*HUB_CONFIG, "--db-url", "sqlite://", "--public-url", "https://hub.example.org/"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    chosen = hubs.hub_config("sqlite://", "--public-url", "https://hub.example.org/")
     assert "\"JUPYTER_BLOCKS_PUBLIC_URL\": 'https://hub.example.org/'" in chosen
 
 
