@@ -196,7 +196,7 @@ def test_through_the_hub_the_gallery_a_grid_page_and_the_wall_follow_another_use
 ) -> None:
     hub = gallery_hub
     measured: dict[str, int] = {}
-    log_in(page, hub, "bob")
+    log_in(page, hub.url, "bob")
     context = page.context
     gallery = open_live(context, "gallery", hub.gallery(""))
     wall = open_live(context, "wall", hub.gallery("wall"))
@@ -263,8 +263,8 @@ def test_through_the_hub_bobs_panel_and_open_grid_tab_follow_another_user(
     hub = gallery_hub
     measured: dict[str, int] = {}
     events = listen_to_events(page)
-    log_in(page, hub, "bob")
-    open_gallery_on(page, hub, "bob")
+    log_in(page, hub.url, "bob")
+    open_gallery_on(page, hub.url, "bob")
     expect(page.locator(CARD).first).to_be_visible(timeout=LOAD_TIMEOUT)
     events.wait_for_hello(page)
     assert [f"/services/{SERVICE}/blocks/api/events" in s.url for s in events.sockets] == [True]

@@ -39,8 +39,8 @@ def test_panel_on_the_hub_uses_the_gallery_service_as_the_logged_in_user(
         ),
     )
 
-    log_in(page, hub, "bob")
-    open_gallery_on(page, hub, "bob")
+    log_in(page, hub.url, "bob")
+    open_gallery_on(page, hub.url, "bob")
 
     cards = page.locator(CARD)
     expect(cards.first).to_be_visible(timeout=LOAD_TIMEOUT)
@@ -95,8 +95,8 @@ def test_in_alices_shared_lab_bob_is_bob_and_a_moderator_deletes_anyones_grid(
     assert shared.status_code in (200, 201), shared.text
 
     # bob in alice's JupyterLab: the gallery service still knows him as bob
-    log_in(page, hub, "bob")
-    open_gallery_on(page, hub, "alice")
+    log_in(page, hub.url, "bob")
+    open_gallery_on(page, hub.url, "alice")
     page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]').click()
     tab = grid_tab(page, alices["id"])
     expect(tab.locator('dd[data-field="author"]')).to_have_text("alice")
@@ -109,8 +109,8 @@ def test_in_alices_shared_lab_bob_is_bob_and_a_moderator_deletes_anyones_grid(
     moderator = page.context.browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         mod_page = moderator.new_page()
-        log_in(mod_page, hub, "mod")
-        open_gallery_on(mod_page, hub, "mod")
+        log_in(mod_page, hub.url, "mod")
+        open_gallery_on(mod_page, hub.url, "mod")
         mod_page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]').click()
         tab = grid_tab(mod_page, alices["id"])
         tab.locator(TOOLBAR_ITEM.format("delete")).click()

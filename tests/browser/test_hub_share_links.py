@@ -17,17 +17,9 @@ from tests.test_share_links import (  # noqa: F401 - the module's Hub fixture
     post_through_hub,
 )
 
-from .ui import LOAD_TIMEOUT
+from .ui import LOAD_TIMEOUT, log_in
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page: Page, hub: LinksHub, user: str) -> None:
-    page.goto(f"{hub.public}hub/login", timeout=LOAD_TIMEOUT)
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill("any")
-    with page.expect_navigation(timeout=LOAD_TIMEOUT):
-        page.locator("input[type=submit], button[type=submit]").first.click()
 
 
 def test_remix_links_open_on_the_host_the_browser_opened(
@@ -37,7 +29,7 @@ def test_remix_links_open_on_the_host_the_browser_opened(
 ) -> None:
     parent = post_through_hub(links_hub, "alice", title="Parent in a browser")
     remix = post_through_hub(links_hub, "bob", title="Remix in a browser", parent=parent["id"])
-    log_in(page, links_hub, "carol")
+    log_in(page, links_hub.public, "carol")
 
     page.goto(links_hub.gallery(str(remix["id"])), timeout=LOAD_TIMEOUT)
     to_parent = page.locator(".jb-lineage a")
@@ -58,7 +50,7 @@ def test_a_kernels_link_opens_in_its_users_browser(
     page_errors: list[Error],
     links_hub: LinksHub,  # noqa: F811 - the fixture imported above
 ) -> None:
-    log_in(page, links_hub, "carol")
+    log_in(page, links_hub.public, "carol")
     # carol opens JupyterLab on her server: it learns where her browser opens the Hub
     page.goto(
         f"{links_hub.public}user/carol/lab", wait_until="domcontentloaded", timeout=LOAD_TIMEOUT

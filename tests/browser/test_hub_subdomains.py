@@ -22,7 +22,7 @@ from tests.subdomain_hub import DOMAIN, SubdomainHub, running_subdomain_hub
 from tests.utils import grid_payload
 
 from .servers import CHROMIUM, CHROMIUM_ARGS
-from .ui import CARD, LOAD_TIMEOUT, SIDEBAR_TAB, STEP_TIMEOUT, grid_tab
+from .ui import CARD, LOAD_TIMEOUT, SIDEBAR_TAB, STEP_TIMEOUT, grid_tab, log_in, open_gallery_on
 
 pytestmark = pytest.mark.browser
 
@@ -71,23 +71,6 @@ def stored(hub: SubdomainHub, grid_id: str) -> requests.Response:
     return hub.request("GET", hub.gallery_url(f"api/grids/{grid_id}"), hub.tokens["alice"])
 
 
-def log_in(page: Page, hub: SubdomainHub, user: str) -> None:
-    page.goto(f"{hub.origin()}/hub/login", timeout=LOAD_TIMEOUT)
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill("any")
-    with page.expect_navigation(timeout=LOAD_TIMEOUT):
-        page.locator("input[type=submit], button[type=submit]").first.click()
-
-
-def open_gallery_on(page: Page, hub: SubdomainHub, server_owner: str) -> None:
-    page.goto(f"{hub.origin(server_owner)}/user/{server_owner}/lab?reset", timeout=LOAD_TIMEOUT)
-    if "/hub/api/oauth2/authorize" in page.url:  # a shared server's access page
-        with page.expect_navigation(timeout=LOAD_TIMEOUT):
-            page.locator("form input[type=submit], form button[type=submit]").first.click()
-    page.locator(SIDEBAR_TAB).wait_for(timeout=LOAD_TIMEOUT)
-    page.locator(SIDEBAR_TAB).click()
-
-
 def test_panel_on_a_subdomain_hub_lists_renames_and_deletes_as_the_user(
     page: Page, page_errors: list[Error], hub: SubdomainHub
 ) -> None:
@@ -102,8 +85,8 @@ def test_panel_on_a_subdomain_hub_lists_renames_and_deletes_as_the_user(
         ),
     )
 
-    log_in(page, hub, "alice")
-    open_gallery_on(page, hub, "alice")
+    log_in(page, f"{hub.origin()}/", "alice")
+    open_gallery_on(page, f"{hub.origin('alice')}/", "alice")
     assert page.url.startswith(hub.origin("alice"))
 
     card = page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]')
@@ -208,8 +191,10 @@ def test_a_page_on_another_users_origin_gets_nothing_from_the_service(
             else None
         ),
     )
-    log_in(page, hub, "alice")
-    open_gallery_on(page, hub, "alice")  # the service's cookies are alice's now
+    log_in(page, f"{hub.origin()}/", "alice")
+    open_gallery_on(
+        page, f"{hub.origin('alice')}/", "alice"
+    )  # the service's cookies are alice's now
     expect(page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]')).to_be_visible(
         timeout=LOAD_TIMEOUT
     )
@@ -251,15 +236,17 @@ def test_bob_in_alices_shared_lab_is_told_to_open_his_own(
 
     page.on("request", seen_by_the_service)
 
-    log_in(page, hub, "bob")
-    open_gallery_on(page, hub, "bob")  # his own: the service's cookies are bob's now
+    log_in(page, f"{hub.origin()}/", "bob")
+    open_gallery_on(
+        page, f"{hub.origin('bob')}/", "bob"
+    )  # his own: the service's cookies are bob's now
     expect(page.locator(f'{CARD}[data-grid-id="{alices["id"]}"]')).to_be_visible(
         timeout=LOAD_TIMEOUT
     )
     service_requests.clear()
     assert tokens
 
-    open_gallery_on(page, hub, "alice")
+    open_gallery_on(page, f"{hub.origin('alice')}/", "alice")
     assert page.url.startswith(hub.origin("alice"))
     error = page.locator(".jp-BlocksGallery-error")
     expect(error).to_contain_text("your own server", timeout=LOAD_TIMEOUT)
@@ -277,7 +264,7 @@ def test_gallery_pages_on_the_services_host_and_back_to_jupyterlab(
     page: Page, page_errors: list[Error], hub: SubdomainHub
 ) -> None:
     alices = post_as(hub, "alice", "Alice's, on the gallery page")
-    log_in(page, hub, "alice")
+    log_in(page, f"{hub.origin()}/", "alice")
 
     # her server's blocks/ URL sends the browser to the service on its own host
     page.goto(f"{hub.origin('alice')}/user/alice/blocks/{alices['id']}", timeout=LOAD_TIMEOUT)

@@ -228,8 +228,8 @@ def test_on_a_hub_a_moderators_panel_follows_another_users_changes(
     events: EventStream,
     hub: Hub,  # noqa: F811 - the fixture imported above
 ) -> None:
-    log_in(page, hub, "mod")
-    open_gallery_on(page, hub, "mod")
+    log_in(page, hub.url, "mod")
+    open_gallery_on(page, hub.url, "mod")
     expect(page.locator(CARD).first).to_be_visible(timeout=LOAD_TIMEOUT)
     events.wait_for_hello(page)
     # The gallery service's stream, opened once the panel logged in to the service (no 403).

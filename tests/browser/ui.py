@@ -50,18 +50,20 @@ def post_as(gallery_hub: Hub, user: str, title: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def log_in(page: Page, gallery_hub: Hub, user: str) -> None:
-    """Log in to the Hub's login page as `user` (any password: DummyAuthenticator)."""
-    page.goto(f"{gallery_hub.url}hub/login", timeout=LOAD_TIMEOUT)
+def log_in(page: Page, hub_url: str, user: str) -> None:
+    """Log in to the login page of the Hub at `hub_url` as `user` (any password:
+    DummyAuthenticator)."""
+    page.goto(f"{hub_url}hub/login", timeout=LOAD_TIMEOUT)
     page.locator("input[name=username]").fill(user)
     page.locator("input[name=password]").fill("any")
     with page.expect_navigation(timeout=LOAD_TIMEOUT):
         page.locator("input[type=submit], button[type=submit]").first.click()
 
 
-def open_gallery_on(page: Page, gallery_hub: Hub, server_owner: str) -> None:
-    """JupyterLab on `server_owner`'s server (agreeing to a shared server's access page)."""
-    page.goto(f"{gallery_hub.url}user/{server_owner}/lab?reset", timeout=LOAD_TIMEOUT)
+def open_gallery_on(page: Page, hub_url: str, server_owner: str) -> None:
+    """JupyterLab on `server_owner`'s server, at `hub_url` (the Hub's, or with subdomains the
+    server's own), agreeing to a shared server's access page."""
+    page.goto(f"{hub_url}user/{server_owner}/lab?reset", timeout=LOAD_TIMEOUT)
     if "/hub/api/oauth2/authorize" in page.url:
         with page.expect_navigation(timeout=LOAD_TIMEOUT):
             page.locator("form input[type=submit], form button[type=submit]").first.click()
