@@ -98,6 +98,33 @@ class ApiError(web.HTTPError):
         self.errors = errors or []
 
 
+def error_answer(
+    handler: web.RequestHandler, status_code: int, internal: str, **kwargs: Any
+) -> tuple[int, str, list[dict[str, Any]]]:
+    """The status, message and field errors that `handler.write_error(status_code, **kwargs)`
+    answers: an ApiError's own, another HTTP error's reason, a 503 (with Retry-After) for a
+    database that cannot be reached, and `internal` for anything unforeseen."""
+    error = kwargs.get("exc_info", (None, None, None))[1]
+    if isinstance(error, ApiError):
+        if status_code == 503:
+            handler.set_header("Retry-After", "5")
+        return status_code, error.message, [e.to_json() for e in error.errors]
+    if isinstance(error, web.HTTPError) and status_code < 500:
+        return status_code, error.log_message or handler._reason, []
+    if error is not None and db.unavailable(error):
+        handler.set_status(503)
+        handler.set_header("Retry-After", "5")
+        return 503, DATABASE_UNAVAILABLE, []
+    return status_code, internal, []
+
+
+def write_json_error(handler: web.RequestHandler, status_code: int, **kwargs: Any) -> None:
+    """Answer an error as `{"message", "errors"}`, never a traceback."""
+    _, message, errors = error_answer(handler, status_code, "Internal server error", **kwargs)
+    handler.set_header("Content-Type", "application/json")
+    handler.finish(json.dumps({"message": message, "errors": errors}))
+
+
 class BlocksMixin(ExtensionHandlerMixin):
     """Shared by the JSON, protocol and HTML handlers of jupyter-blocks.
 
@@ -327,21 +354,7 @@ class BlocksAPIHandler(BlocksMixin, APIHandler):
     """A JSON handler whose errors are always `{"message", "errors"}`, never a traceback."""
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, ApiError):
-            message, errors = error.message, [e.to_json() for e in error.errors]
-            if status_code == 503:
-                self.set_header("Retry-After", "5")
-        elif isinstance(error, web.HTTPError) and status_code < 500:
-            message, errors = error.log_message or self._reason, []
-        elif error is not None and db.unavailable(error):
-            self.set_status(503)
-            self.set_header("Retry-After", "5")
-            message, errors = DATABASE_UNAVAILABLE, []
-        else:
-            message, errors = "Internal server error", []
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "errors": errors}))
+        write_json_error(self, status_code, **kwargs)
 
     async def write_json(
         self, value: Any, status: int = 200, grid: service.PostedGrid | None = None

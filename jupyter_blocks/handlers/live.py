@@ -9,7 +9,6 @@ client should refetch what it shows), then `{"type": "changes", "events": [...]}
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -19,13 +18,12 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
-from tornado import web, websocket
+from tornado import websocket
 from tornado.iostream import StreamClosedError
 
-from .. import db
 from ..constants import NAMESPACE
 from ..live import SOCKET_SEND_BUFFER_BYTES, Feed, Frame
-from .base import ApiError
+from .base import ApiError, write_json_error
 from .records import GridRecords
 
 if TYPE_CHECKING:
@@ -76,18 +74,7 @@ class EventsHandler(
         await super().get(*args, **kwargs)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, ApiError):
-            message = error.message
-        elif isinstance(error, web.HTTPError) and status_code < 500:
-            message = error.log_message or self._reason
-        elif error is not None and db.unavailable(error):
-            self.set_status(503)
-            message = "The grid database is not reachable at the moment."
-        else:
-            message = "Internal server error"
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "errors": []}))
+        write_json_error(self, status_code, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)

@@ -13,11 +13,11 @@ from jupyter_server.utils import url_path_join
 from sqlalchemy.orm import Session
 from tornado import httputil, web
 
-from .. import db, service
+from .. import service
 from ..constants import MAX_QUERY_CHARS
 from ..ids import GridKey
 from ..render import PAGE_CODE_CHARS, PageCode, code_style, grid_drawing
-from .base import DATABASE_UNAVAILABLE, ApiError, BlocksMixin
+from .base import ApiError, BlocksMixin, error_answer
 from .records import as_utc
 
 
@@ -63,18 +63,12 @@ class BlocksPageHandler(BlocksMixin, ExtensionHandlerJinjaMixin, JupyterHandler)
         return self.get_template(template).render(**self.page_namespace(), **namespace)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, ApiError):
-            message = error.message
-        elif isinstance(error, web.HTTPError) and status_code < 500:
-            message = error.log_message or self._reason
-        elif error is not None and db.unavailable(error):
-            status_code = 503
-            self.set_status(status_code)
-            self.set_header("Retry-After", "5")
-            message = DATABASE_UNAVAILABLE
-        else:
-            message = "Something went wrong on the server; the error has been logged."
+        status_code, message, _ = error_answer(
+            self,
+            status_code,
+            "Something went wrong on the server; the error has been logged.",
+            **kwargs,
+        )
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(self.page("blocks/error.html", status=status_code, message=message))
 
