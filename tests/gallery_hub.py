@@ -44,12 +44,7 @@ class Hub(hubs.Hub):
 
     def browser(self, name: str) -> requests.Session:
         """A browser session logged in to the Hub as `name` (cookies, no token)."""
-        session = requests.Session()
-        session.get(f"{self.url}hub/login", timeout=30)
-        form = {"username": name, "password": "any", "_xsrf": session.cookies.get("_xsrf", "")}
-        response = session.post(f"{self.url}hub/login", data=form, timeout=30)
-        assert response.ok and session.cookies.get("jupyterhub-hub-login"), response.text[:500]
-        return session
+        return hubs.logged_in(self.url, name)
 
     def authorize(self, browser: requests.Session, page: requests.Response) -> requests.Response:
         """Click "Authorize" on the Hub's page asking a user to let a shared server in."""

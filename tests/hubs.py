@@ -39,6 +39,17 @@ def hub_config(db_url: str, *options: str) -> str:
     ).stdout
 
 
+def logged_in(hub_url: str, name: str) -> requests.Session:
+    """A browser's session logged in at the Hub's login page (`hub_url`) as `name`: cookies, no
+    token (any password: DummyAuthenticator)."""
+    session = requests.Session()
+    session.get(f"{hub_url}hub/login", timeout=30)
+    form = {"username": name, "password": "any", "_xsrf": session.cookies.get("_xsrf", "")}
+    response = session.post(f"{hub_url}hub/login", data=form, timeout=30)
+    assert response.ok and session.cookies.get("jupyterhub-hub-login"), response.text[:500]
+    return session
+
+
 def configurable_http_proxy() -> str:
     """JupyterHub's proxy, from the npm registry (installed once into a cache directory)."""
     found = shutil.which("configurable-http-proxy")
